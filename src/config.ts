@@ -1,0 +1,208 @@
+import { createPrivateKey } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { Type, type Static } from '@sinclair/typebox'
+import { envSchema } from 'env-schema'
+
+// The only module that reads process.env: everything else receives a Config.
+
+export type StaffRole = 'support' | 'operator'
+
+export interface GitHubConfig {
+  webUrl: string
+  apiUrl: string
+  appId: number
+  appSlug: string
+  clientId: string
+  clientSecret: string
+  privateKey: string
+  webhookSecret: string
+}
+
+export interface Config {
+  databaseUrl: string
+  host: string
+  port: number
+  publicUrl: string
+  sessionSecret: string
+  github: GitHubConfig
+  legacyHookUrl: string
+  staff: ReadonlyMap<string, StaffRole>
+  logLevel: string
+  // Cookies carry `Secure` whenever the service is reached over https, i.e. everywhere
+  // but local development.
+  secureCookies: boolean
+}
+
+export type Env = Record<string, string | undefined>
+
+const httpUrl = { pattern: '^https?://[^\\s/]+(/\\S*)?$' }
+const staffPattern = '^\\s*$|^[A-Za-z0-9-]+:(support|operator)(\\s*,\\s*[A-Za-z0-9-]+:(support|operator))*$'
+
+const schema = Type.Object({
+  DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://' }),
+  HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
+  PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535 }),
+  PUBLIC_URL: Type.String(httpUrl),
+  SESSION_SECRET: Type.String({ minLength: 32 }),
+  GITHUB_WEB_URL: Type.String({ default: 'https://github.com', ...httpUrl }),
+  GITHUB_API_URL: Type.String({ default: 'https://api.github.com', ...httpUrl }),
+  GITHUB_APP_ID: Type.Integer({ minimum: 1 }),
+  GITHUB_APP_SLUG: Type.String({ pattern: '^[a-z0-9][a-z0-9-]*$' }),
+  GITHUB_APP_CLIENT_ID: Type.String({ minLength: 1 }),
+  GITHUB_APP_CLIENT_SECRET: Type.String({ minLength: 1 }),
+  GITHUB_WEBHOOK_SECRET: Type.String({ minLength: 1 }),
+  LEGACY_HOOK_URL: Type.String(httpUrl),
+  STAFF: Type.String({ default: '', pattern: staffPattern }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+})
+
+type RawEnv = Static<typeof schema>
+
+// What each rule means to a person setting the variable; ajv's own wording is kept for
+// anything not listed. None of these mention the value, so secrets never reach a log.
+const explain: Record<string, string> = {
+  DATABASE_URL: 'must be a postgres:// or postgresql:// connection URL',
+  PORT: 'must be a whole number from 0 to 65535',
+  HOST: 'must not be empty',
+  PUBLIC_URL: 'must be an http:// or https:// URL',
+  SESSION_SECRET: 'must be at least 32 characters long',
+  GITHUB_WEB_URL: 'must be an http:// or https:// URL',
+  GITHUB_API_URL: 'must be an http:// or https:// URL',
+  GITHUB_APP_ID: 'must be a positive whole number (the App ID from the app settings page)',
+  GITHUB_APP_SLUG: 'must be the app slug as in https://github.com/apps/<slug> (lower case, digits, dashes)',
+  LEGACY_HOOK_URL: 'must be an http:// or https:// URL (the delivery URL of the legacy OAuth App hooks)',
+  STAFF: 'must be a comma-separated list of login:role, roles support or operator (e.g. "mona:operator,hubot:support")',
+  LOG_LEVEL: 'must be one of fatal, error, warn, info, debug, trace, silent',
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[]
+  constructor(problems: string[]) {
+    super(`Configuration is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+interface AjvError {
+  instancePath: string
+  keyword: string
+  params: Record<string, unknown>
+  message?: string
+}
+
+function describe(error: AjvError): string {
+  if (error.keyword === 'required') {
+    return `${String(error.params['missingProperty'])} is required`
+  }
+  const name = error.instancePath.replace(/^\//, '')
+  return `${name} ${explain[name] ?? error.message ?? 'is invalid'}`
+}
+
+function validate(env: Env): { raw?: RawEnv; problems: string[] } {
+  try {
+    // A copy, because ajv's coercion and defaults write into the object it validates.
+    const raw = envSchema<RawEnv>({ schema: structuredClone(schema), data: { ...env }, env: false })
+    return { raw, problems: [] }
+  } catch (error) {
+    const errors = (error as { errors?: AjvError[] }).errors ?? []
+    // A union (LOG_LEVEL) reports one error per branch; one line per variable is enough.
+    const problems = [...new Set(errors.map(describe))]
+    return { problems }
+  }
+}
+
+// Checked apart from the schema: exactly one of two variables, and the key must parse.
+function readPrivateKey(env: Env, problems: string[]): string {
+  const inline = env['GITHUB_APP_PRIVATE_KEY'] || undefined
+  const file = env['GITHUB_APP_PRIVATE_KEY_FILE'] || undefined
+  if (inline !== undefined && file !== undefined) {
+    problems.push('set only one of GITHUB_APP_PRIVATE_KEY and GITHUB_APP_PRIVATE_KEY_FILE')
+    return ''
+  }
+  let pem: string
+  let source: string
+  if (inline !== undefined) {
+    // Hosting dashboards often store a PEM on one line with literal "\n".
+    pem = inline.replace(/\\n/g, '\n')
+    source = 'GITHUB_APP_PRIVATE_KEY'
+  } else if (file !== undefined) {
+    source = 'GITHUB_APP_PRIVATE_KEY_FILE'
+    try {
+      pem = readFileSync(file, 'utf8')
+    } catch (error) {
+      problems.push(`${source} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
+      return ''
+    }
+  } else {
+    problems.push('GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_FILE is required')
+    return ''
+  }
+  try {
+    createPrivateKey(pem)
+  } catch {
+    problems.push(`${source} is not a PEM private key (download one from the GitHub App settings page)`)
+    return ''
+  }
+  return pem
+}
+
+export function parseStaff(value: string): Map<string, StaffRole> {
+  const staff = new Map<string, StaffRole>()
+  for (const entry of value.split(',')) {
+    const [login, role] = entry.trim().split(':')
+    if (login && role) staff.set(login.toLowerCase(), role as StaffRole)
+  }
+  return staff
+}
+
+/** Validates the whole environment at once and throws a ConfigError naming every problem. */
+export function loadConfig(env: Env = process.env): Config {
+  const { raw, problems } = validate(env)
+  // The key is checked even when something else is wrong: the operator sees every problem at once.
+  const privateKey = readPrivateKey(env, problems)
+  if (problems.length > 0 || raw === undefined) throw new ConfigError(problems)
+
+  return {
+    databaseUrl: raw.DATABASE_URL,
+    host: raw.HOST,
+    port: raw.PORT,
+    publicUrl: raw.PUBLIC_URL.replace(/\/+$/, ''),
+    sessionSecret: raw.SESSION_SECRET,
+    github: {
+      webUrl: raw.GITHUB_WEB_URL.replace(/\/+$/, ''),
+      apiUrl: raw.GITHUB_API_URL.replace(/\/+$/, ''),
+      appId: raw.GITHUB_APP_ID,
+      appSlug: raw.GITHUB_APP_SLUG,
+      clientId: raw.GITHUB_APP_CLIENT_ID,
+      clientSecret: raw.GITHUB_APP_CLIENT_SECRET,
+      privateKey,
+      webhookSecret: raw.GITHUB_WEBHOOK_SECRET,
+    },
+    legacyHookUrl: raw.LEGACY_HOOK_URL,
+    staff: parseStaff(raw.STAFF),
+    logLevel: raw.LOG_LEVEL,
+    secureCookies: raw.PUBLIC_URL.startsWith('https://'),
+  }
+}
+
+/**
+ * The database URL for commands that need nothing else (CLI, tests, demo). Undefined means
+ * "none given": callers that can start an embedded Postgres do so.
+ */
+export function databaseUrlFrom(env: Env = process.env): string | undefined {
+  const url = env['DATABASE_URL']
+  if (url === undefined || url === '') return undefined
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new ConfigError([`DATABASE_URL ${explain['DATABASE_URL']}`])
+  }
+  return url
+}
+
+/** Whether stderr is a person's terminal, for progress lines; CI sets CI=true. */
+export function isInteractive(env: Env = process.env): boolean {
+  return process.stderr.isTTY === true && env['CI'] !== 'true'
+}

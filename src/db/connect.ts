@@ -1,0 +1,46 @@
+import { Kysely, PostgresDialect } from 'kysely'
+import pg from 'pg'
+import Cursor from 'pg-cursor'
+import type { Database } from './database.js'
+
+export interface Db {
+  db: Kysely<Database>
+  /** For what kysely does not do: COPY streams. */
+  pool: pg.Pool
+  close(): Promise<void>
+}
+
+const INT8 = 20
+
+// Per pool rather than through pg.types.setTypeParser, which would change every pool in the process.
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8) return (value: string) => Number(value)
+    return pg.types.getTypeParser(oid, format)
+  },
+} as pg.CustomTypesConfig
+
+export interface ConnectOptions {
+  max?: number
+  applicationName?: string
+  onError?: (error: Error) => void
+}
+
+export function connect(url: string, options: ConnectOptions = {}): Db {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    types,
+    application_name: options.applicationName ?? 'oauth-to-app',
+    connectionTimeoutMillis: 5_000,
+  })
+  // An idle client that loses its server (restart, failover) must not crash the process.
+  pool.on('error', options.onError ?? (() => {}))
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) })
+  return {
+    db,
+    pool,
+    // kysely's destroy() ends the pool too.
+    close: () => db.destroy(),
+  }
+}

@@ -1,0 +1,46 @@
+import t from 'tap'
+import { sql } from 'kysely'
+import { migrateDown, migrateToLatest, pendingMigrations } from '../../src/db/migrator.js'
+import { connect } from '../../src/db/connect.js'
+import { testDatabase } from '../helpers/database.js'
+
+async function tables(db: Parameters<typeof migrateToLatest>[0]): Promise<string[]> {
+  const { rows } = await sql<{ name: string }>`
+    select table_schema || '.' || table_name as name from information_schema.tables
+    where table_schema in ('legacy', 'app') order by 1`.execute(db)
+  return rows.map((r) => r.name)
+}
+
+t.test('from empty, every migration applies and a re-run does nothing', async (t) => {
+  const tdb = await testDatabase(t, { migrate: false })
+  const first = await migrateToLatest(tdb.db)
+  t.same(first.map((r) => r.status), first.map(() => 'Success'))
+  t.ok(first.length >= 2)
+  t.same((await tables(tdb.db)).filter((n) => !n.includes('kysely')), ['app.legacy_import', 'app.session', 'legacy.oauth_users', 'legacy.webhooks'])
+  t.same(await migrateToLatest(tdb.db), [], 'nothing left to run')
+  t.same(await pendingMigrations(tdb.db), [])
+})
+
+t.test('down reverts only the last migration, and up restores it', async (t) => {
+  const tdb = await testDatabase(t)
+  const all = await tables(tdb.db)
+  const down = await migrateDown(tdb.db)
+  t.equal(down.length, 1)
+  t.equal(down[0]?.direction, 'Down')
+  t.same(await pendingMigrations(tdb.db), [down[0]?.migrationName])
+  t.notSame(await tables(tdb.db), all)
+  const up = await migrateToLatest(tdb.db)
+  t.same(up.map((r) => r.migrationName), [down[0]?.migrationName])
+  t.same(await tables(tdb.db), all)
+})
+
+t.test('two instances migrating an empty database at once apply each migration once', async (t) => {
+  const tdb = await testDatabase(t, { migrate: false })
+  const other = connect(tdb.url, { max: 2 })
+  t.teardown(() => other.close())
+  const [a, b] = await Promise.all([migrateToLatest(tdb.db), migrateToLatest(other.db)])
+  const names = [...a, ...b].map((r) => r.migrationName).sort()
+  const expected = (await sql<{ name: string }>`select name from app.kysely_migration order by name`.execute(tdb.db)).rows.map((r) => r.name)
+  t.same(names, expected, 'each migration ran in exactly one of the two')
+  t.same(await pendingMigrations(tdb.db), [])
+})

@@ -1,0 +1,58 @@
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import pg from 'pg'
+import tap, { type Test } from 'tap'
+import { databaseUrlFrom } from '../../src/config.js'
+import { connect, type Db } from '../../src/db/connect.js'
+import { startEmbeddedPostgres } from '../../src/db/embedded-postgres.js'
+import { migrateToLatest } from '../../src/db/migrator.js'
+
+// Every test file gets databases of its own on one server: DATABASE_URL (set by `npm test`),
+// or, when a file is run alone with tap, an embedded Postgres for that process.
+
+let server: Promise<string> | undefined
+
+function serverUrl(): Promise<string> {
+  const url = databaseUrlFrom()
+  if (url !== undefined) return Promise.resolve(url)
+  server ??= startEmbeddedPostgres({
+    dataDir: path.resolve('.data', `postgres-tap-${process.pid}`),
+    persistent: false,
+  }).then((pgServer) => {
+    tap.teardown(() => pgServer.stop())
+    return pgServer.url
+  })
+  return server
+}
+
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url)
+  u.pathname = `/${database}`
+  return u.toString()
+}
+
+export interface TestDatabase extends Db {
+  url: string
+  name: string
+}
+
+/** A new, empty database (migrated unless told otherwise), dropped when the test ends. */
+export async function testDatabase(t: Test, options: { migrate?: boolean } = {}): Promise<TestDatabase> {
+  const admin = await serverUrl()
+  const name = `test_${randomBytes(6).toString('hex')}`
+  const client = new pg.Client({ connectionString: admin })
+  await client.connect()
+  await client.query(`create database ${name}`)
+  await client.end()
+  const url = withDatabase(admin, name)
+  const db = connect(url, { max: 5 })
+  t.teardown(async () => {
+    await db.close()
+    const c = new pg.Client({ connectionString: admin })
+    await c.connect()
+    await c.query(`drop database if exists ${name} with (force)`)
+    await c.end()
+  })
+  if (options.migrate !== false) await migrateToLatest(db.db)
+  return { ...db, url, name }
+}

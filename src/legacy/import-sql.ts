@@ -1,0 +1,162 @@
+// The SQL of `legacy:import`, over the COPY's staging table pg_temp.import_row (all text).
+//
+// Two ways to check a file. The fast one folds every rule into the merge's own SELECT, where a
+// broken rule raises an error, because a vendor's export is normally clean and a million rows
+// must import in seconds. When it raises, the import rolls back to before the merge and the
+// thorough one names every problem of every row. Both apply the same rules: change one, change
+// both (the tests import every bad case through both).
+
+export const STAGING_COLUMNS = [
+  'github_user_id',
+  'login',
+  'oauth_token',
+  'scopes',
+  'kind',
+  'owner_id',
+  'owner_login',
+  'owner_type',
+  'repo_id',
+  'repo_name',
+  'hook_id',
+  'hook_url',
+  'created_at',
+] as const
+
+export const CREATE_STAGING = `
+  create temp table import_row (line bigint not null, problem text,
+    ${STAGING_COLUMNS.map((c) => `${c} text`).join(', ')}) on commit drop;
+  create temp table import_problem (id bigint generated always as identity, line bigint not null, reason text not null) on commit drop;
+  create or replace function pg_temp.reject(anyelement) returns anyelement language plpgsql as
+    $$ begin raise exception using errcode = 'P0001', message = 'legacy import: a row breaks a rule'; end $$;
+  create or replace function pg_temp.is_timestamptz(value text) returns boolean language plpgsql as
+    $$ begin perform value::timestamptz; return true; exception when others then return false; end $$;`
+
+// Rules. An id is a positive whole number in canonical form that fits a bigint; a timestamp
+// starts like ISO 8601 (YYYY-MM-DD) and is one Postgres can read; a URL is http(s).
+const fastId = (c: string): string => `(${c}::bigint > 0 and ${c}::bigint::text = ${c})`
+const slowId = (c: string): string =>
+  `(${c} ~ '^[1-9][0-9]*$' and (length(${c}) < 19 or (length(${c}) = 19 and ${c} <= '9223372036854775807')))`
+const URL_OK = `(hook_url like 'http://_%' or hook_url like 'https://_%')`
+const TIMESTAMP_SHAPE = `created_at like '____-__-__%'`
+
+const reject = (type: string): string => `pg_temp.reject(null::${type})`
+const castId = (c: string): string => `case when ${fastId(c)} then ${c}::bigint else ${reject('bigint')} end`
+
+/** Every row, checked and cast; raises at the first broken rule. */
+const CHECKED_ROWS = `
+  select line,
+    ${castId('github_user_id')} as github_user_id,
+    case when login is not null then login else ${reject('text')} end as login,
+    oauth_token, scopes,
+    case when kind in ('repo', 'org') then kind else ${reject('text')} end as kind,
+    ${castId('owner_id')} as owner_id,
+    case when owner_login is not null then owner_login else ${reject('text')} end as owner_login,
+    case when owner_type = 'Organization' or (owner_type = 'User' and kind = 'repo') then owner_type else ${reject('text')} end as owner_type,
+    case when kind = 'repo' and repo_id is not null then ${castId('repo_id')}
+      when kind = 'org' and repo_id is null then null else ${reject('bigint')} end as repo_id,
+    case when kind = 'org' and repo_name is not null then ${reject('text')} else repo_name end as repo_name,
+    ${castId('hook_id')} as hook_id,
+    case when ${URL_OK} then hook_url else ${reject('text')} end as hook_url,
+    case when created_at is null then null when ${TIMESTAMP_SHAPE} then created_at::timestamptz else ${reject('timestamptz')} end as created_at
+  from pg_temp.import_row
+  where problem is null`
+
+/** The thorough check: one problem row per broken rule of every row. */
+export const FIND_PROBLEMS = `
+  insert into pg_temp.import_problem (line, reason)
+  select line, reason from (
+    select line, unnest(array[
+      ${slowMessages('github_user_id')},
+      case when login is null then 'login is missing' end,
+      case when kind is null then 'kind is missing'
+        when kind not in ('repo', 'org') then 'kind must be repo or org' end,
+      ${slowMessages('owner_id')},
+      case when owner_login is null then 'owner_login is missing' end,
+      case when owner_type is null then 'owner_type is missing'
+        when owner_type not in ('User', 'Organization') then 'owner_type must be User or Organization'
+        when owner_type = 'User' and kind = 'org' then 'kind org needs owner_type Organization' end,
+      case when kind = 'repo' and repo_id is null then 'repo_id is missing for kind repo'
+        when kind = 'org' and repo_id is not null then 'repo_id must be empty for kind org'
+        when repo_id is not null and not ${slowId('repo_id')} then 'repo_id is not a positive whole number' end,
+      case when kind = 'org' and repo_name is not null then 'repo_name must be empty for kind org' end,
+      ${slowMessages('hook_id')},
+      case when hook_url is null then 'hook_url is missing'
+        when not ${URL_OK} then 'hook_url is not an http:// or https:// URL' end,
+      case when created_at is not null and not (${TIMESTAMP_SHAPE} and pg_temp.is_timestamptz(created_at))
+        then 'created_at is not an ISO 8601 timestamp (YYYY-MM-DDTHH:MM:SSZ)' end
+    ]) as reason
+    from pg_temp.import_row
+    where problem is null
+    union all
+    select line, 'the line ' || problem from pg_temp.import_row where problem is not null
+  ) checked
+  where reason is not null`
+
+function slowMessages(c: string): string {
+  return `case when ${c} is null then '${c} is missing' when not ${slowId(c)} then '${c} is not a positive whole number' end`
+}
+
+// The hook's own columns: two lines with one hook_id must agree on all of them. The user's
+// columns may differ (the latest line wins), as they describe the user, not the hook.
+const HOOK_COLUMNS = ['github_user_id', 'kind', 'owner_id', 'owner_login', 'owner_type', 'repo_id', 'repo_name', 'hook_url', 'created_at']
+const hookRow = (alias: string): string => `(${HOOK_COLUMNS.map((c) => `${alias}.${c}`).join(', ')})`
+
+export const FIND_CONFLICTS = `
+  insert into pg_temp.import_problem (line, reason)
+  select line, 'hook_id ' || hook_id || ' is also on line ' || first_line || ' with different contents'
+  from (
+    select r.line, r.hook_id, first_value(r.line) over w as first_line,
+      ${hookRow('r')} is distinct from first_value(${hookRow('r')}) over w as differs
+    from pg_temp.import_row r
+    where r.problem is null and r.hook_id is not null
+    window w as (partition by r.hook_id order by r.line)
+  ) d
+  where differs`
+
+export interface MergeCounts {
+  total: number
+  inserted: number
+  updated: number
+}
+
+// New rows are inserted and changed rows updated; rows equal to what is stored are not
+// touched at all, so importing a file twice writes nothing. Imports hold an advisory lock and
+// the service never writes legacy.*, so no one inserts a hook between the two steps.
+export const MERGE_HOOKS = `
+  with hooks as materialized (
+    select distinct on (hook_id) * from (${CHECKED_ROWS}) checked order by hook_id, line
+  ), inserted as (
+    insert into legacy.webhooks (${HOOK_COLUMNS.join(', ')}, hook_id)
+    select ${HOOK_COLUMNS.map((c) => `h.${c}`).join(', ')}, h.hook_id from hooks h
+    where not exists (select 1 from legacy.webhooks w where w.hook_id = h.hook_id)
+    returning 1
+  ), updated as (
+    update legacy.webhooks w set ${HOOK_COLUMNS.map((c) => `${c} = h.${c}`).join(', ')}
+    from hooks h
+    where w.hook_id = h.hook_id and ${hookRow('w')} is distinct from ${hookRow('h')}
+    returning 1
+  )
+  select (select count(*) from hooks) as total, (select count(*) from inserted) as inserted,
+    (select count(*) from updated) as updated`
+
+const USER_COLUMNS = ['login', 'oauth_token', 'scopes']
+const userRow = (alias: string): string => `(${USER_COLUMNS.map((c) => `${alias}.${c}`).join(', ')})`
+
+/** Runs after MERGE_HOOKS has validated every row, so its casts cannot fail. */
+export const MERGE_USERS = `
+  with latest as materialized (
+    select distinct on (github_user_id::bigint) github_user_id::bigint as github_user_id, ${USER_COLUMNS.join(', ')}
+    from pg_temp.import_row order by github_user_id::bigint, line desc
+  ), inserted as (
+    insert into legacy.oauth_users (github_user_id, ${USER_COLUMNS.join(', ')})
+    select l.github_user_id, ${USER_COLUMNS.map((c) => `l.${c}`).join(', ')} from latest l
+    where not exists (select 1 from legacy.oauth_users u where u.github_user_id = l.github_user_id)
+    returning 1
+  ), updated as (
+    update legacy.oauth_users u set ${USER_COLUMNS.map((c) => `${c} = l.${c}`).join(', ')}
+    from latest l
+    where u.github_user_id = l.github_user_id and ${userRow('u')} is distinct from ${userRow('l')}
+    returning 1
+  )
+  select (select count(*) from latest) as total, (select count(*) from inserted) as inserted,
+    (select count(*) from updated) as updated`

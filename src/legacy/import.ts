@@ -1,0 +1,184 @@
+import { createHash } from 'node:crypto'
+import { Transform, type Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type pg from 'pg'
+import { from as copyFrom } from 'pg-copy-streams'
+import Cursor from 'pg-cursor'
+import { LegacyCsvRecords, type LegacyCsvColumn } from './csv-records.js'
+import { CREATE_STAGING, FIND_CONFLICTS, FIND_PROBLEMS, MERGE_HOOKS, MERGE_USERS, type MergeCounts } from './import-sql.js'
+
+// `legacy:import`: the vendor's CSV into legacy.oauth_users and legacy.webhooks, in one
+// transaction. The file streams through COPY into a temporary table of text columns; SQL checks
+// every row and merges only a file without a single bad row. Rows equal to what is stored are
+// not written, so importing the same file twice changes nothing.
+
+export interface ImportProblem {
+  line: number
+  reason: string
+}
+
+export type ImportProgress =
+  | { phase: 'copy'; bytes: number; records: number }
+  | { phase: 'check'; records: number }
+  | { phase: 'merge'; records: number }
+
+export interface ImportCounts {
+  records: number
+  hooksInserted: number
+  hooksUpdated: number
+  hooksUnchanged: number
+  usersInserted: number
+  usersUpdated: number
+  usersUnchanged: number
+}
+
+export type ImportResult = ({ status: 'imported' } & ImportCounts) | { status: 'rejected'; records: number; problems: number }
+
+export interface ImportOptions {
+  /** The file's name as the operator gave it, kept in app.legacy_import. */
+  fileName: string
+  /** Called once per problem, in line order, before the import is rolled back. */
+  onProblem: (problem: ImportProblem) => void
+  onProgress?: (progress: ImportProgress) => void
+}
+
+const IMPORT_LOCK = `select pg_advisory_xact_lock(hashtext('oauth-to-app legacy import'))`
+
+async function reportProblems(client: pg.PoolClient, onProblem: (p: ImportProblem) => void): Promise<number> {
+  const cursor = client.query(new Cursor<ImportProblem>('select line, reason from pg_temp.import_problem order by line, id'))
+  let count = 0
+  for (;;) {
+    const rows = await cursor.read(1000)
+    if (rows.length === 0) break
+    for (const row of rows) onProblem({ line: Number(row.line), reason: row.reason })
+    count += rows.length
+  }
+  await cursor.close()
+  return count
+}
+
+function copySql(columns: LegacyCsvColumn[]): string {
+  const list = columns.join(', ')
+  return `copy pg_temp.import_row (line, problem, ${list}) from stdin with (format csv, force_null (problem, ${list}))`
+}
+
+// Errors the fast check raises for a bad row: data exceptions (a cast) and its own rejection.
+function isRowError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code
+  return typeof code === 'string' && (code.startsWith('22') || code === 'P0001')
+}
+
+async function copyIntoStaging(
+  client: pg.PoolClient,
+  source: Readable,
+  records: LegacyCsvRecords,
+  hash: ReturnType<typeof createHash>,
+  onProgress: ImportOptions['onProgress'],
+): Promise<void> {
+  const digest = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk)
+      done(null, chunk)
+    },
+  })
+  const report = (): void => onProgress?.({ phase: 'copy', bytes: records.bytes, records: records.records })
+  const ticker = onProgress ? setInterval(report, 250) : undefined
+  try {
+    const input = pipeline(source, digest, records)
+    // The COPY's column list is the header's order, so it starts once the header is read.
+    const columns = await Promise.race([records.columns, input.then(() => records.columns)])
+    await Promise.all([input, pipeline(records, client.query(copyFrom(copySql(columns))))])
+  } finally {
+    clearInterval(ticker)
+  }
+  report()
+}
+
+// Building an index over a million rows at once is about twice as fast as growing it one row at
+// a time, so a large first import into an empty table drops the secondary indexes and builds
+// them again after the insert, in the same transaction (readers wait for it; there is nothing
+// to read yet). Constraint indexes (the primary key) stay.
+async function dropIndexesOfEmptyTable(client: pg.PoolClient, records: number): Promise<string[]> {
+  if (records < 50_000) return []
+  const { rows } = await client.query<{ name: string; definition: string }>(`
+    select format('%I.%I', i.schemaname, i.indexname) as name, i.indexdef as definition
+    from pg_indexes i
+    where i.schemaname = 'legacy' and i.tablename = 'webhooks'
+      and not exists (select 1 from legacy.webhooks)
+      and not exists (select 1 from pg_constraint c where c.conindid = format('%I.%I', i.schemaname, i.indexname)::regclass)`)
+  for (const row of rows) await client.query(`drop index ${row.name}`)
+  return rows.map((r) => r.definition)
+}
+
+/**
+ * Imports one CSV file. Resolves 'rejected', after reporting every problem through onProblem,
+ * when any row is bad; nothing is written then. Throws CsvHeaderError when the header line
+ * itself is unusable.
+ */
+export async function importLegacyCsv(pool: pg.Pool, source: Readable, options: ImportOptions): Promise<ImportResult> {
+  const client = await pool.connect()
+  const records = new LegacyCsvRecords()
+  const hash = createHash('sha256')
+  const { onProgress } = options
+  const reject = async (): Promise<ImportResult> => {
+    const problems = await reportProblems(client, options.onProblem)
+    await client.query('rollback')
+    return { status: 'rejected', records: records.records, problems }
+  }
+  try {
+    await client.query('begin')
+    await client.query(IMPORT_LOCK)
+    // Timestamps without an offset are read as UTC, whatever the server's own zone.
+    await client.query(`set local timezone = 'UTC'; set local work_mem = '256MB'`)
+    await client.query(CREATE_STAGING)
+    await copyIntoStaging(client, source, records, hash, onProgress)
+
+    onProgress?.({ phase: 'check', records: records.records })
+    if (records.malformed > 0) {
+      await client.query(FIND_PROBLEMS)
+      return await reject()
+    }
+    onProgress?.({ phase: 'merge', records: records.records })
+    await client.query('savepoint merge')
+    let hooks: MergeCounts
+    try {
+      const rebuild = await dropIndexesOfEmptyTable(client, records.records)
+      hooks = (await client.query<MergeCounts>(MERGE_HOOKS)).rows[0]!
+      for (const definition of rebuild) await client.query(definition)
+    } catch (error) {
+      if (!isRowError(error)) throw error
+      await client.query('rollback to savepoint merge')
+      await client.query(FIND_PROBLEMS)
+      return await reject()
+    }
+    // Fewer hooks than rows: some hook_id repeats, and its lines must agree.
+    if (hooks.total < records.records) {
+      await client.query(FIND_CONFLICTS)
+      const { rows } = await client.query<{ n: number }>('select count(*) as n from pg_temp.import_problem')
+      if (rows[0]!.n > 0) return await reject()
+    }
+    const users = (await client.query<MergeCounts>(MERGE_USERS)).rows[0]!
+
+    const counts: ImportCounts = {
+      records: records.records,
+      hooksInserted: hooks.inserted,
+      hooksUpdated: hooks.updated,
+      hooksUnchanged: hooks.total - hooks.inserted - hooks.updated,
+      usersInserted: users.inserted,
+      usersUpdated: users.updated,
+      usersUnchanged: users.total - users.inserted - users.updated,
+    }
+    await client.query(
+      `insert into app.legacy_import (file_name, file_sha256, rows, hooks_inserted, hooks_updated, hooks_unchanged, users_inserted, users_updated)
+       values ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [options.fileName, hash.digest('hex'), counts.records, counts.hooksInserted, counts.hooksUpdated, counts.hooksUnchanged, counts.usersInserted, counts.usersUpdated],
+    )
+    await client.query('commit')
+    return { status: 'imported', ...counts }
+  } catch (error) {
+    await client.query('rollback').catch(() => {})
+    throw error
+  } finally {
+    client.release()
+  }
+}

@@ -72,7 +72,7 @@ function scanRecord(buf: Uint8Array, start: number, final: boolean): Scan {
       for (;;) {
         if (i >= end) {
           if (!final) return { fields, problem, contentEnd: i, next: -1, innerLines }
-          return { fields: -1, problem: problem ?? 'a quoted field is never closed', contentEnd: end, next: end, innerLines }
+          return { fields: -1, problem: problem ?? 'has a quoted field that is never closed', contentEnd: end, next: end, innerLines }
         }
         const c = buf[i]
         if (c === QUOTE) {
@@ -89,7 +89,7 @@ function scanRecord(buf: Uint8Array, start: number, final: boolean): Scan {
       }
       // Just after a closing quote: only a separator or the end of the record may follow.
       if (i < end && buf[i] !== COMMA && buf[i] !== LF && buf[i] !== CR) {
-        problem ??= 'text after the closing quote of a field'
+        problem ??= 'has text after the closing quote of a field'
       }
     }
     // The rest of an unquoted field (or what follows a closing quote).
@@ -110,9 +110,9 @@ function scanRecord(buf: Uint8Array, start: number, final: boolean): Scan {
       if (c === CR) {
         if (i + 1 >= end && !final) return { fields, problem, contentEnd: i, next: -1, innerLines }
         if (buf[i + 1] === LF) return { fields: problem ? -1 : fields, problem, contentEnd: i, next: i + 2, innerLines }
-        problem ??= 'a carriage return outside quotes'
+        problem ??= 'has a carriage return outside quotes'
       } else if (c === QUOTE) {
-        problem ??= 'a quote inside a field that does not start with one'
+        problem ??= 'has a quote inside a field that does not start with one'
       }
       i++
     }
@@ -127,10 +127,9 @@ function headerFields(record: Uint8Array): string[] {
   for (;;) {
     let value = ''
     if (text[i] === '"') {
-      const close = /"(?!")/g
-      close.lastIndex = i + 1
-      const m = close.exec(text)
-      const stop = m ? m.index : text.length
+      // The record scanned clean, so the closing quote is there.
+      let stop = i + 1
+      while (text[stop] !== '"' || text[stop + 1] === '"') stop += text[stop] === '"' ? 2 : 1
       value = text.slice(i + 1, stop).replace(/""/g, '"')
       i = stop + 1
     }
@@ -240,7 +239,7 @@ export class LegacyCsvRecords extends Transform {
     }
     const record = input.subarray(bom, scan.contentEnd)
     try {
-      if (scan.problem !== undefined) throw new CsvHeaderError([`the header line has ${scan.problem}`])
+      if (scan.problem !== undefined) throw new CsvHeaderError([`the header line ${scan.problem}`])
       if (!isUtf8(record)) throw new CsvHeaderError(['the header line is not valid UTF-8'])
       this.header = toColumns(headerFields(record))
     } catch (error) {

@@ -20,11 +20,24 @@ async function main(): Promise<number> {
   } else {
     process.stderr.write('using the Postgres server at DATABASE_URL\n')
   }
+  // On a terminal tap draws its own summary; elsewhere (CI, logs) its output passes through
+  // and ends with one plain "N passed, N failed" line that any CI can read.
+  const plain = process.stdout.isTTY !== true
   const tap = spawn(path.join(root, 'node_modules', '.bin', 'tap'), process.argv.slice(2), {
     cwd: root,
-    stdio: 'inherit',
+    stdio: ['inherit', plain ? 'pipe' : 'inherit', 'inherit'],
     env: { ...process.env, DATABASE_URL: url },
   })
+  let summary: Record<string, number> | undefined
+  if (plain) {
+    let tail = ''
+    tap.stdout!.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk)
+      tail = (tail + chunk.toString()).slice(-4096)
+      const match = /^# \{ (total: \d+.*) \}$/m.exec(tail)
+      if (match) summary = Object.fromEntries(match[1]!.split(', ').map((kv) => kv.split(': ')).map(([k, v]) => [k, Number(v)]))
+    })
+  }
   const forward = (signal: NodeJS.Signals): void => {
     tap.kill(signal)
   }
@@ -32,6 +45,10 @@ async function main(): Promise<number> {
   process.on('SIGTERM', forward)
   const code = await new Promise<number>((resolve) => tap.on('close', (c, s) => resolve(c ?? (s ? 1 : 0))))
   await embedded?.stop()
+  if (summary) {
+    const skipped = (summary['skip'] ?? 0) + (summary['todo'] ?? 0)
+    process.stdout.write(`\ntests: ${summary['pass'] ?? 0} passed, ${summary['fail'] ?? 0} failed${skipped ? `, ${skipped} skipped` : ''}\n`)
+  }
   return code
 }
 

@@ -1,0 +1,96 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { Readable } from 'node:stream'
+import pg from 'pg'
+import { connect, type Db } from './db/connect.js'
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded-postgres.js'
+import { migrateToLatest } from './db/migrator.js'
+import { importLegacyCsv } from './legacy/import.js'
+import { legacyCsvFromWorld, type WorldLegacyPart } from './legacy/world-seed.js'
+import { projectRoot } from './project-root.js'
+import { buildServer } from './server.js'
+
+// `npm run demo`: the service with the demo world's legacy data, on an embedded Postgres kept
+// in .data/ between runs, or on a database of its own on the DATABASE_URL server.
+
+export const DEMO_DATABASE = 'oauth_to_app_demo'
+
+export interface DemoOptions {
+  port: number
+  host: string
+  /** A Postgres server to create the demo database on; absent: embedded Postgres. */
+  serverUrl?: string
+  dataDir?: string
+  worldFile?: string
+  logLevel?: string
+  /** The database created on the server; tests use throwaway names. */
+  database?: string
+}
+
+export interface Demo {
+  url: string
+  world: string
+  close(): Promise<void>
+}
+
+export function defaultWorldFile(): string {
+  return path.join(projectRoot(), 'src', 'simulator', 'worlds', 'demo.json')
+}
+
+/** The database `name` on the server at `serverUrl`, created when missing. */
+async function ensureDatabase(serverUrl: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: serverUrl })
+  await client.connect()
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name])
+    if (rowCount === 0) await client.query(`create database ${name}`)
+  } finally {
+    await client.end()
+  }
+  const url = new URL(serverUrl)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+async function seedLegacy(db: Db, worldFile: string): Promise<void> {
+  const world = JSON.parse(await readFile(worldFile, 'utf8')) as WorldLegacyPart
+  const problems: string[] = []
+  const result = await importLegacyCsv(db.pool, Readable.from([legacyCsvFromWorld(world)]), {
+    fileName: path.basename(worldFile),
+    onProblem: (p) => problems.push(`line ${p.line}: ${p.reason}`),
+  })
+  if (result.status === 'rejected') throw new Error(`the legacy registrations of ${worldFile} are invalid: ${problems.join('; ')}`)
+}
+
+export async function startDemo(options: DemoOptions): Promise<Demo> {
+  const worldFile = options.worldFile ?? defaultWorldFile()
+  let embedded: EmbeddedPostgres | undefined
+  let db: Db | undefined
+  try {
+    let serverUrl = options.serverUrl
+    if (serverUrl === undefined) {
+      embedded = await startEmbeddedPostgres({ dataDir: options.dataDir ?? path.join(projectRoot(), '.data', 'postgres-demo'), persistent: true })
+      serverUrl = embedded.url
+    }
+    db = connect(await ensureDatabase(serverUrl, options.database ?? DEMO_DATABASE), { applicationName: 'oauth-to-app demo' })
+    await migrateToLatest(db.db)
+    await seedLegacy(db, worldFile)
+    const publicUrl = `http://${options.host === '0.0.0.0' ? 'localhost' : options.host}:${options.port}`
+    const app = await buildServer({ db, logLevel: options.logLevel ?? 'warn', publicUrl, secureCookies: false, staffPagesOpen: true })
+    const address = await app.listen({ port: options.port, host: options.host })
+    const openDb = db
+    return {
+      url: options.port === 0 ? address : publicUrl,
+      world: worldFile,
+      async close() {
+        await app.close()
+        await openDb.close()
+        await embedded?.stop()
+      },
+    }
+  } catch (error) {
+    await db?.close()
+    await embedded?.stop()
+    throw error
+  }
+}

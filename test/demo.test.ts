@@ -1,0 +1,65 @@
+import { randomBytes } from 'node:crypto'
+import { rm } from 'node:fs/promises'
+import path from 'node:path'
+import pg from 'pg'
+import t from 'tap'
+import { startDemo } from '../src/demo.js'
+import { testDatabase } from './helpers/database.js'
+
+async function page(url: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(url)
+  return { status: res.status, body: await res.text() }
+}
+
+t.test('on a Postgres server: its own database, the demo legacy data, the inventory page', async (t) => {
+  const server = (await testDatabase(t, { migrate: false })).url
+  const database = `demo_${randomBytes(4).toString('hex')}`
+  t.teardown(async () => {
+    const c = new pg.Client({ connectionString: server })
+    await c.connect()
+    await c.query(`drop database if exists ${database} with (force)`)
+    await c.end()
+  })
+  const demo = await startDemo({ port: 0, host: '127.0.0.1', serverUrl: server, database, logLevel: 'silent' })
+  const inventory = await page(`${demo.url}/staff/inventory`)
+  t.equal(inventory.status, 200)
+  for (const owner of ['acme', 'mona', 'widgets']) t.match(inventory.body, owner)
+  t.notMatch(inventory.body, /gho_/, 'no legacy token on the page')
+  t.equal((await page(`${demo.url}/healthz`)).status, 200)
+  await demo.close()
+
+  // A second start finds the data in place; importing the same world again changes nothing.
+  const again = await startDemo({ port: 0, host: '127.0.0.1', serverUrl: server, database, logLevel: 'silent' })
+  t.teardown(() => again.close())
+  const c = new pg.Client({ connectionString: new URL(`/${database}`, server).toString() })
+  await c.connect()
+  const { rows } = await c.query('select count(*)::int as n, sum(hooks_inserted)::int as inserted from app.legacy_import')
+  const hooks = await c.query('select count(*)::int as n from legacy.webhooks')
+  await c.end()
+  t.same(rows[0], { n: 2, inserted: 9 }, 'the second import inserted nothing')
+  t.equal(hooks.rows[0].n, 9)
+})
+
+t.test('with no server: an embedded Postgres whose data outlives a restart', async (t) => {
+  const dataDir = path.resolve('.data', `demo-test-${randomBytes(4).toString('hex')}`)
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  const first = await startDemo({ port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent' })
+  t.equal((await page(`${first.url}/healthz`)).status, 200)
+  await first.close()
+  await t.rejects(fetch(`${first.url}/healthz`), 'stopped')
+  const second = await startDemo({ port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent' })
+  t.match((await page(`${second.url}/staff/inventory`)).body, 'widgets')
+  await second.close()
+})
+
+t.test('a world whose legacy registrations are invalid stops the demo with the reason', async (t) => {
+  const server = (await testDatabase(t, { migrate: false })).url
+  const database = `demo_${randomBytes(4).toString('hex')}`
+  const dir = path.resolve('.data', `world-${randomBytes(4).toString('hex')}`)
+  const { mkdir, writeFile } = await import('node:fs/promises')
+  await mkdir(dir, { recursive: true })
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const worldFile = path.join(dir, 'bad.json')
+  await writeFile(worldFile, JSON.stringify({ users: [{ id: 1, login: 'mona' }], legacy_registrations: [{ github_user_id: 1, kind: 'repo', owner_id: 1, owner_login: 'mona', owner_type: 'User', hook_id: 5, hook_url: 'https://x.example/h' }] }))
+  await t.rejects(startDemo({ port: 0, host: '127.0.0.1', serverUrl: server, database, worldFile, logLevel: 'silent' }), /line 2: repo_id is missing for kind repo/)
+})

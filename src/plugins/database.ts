@@ -1,0 +1,14 @@
+import type { Kysely } from 'kysely'
+import type { Database } from '../db/database.js'
+import { unencapsulated } from './unencapsulated.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The service's database. Owned by whoever built the server, which closes it after the app. */
+    db: Kysely<Database>
+  }
+}
+
+export const databasePlugin = unencapsulated<{ db: Kysely<Database> }>(async (app, options) => {
+  app.decorate('db', options.db)
+})

@@ -1,0 +1,61 @@
+import { STATUS_CODES } from 'node:http'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { unencapsulated } from './unencapsulated.js'
+
+/** An error whose message is written for the person who made the request, shown as is. */
+export class HttpError extends Error {
+  override name = 'HttpError'
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+const SERVER_FAULT =
+  'Something went wrong on our side, and it has been logged. Please try again in a moment; if it keeps happening, give support the request id below.'
+
+function statusOf(error: unknown): number {
+  const status = (error as { statusCode?: unknown } | undefined)?.statusCode
+  return typeof status === 'number' && status >= 400 && status <= 599 ? status : 500
+}
+
+/** Whether the client asked for JSON rather than a page (scripts, API clients, curl -H). */
+export function wantsJson(request: FastifyRequest): boolean {
+  const accept = request.headers.accept ?? ''
+  return accept.includes('application/json') && !accept.includes('text/html')
+}
+
+interface Problem {
+  status: number
+  message: string
+  requestId?: string
+}
+
+function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: Problem): FastifyReply {
+  const title = STATUS_CODES[problem.status] ?? 'Error'
+  reply.code(problem.status)
+  if (wantsJson(request)) {
+    return reply.send({ statusCode: problem.status, error: title, message: problem.message, requestId: problem.requestId })
+  }
+  return reply.view('error.eta', { title, ...problem })
+}
+
+export const errorHandlerPlugin = unencapsulated(async (app) => {
+  app.setErrorHandler((error, request, reply) => {
+    const status = statusOf(error)
+    if (status >= 500) {
+      request.log.error({ err: error }, 'request failed')
+      // Never the error's own text: it may hold SQL, hostnames or a library's internals.
+      return sendProblem(request, reply, { status, message: SERVER_FAULT, requestId: request.id })
+    }
+    request.log.info({ statusCode: status, reason: (error as Error).message }, 'request refused')
+    return sendProblem(request, reply, { status, message: (error as Error).message })
+  })
+
+  app.setNotFoundHandler((request, reply) =>
+    // The address is not repeated back: it may carry a one-time code someone pasted.
+    sendProblem(request, reply, { status: 404, message: 'There is no page at this address.' }),
+  )
+})

@@ -1,0 +1,237 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import t, { type Test } from 'tap'
+import type { Db } from '../src/db/connect.js'
+import { redactUrl } from '../src/logger.js'
+import { HttpError } from '../src/plugins/error-handler.js'
+import { projectRoot } from '../src/plugins/views.js'
+import { buildServer, type ServerOptions } from '../src/server.js'
+import { testDatabase } from './helpers/database.js'
+
+interface Captured {
+  lines: Record<string, unknown>[]
+  text(): string
+}
+
+function captureLogs(): Captured & { write(line: string): void } {
+  const raw: string[] = []
+  return {
+    write: (line: string) => void raw.push(line),
+    get lines() {
+      return raw.map((l) => JSON.parse(l) as Record<string, unknown>)
+    },
+    text: () => raw.join(''),
+  }
+}
+
+async function server(t: Test, db: Db, overrides: Partial<ServerOptions> = {}) {
+  const app = await buildServer({
+    db,
+    logLevel: 'silent',
+    publicUrl: 'http://localhost:3000',
+    secureCookies: false,
+    staffPagesOpen: false,
+    ...overrides,
+  })
+  t.teardown(() => app.close())
+  return app
+}
+
+t.test('pages carry a CSP that allows styles and scripts only from this service', async (t) => {
+  const tdb = await testDatabase(t)
+  const app = await server(t, tdb)
+  const res = await app.inject({ url: '/' })
+  const csp = String(res.headers['content-security-policy'])
+  t.match(csp, /(^|;)style-src 'self'(;|$)/)
+  t.match(csp, /(^|;)script-src 'self'(;|$)/)
+  t.notMatch(csp, /unsafe-inline/)
+  t.equal(res.headers['x-content-type-options'], 'nosniff')
+  // Over plain http, neither HSTS nor an upgrade of every subresource to https.
+  t.equal(res.headers['strict-transport-security'], undefined)
+  t.notMatch(csp, /upgrade-insecure-requests/)
+})
+
+t.test('over https, browsers are told to stay on https', async (t) => {
+  const tdb = await testDatabase(t)
+  const app = await server(t, tdb, { secureCookies: true, publicUrl: 'https://migrate.example.com' })
+  const res = await app.inject({ url: '/' })
+  t.match(String(res.headers['strict-transport-security']), /max-age=31536000/)
+  t.match(String(res.headers['content-security-policy']), /upgrade-insecure-requests/)
+})
+
+t.test('the landing page says what the service is, and links the inventory only in demo mode', async (t) => {
+  const tdb = await testDatabase(t)
+  const closed = await server(t, tdb)
+  const res = await closed.inject({ url: '/' })
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['content-type'], /^text\/html/)
+  t.match(res.body, /legacy GitHub OAuth App/)
+  t.match(res.body, /<link rel="stylesheet" href="\/assets\/app.css">/)
+  t.notMatch(res.body, /\/staff\/inventory/)
+
+  const demo = await server(t, tdb, { staffPagesOpen: true })
+  const page = await demo.inject({ url: '/' })
+  t.match(page.body, /Demo mode/)
+  t.match(page.body, /href="\/staff\/inventory"/)
+})
+
+t.test('the stylesheet is served from /assets/', async (t) => {
+  const tdb = await testDatabase(t)
+  const app = await server(t, tdb)
+  const css = await app.inject({ url: '/assets/app.css' })
+  t.equal(css.statusCode, 200)
+  t.match(css.headers['content-type'], /^text\/css/)
+  t.match(css.body, /@media/)
+  const missing = await app.inject({ url: '/assets/missing.css' })
+  t.equal(missing.statusCode, 404)
+})
+
+t.test('an unknown address gets a friendly 404 page that does not repeat the address', async (t) => {
+  const tdb = await testDatabase(t)
+  const app = await server(t, tdb)
+  const res = await app.inject({ url: '/auth/nowhere?code=c0de-one-time&state=st4te' })
+  t.equal(res.statusCode, 404)
+  t.match(res.headers['content-type'], /^text\/html/)
+  t.match(res.body, /404 · Not Found/)
+  t.match(res.body, /There is no page at this address/)
+  t.match(res.body, /href="\/"/)
+  t.notMatch(res.body, /c0de-one-time|st4te/)
+
+  const json = await app.inject({ url: '/nowhere', headers: { accept: 'application/json' } })
+  t.equal(json.statusCode, 404)
+  t.same(json.json(), { statusCode: 404, error: 'Not Found', message: 'There is no page at this address.' })
+
+  const browser = await app.inject({ url: '/nowhere', headers: { accept: 'text/html,application/json;q=0.9' } })
+  t.match(browser.headers['content-type'], /^text\/html/, 'a browser that also accepts JSON gets the page')
+})
+
+t.test('a server fault shows a generic page with the request id, never the error', async (t) => {
+  const tdb = await testDatabase(t)
+  const logs = captureLogs()
+  const app = await server(t, tdb, { logLevel: 'info', logStream: logs })
+  app.get('/boom', async () => {
+    throw new Error('relation "app.secret_table" does not exist at pg/lib/client.js:545')
+  })
+
+  const res = await app.inject({ url: '/boom' })
+  t.equal(res.statusCode, 500)
+  t.match(res.headers['content-type'], /^text\/html/)
+  t.match(res.body, /500 · Internal Server Error/)
+  t.match(res.body, /Something went wrong on our side/)
+  t.notMatch(res.body, /secret_table|client\.js|at \S+:\d+/)
+  const id = /Request id: <code>([0-9a-f-]{36})<\/code>/.exec(res.body)?.[1]
+  t.ok(id, 'the page shows a request id')
+
+  // The id on the page finds the error, with its detail, in the log.
+  const logged = logs.lines.find((l) => l['reqId'] === id && l['msg'] === 'request failed')
+  t.match(logged, { level: 50, err: { message: /secret_table/ } })
+
+  const json = await app.inject({ url: '/boom', headers: { accept: 'application/json' } })
+  t.equal(json.statusCode, 500)
+  const body = json.json() as Record<string, unknown>
+  t.match(body, { statusCode: 500, error: 'Internal Server Error', message: /Something went wrong/, requestId: /^[0-9a-f-]{36}$/ })
+  t.notMatch(json.body, /secret_table|stack/)
+})
+
+t.test('a refused request shows its reason, escaped, as a page or as JSON', async (t) => {
+  const tdb = await testDatabase(t)
+  const app = await server(t, tdb)
+  app.get('/conflict', async () => {
+    throw new HttpError(409, 'This batch is already being installed by <b>mona</b>.')
+  })
+  app.get('/unusual', async () => {
+    throw new HttpError(499, 'The client went away.')
+  })
+
+  const res = await app.inject({ url: '/conflict' })
+  t.equal(res.statusCode, 409)
+  t.match(res.body, /409 · Conflict/)
+  t.match(res.body, /already being installed by &lt;b&gt;mona&lt;\/b&gt;/)
+  t.notMatch(res.body, /<b>mona/)
+  t.notMatch(res.body, /Request id/, 'no request id on a page that is not our fault')
+
+  const json = await app.inject({ url: '/conflict', headers: { accept: 'application/json' } })
+  t.same(json.json(), { statusCode: 409, error: 'Conflict', message: 'This batch is already being installed by <b>mona</b>.' })
+
+  const unusual = await app.inject({ url: '/unusual' })
+  t.equal(unusual.statusCode, 499)
+  t.match(unusual.body, /499 · Error/)
+  t.match(unusual.body, /The client went away/)
+})
+
+t.test('invalid form input is answered with fastify\'s reason, and forms are parsed', async (t) => {
+  const tdb = await testDatabase(t)
+  const app = await server(t, tdb)
+  app.post<{ Body: { login: string } }>(
+    '/form',
+    { schema: { body: { type: 'object', properties: { login: { type: 'string', minLength: 1 } }, required: ['login'] } } },
+    async (request) => ({ hello: request.body.login }),
+  )
+  const ok = await app.inject({ method: 'POST', url: '/form', payload: 'login=mona', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+  t.same(ok.json(), { hello: 'mona' })
+  const bad = await app.inject({ method: 'POST', url: '/form', payload: 'name=mona', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+  t.equal(bad.statusCode, 400)
+  t.match(bad.body, /400 · Bad Request/)
+  t.match(bad.body, /must have required property &#39;login&#39;/)
+})
+
+t.test('the database is on the app for routes to use', async (t) => {
+  const tdb = await testDatabase(t)
+  const app = await server(t, tdb)
+  t.equal(app.db, tdb.db)
+})
+
+t.test('logs never hold an OAuth code, state, token, cookie or authorization header', async (t) => {
+  const tdb = await testDatabase(t)
+  const logs = captureLogs()
+  const app = await server(t, tdb, { logLevel: 'info', logStream: logs })
+  app.get('/echo-headers', async (request) => {
+    // The kind of line someone adds while debugging.
+    request.log.info({ headers: request.headers }, 'headers')
+    return { ok: true }
+  })
+  app.get('/outgoing', async (request) => {
+    request.log.info({ req: { method: 'POST', url: '/login/oauth/access_token?code=c0de-by-hand&client_secret=s3cret' } }, 'calling GitHub')
+    return { ok: true }
+  })
+
+  await app.inject({ url: '/auth/callback?code=c0de-one-time&state=st4te-value&installation_id=42' })
+  await app.inject({ url: '/anything?access_token=gho_t0ken&token=ghs_t0ken2&page=2' })
+  await app.inject({ url: '/echo-headers', headers: { authorization: 'token gho_auth0rization', cookie: 'session=s3ssion-id' } })
+  await app.inject({ url: '/outgoing' })
+
+  const text = logs.text()
+  for (const secret of ['c0de-one-time', 'st4te-value', 'gho_t0ken', 'ghs_t0ken2', 'gho_auth0rization', 's3ssion-id', 'c0de-by-hand', 's3cret']) {
+    t.notOk(text.includes(secret), `${secret} is not logged`)
+  }
+  // What is not secret stays, so the lines remain useful.
+  t.ok(logs.lines.some((l) => (l['req'] as { url?: string } | undefined)?.url === '/auth/callback?code=[Redacted]&state=[Redacted]&installation_id=42'))
+  t.ok(logs.lines.some((l) => (l['req'] as { url?: string } | undefined)?.url === '/anything?access_token=[Redacted]&token=[Redacted]&page=2'))
+  const headers = logs.lines.find((l) => l['msg'] === 'headers')?.['headers'] as Record<string, string>
+  t.equal(headers['authorization'], '[Redacted]')
+  t.equal(headers['cookie'], '[Redacted]')
+  t.equal(headers['user-agent'], 'lightMyRequest')
+})
+
+t.test('redactUrl hides secret parameter values however they are spelled', async (t) => {
+  t.equal(redactUrl('/auth/callback'), '/auth/callback')
+  t.equal(redactUrl('/x?page=2&q=mona'), '/x?page=2&q=mona')
+  t.equal(redactUrl('/x?CODE=abc'), '/x?CODE=[Redacted]')
+  t.equal(redactUrl('/x?c%6Fde=abc&st%61te=def'), '/x?c%6Fde=[Redacted]&st%61te=[Redacted]')
+  t.equal(redactUrl('/x?code'), '/x?code=[Redacted]', 'a bare name')
+  t.equal(redactUrl('/x?code=a=b&x=1'), '/x?code=[Redacted]&x=1')
+  t.equal(redactUrl('/x?%E0%A4%A=1&code=abc'), '/x?%E0%A4%A=1&code=[Redacted]', 'a malformed escape is kept, and parsing goes on')
+  t.equal(redactUrl('/x?access+token=1&refresh_token=r'), '/x?access+token=1&refresh_token=[Redacted]')
+})
+
+t.test('templates are found from the project root, wherever the module runs from', async (t) => {
+  const root = projectRoot()
+  t.equal(root, path.resolve(import.meta.dirname, '..'))
+  t.equal(projectRoot(pathToFileURL(path.join(root, 'dist', 'src', 'plugins', 'views.js'))), root, 'from the compiled module')
+
+  const outside = await mkdtemp(path.join(tmpdir(), 'no-project-'))
+  t.teardown(() => rm(outside, { recursive: true, force: true }))
+  t.throws(() => projectRoot(pathToFileURL(path.join(outside, 'server.js'))), /no package\.json above/)
+})

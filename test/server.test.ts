@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import type { Db } from '../src/db/connect.js'
 import { redactUrl } from '../src/logger.js'
 import { HttpError } from '../src/plugins/error-handler.js'
-import { projectRoot } from '../src/plugins/views.js'
+import { projectRoot } from '../src/project-root.js'
 import { buildServer, type ServerOptions } from '../src/server.js'
 import { testDatabase } from './helpers/database.js'
 
@@ -229,7 +229,7 @@ t.test('redactUrl hides secret parameter values however they are spelled', async
 t.test('templates are found from the project root, wherever the module runs from', async (t) => {
   const root = projectRoot()
   t.equal(root, path.resolve(import.meta.dirname, '..'))
-  t.equal(projectRoot(pathToFileURL(path.join(root, 'dist', 'src', 'plugins', 'views.js'))), root, 'from the compiled module')
+  t.equal(projectRoot(pathToFileURL(path.join(root, 'dist', 'src', 'project-root.js'))), root, 'from the compiled module')
 
   const outside = await mkdtemp(path.join(tmpdir(), 'no-project-'))
   t.teardown(() => rm(outside, { recursive: true, force: true }))

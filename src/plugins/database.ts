@@ -1,6 +1,6 @@
+import fp from 'fastify-plugin'
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
-import { unencapsulated } from './unencapsulated.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -9,6 +9,6 @@ declare module 'fastify' {
   }
 }
 
-export const databasePlugin = unencapsulated<{ db: Kysely<Database> }>(async (app, options) => {
+export const databasePlugin = fp<{ db: Kysely<Database> }>(async (app, options) => {
   app.decorate('db', options.db)
 })

@@ -1,6 +1,6 @@
+import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { unencapsulated } from './unencapsulated.js'
 
 /** An error whose message is written for the person who made the request, shown as is. */
 export class HttpError extends Error {
@@ -42,7 +42,7 @@ function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: Prob
   return reply.view('error.eta', { title, ...problem })
 }
 
-export const errorHandlerPlugin = unencapsulated(async (app) => {
+export const errorHandlerPlugin = fp(async (app) => {
   app.setErrorHandler((error, request, reply) => {
     const status = statusOf(error)
     if (status >= 500) {

@@ -1,12 +1,12 @@
+import fp from 'fastify-plugin'
 import helmet from '@fastify/helmet'
-import { unencapsulated } from './unencapsulated.js'
 
 export interface SecurityHeadersOptions {
   /** Served over https: browsers may be told to insist on it. */
   secure: boolean
 }
 
-export const securityHeadersPlugin = unencapsulated<SecurityHeadersOptions>(async (app, options) => {
+export const securityHeadersPlugin = fp<SecurityHeadersOptions>(async (app, options) => {
   await app.register(helmet, {
     contentSecurityPolicy: {
       useDefaults: true,

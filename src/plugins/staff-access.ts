@@ -1,5 +1,5 @@
+import fp from 'fastify-plugin'
 import { HttpError } from './error-handler.js'
-import { unencapsulated } from './unencapsulated.js'
 
 export interface StaffAccessOptions {
   /** Everyone may read the staff pages: the demo only, until staff sign-in exists. */
@@ -15,7 +15,7 @@ function isStaffPath(path: string): boolean {
 
 // A hook on the root instance rather than on the staff routes, so that every /staff address
 // is closed, including routes added later and addresses that match no route.
-export const staffAccessPlugin = unencapsulated<StaffAccessOptions>(async (app, options) => {
+export const staffAccessPlugin = fp<StaffAccessOptions>(async (app, options) => {
   if (options.open) return
   app.addHook('onRequest', async (request) => {
     // The matched route's pattern, so an address spelled differently (percent-encoded

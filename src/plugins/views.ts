@@ -1,31 +1,16 @@
-import { existsSync } from 'node:fs'
+import fp from 'fastify-plugin'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import fastifyStatic from '@fastify/static'
 import fastifyView from '@fastify/view'
 import { Eta } from 'eta'
-import { unencapsulated } from './unencapsulated.js'
-
-/**
- * The project's root: the nearest folder above `from` holding package.json. Templates are not
- * copied by tsc, so this module finds views/ there whether it runs from src/ or dist/src/.
- */
-export function projectRoot(from: string | URL = import.meta.url): string {
-  let dir = path.dirname(fileURLToPath(from))
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir)
-    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(from)}`)
-    dir = parent
-  }
-  return dir
-}
+import { projectRoot } from '../project-root.js'
 
 export interface ViewsOptions {
   /** Values every template sees as `it.<name>`, unless the page passes its own. */
   defaultContext: Record<string, unknown>
 }
 
-export const viewsPlugin = unencapsulated<ViewsOptions>(async (app, options) => {
+export const viewsPlugin = fp<ViewsOptions>(async (app, options) => {
   const views = path.join(projectRoot(), 'views')
   await app.register(fastifyView, {
     // Autoescape is Eta's default; stated here because every page relies on it.

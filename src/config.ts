@@ -36,11 +36,11 @@ export interface Config {
 export type Env = Record<string, string | undefined>
 
 const httpUrl = { pattern: '^https?://[^\\s/]+(/\\S*)?$' }
-const staffPattern = '^\\s*$|^[A-Za-z0-9-]+:(support|operator)(\\s*,\\s*[A-Za-z0-9-]+:(support|operator))*$'
+const staffPattern = '^\\s*$|^\\s*[A-Za-z0-9-]+:(support|operator)(\\s*,\\s*[A-Za-z0-9-]+:(support|operator))*\\s*$'
 
 const schema = Type.Object({
   DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://' }),
-  HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
+  HOST: Type.String({ default: '0.0.0.0' }),
   PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535 }),
   PUBLIC_URL: Type.String(httpUrl),
   SESSION_SECRET: Type.String({ minLength: 32 }),
@@ -48,9 +48,9 @@ const schema = Type.Object({
   GITHUB_API_URL: Type.String({ default: 'https://api.github.com', ...httpUrl }),
   GITHUB_APP_ID: Type.Integer({ minimum: 1 }),
   GITHUB_APP_SLUG: Type.String({ pattern: '^[a-z0-9][a-z0-9-]*$' }),
-  GITHUB_APP_CLIENT_ID: Type.String({ minLength: 1 }),
-  GITHUB_APP_CLIENT_SECRET: Type.String({ minLength: 1 }),
-  GITHUB_WEBHOOK_SECRET: Type.String({ minLength: 1 }),
+  GITHUB_APP_CLIENT_ID: Type.String(),
+  GITHUB_APP_CLIENT_SECRET: Type.String(),
+  GITHUB_WEBHOOK_SECRET: Type.String(),
   LEGACY_HOOK_URL: Type.String(httpUrl),
   STAFF: Type.String({ default: '', pattern: staffPattern }),
   LOG_LEVEL: Type.Union(
@@ -61,12 +61,12 @@ const schema = Type.Object({
 
 type RawEnv = Static<typeof schema>
 
-// What each rule means to a person setting the variable; ajv's own wording is kept for
-// anything not listed. None of these mention the value, so secrets never reach a log.
+// What each rule means to a person setting the variable, one entry per variable with a rule
+// beyond "required" (blank values are removed before validation, so there is no "empty").
+// None of these mention the value, so secrets never reach a log.
 const explain: Record<string, string> = {
   DATABASE_URL: 'must be a postgres:// or postgresql:// connection URL',
   PORT: 'must be a whole number from 0 to 65535',
-  HOST: 'must not be empty',
   PUBLIC_URL: 'must be an http:// or https:// URL',
   SESSION_SECRET: 'must be at least 32 characters long',
   GITHUB_WEB_URL: 'must be an http:// or https:// URL',
@@ -91,7 +91,6 @@ interface AjvError {
   instancePath: string
   keyword: string
   params: Record<string, unknown>
-  message?: string
 }
 
 function describe(error: AjvError): string {
@@ -99,16 +98,26 @@ function describe(error: AjvError): string {
     return `${String(error.params['missingProperty'])} is required`
   }
   const name = error.instancePath.replace(/^\//, '')
-  return `${name} ${explain[name] ?? error.message ?? 'is invalid'}`
+  return `${name} ${explain[name]!}`
+}
+
+// `PORT=` in a .env file or an empty field in a hosting dashboard means "not set": the default
+// applies, and a required variable is reported as missing rather than as too short.
+function isSet(value: string | undefined): value is string {
+  return value !== undefined && value.trim() !== ''
+}
+
+function withoutBlanks(env: Env): Env {
+  return Object.fromEntries(Object.entries(env).filter(([, value]) => isSet(value)))
 }
 
 function validate(env: Env): { raw?: RawEnv; problems: string[] } {
   try {
     // A copy, because ajv's coercion and defaults write into the object it validates.
-    const raw = envSchema<RawEnv>({ schema: structuredClone(schema), data: { ...env }, env: false })
+    const raw = envSchema<RawEnv>({ schema: structuredClone(schema), data: withoutBlanks(env), env: false })
     return { raw, problems: [] }
   } catch (error) {
-    const errors = (error as { errors?: AjvError[] }).errors ?? []
+    const { errors } = error as { errors: AjvError[] }
     // A union (LOG_LEVEL) reports one error per branch; one line per variable is enough.
     const problems = [...new Set(errors.map(describe))]
     return { problems }
@@ -117,24 +126,25 @@ function validate(env: Env): { raw?: RawEnv; problems: string[] } {
 
 // Checked apart from the schema: exactly one of two variables, and the key must parse.
 function readPrivateKey(env: Env, problems: string[]): string {
-  const inline = env['GITHUB_APP_PRIVATE_KEY'] || undefined
-  const file = env['GITHUB_APP_PRIVATE_KEY_FILE'] || undefined
-  if (inline !== undefined && file !== undefined) {
+  const inline = env['GITHUB_APP_PRIVATE_KEY']
+  const file = env['GITHUB_APP_PRIVATE_KEY_FILE']
+  if (isSet(inline) && isSet(file)) {
     problems.push('set only one of GITHUB_APP_PRIVATE_KEY and GITHUB_APP_PRIVATE_KEY_FILE')
     return ''
   }
   let pem: string
   let source: string
-  if (inline !== undefined) {
+  if (isSet(inline)) {
     // Hosting dashboards often store a PEM on one line with literal "\n".
     pem = inline.replace(/\\n/g, '\n')
     source = 'GITHUB_APP_PRIVATE_KEY'
-  } else if (file !== undefined) {
+  } else if (isSet(file)) {
     source = 'GITHUB_APP_PRIVATE_KEY_FILE'
     try {
       pem = readFileSync(file, 'utf8')
     } catch (error) {
-      problems.push(`${source} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
+      // The path is not a secret, and naming it is what lets the operator fix a typo.
+      problems.push(`${source} cannot be read: ${file} (${(error as NodeJS.ErrnoException).code})`)
       return ''
     }
   } else {
@@ -200,6 +210,11 @@ export function databaseUrlFrom(env: Env = process.env): string | undefined {
     throw new ConfigError([`DATABASE_URL ${explain['DATABASE_URL']}`])
   }
   return url
+}
+
+/** The process environment, for entry points to hand to the functions above and to commands. */
+export function processEnv(): Env {
+  return process.env
 }
 
 /** Whether stderr is a person's terminal, for progress lines; CI sets CI=true. */

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import pg from 'pg'
@@ -20,7 +21,8 @@ export interface DemoOptions {
   host: string
   /** A Postgres server to create the demo database on; absent: embedded Postgres. */
   serverUrl?: string
-  dataDir?: string
+  /** The embedded Postgres' data, when there is no serverUrl. */
+  dataDir: string
   worldFile?: string
   logLevel?: string
   /** The database created on the server; tests use throwaway names. */
@@ -31,6 +33,10 @@ export interface Demo {
   url: string
   world: string
   close(): Promise<void>
+}
+
+export function defaultDataDir(): string {
+  return path.join(projectRoot(), '.data', 'postgres-demo')
 }
 
 export function defaultWorldFile(): string {
@@ -69,18 +75,20 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   try {
     let serverUrl = options.serverUrl
     if (serverUrl === undefined) {
-      embedded = await startEmbeddedPostgres({ dataDir: options.dataDir ?? path.join(projectRoot(), '.data', 'postgres-demo'), persistent: true })
+      embedded = await startEmbeddedPostgres({ dataDir: options.dataDir, persistent: true })
       serverUrl = embedded.url
     }
     db = connect(await ensureDatabase(serverUrl, options.database ?? DEMO_DATABASE), { applicationName: 'oauth-to-app demo' })
     await migrateToLatest(db.db)
     await seedLegacy(db, worldFile)
-    const publicUrl = `http://${options.host === '0.0.0.0' ? 'localhost' : options.host}:${options.port}`
+    const publicUrl = `http://${options.host}:${options.port}`
     const app = await buildServer({ db, logLevel: options.logLevel ?? 'warn', publicUrl, secureCookies: false, staffPagesOpen: true })
-    const address = await app.listen({ port: options.port, host: options.host })
+    await app.listen({ port: options.port, host: options.host })
+    // The port actually bound, for --port 0.
+    const { port } = app.server.address() as AddressInfo
     const openDb = db
     return {
-      url: options.port === 0 ? address : publicUrl,
+      url: `http://${options.host}:${port}`,
       world: worldFile,
       async close() {
         await app.close()

@@ -20,7 +20,7 @@ t.test('on a Postgres server: its own database, the demo legacy data, the invent
     await c.query(`drop database if exists ${database} with (force)`)
     await c.end()
   })
-  const demo = await startDemo({ port: 0, host: '127.0.0.1', serverUrl: server, database, logLevel: 'silent' })
+  const demo = await startDemo({ port: 0, host: '127.0.0.1', serverUrl: server, dataDir: '', database, logLevel: 'silent' })
   const inventory = await page(`${demo.url}/staff/inventory`)
   t.equal(inventory.status, 200)
   for (const owner of ['acme', 'mona', 'widgets']) t.match(inventory.body, owner)
@@ -29,7 +29,7 @@ t.test('on a Postgres server: its own database, the demo legacy data, the invent
   await demo.close()
 
   // A second start finds the data in place; importing the same world again changes nothing.
-  const again = await startDemo({ port: 0, host: '127.0.0.1', serverUrl: server, database, logLevel: 'silent' })
+  const again = await startDemo({ port: 0, host: '127.0.0.1', serverUrl: server, dataDir: '', database, logLevel: 'silent' })
   t.teardown(() => again.close())
   const c = new pg.Client({ connectionString: new URL(`/${database}`, server).toString() })
   await c.connect()
@@ -61,5 +61,10 @@ t.test('a world whose legacy registrations are invalid stops the demo with the r
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const worldFile = path.join(dir, 'bad.json')
   await writeFile(worldFile, JSON.stringify({ users: [{ id: 1, login: 'mona' }], legacy_registrations: [{ github_user_id: 1, kind: 'repo', owner_id: 1, owner_login: 'mona', owner_type: 'User', hook_id: 5, hook_url: 'https://x.example/h' }] }))
-  await t.rejects(startDemo({ port: 0, host: '127.0.0.1', serverUrl: server, database, worldFile, logLevel: 'silent' }), /line 2: repo_id is missing for kind repo/)
+  await t.rejects(startDemo({ port: 0, host: '127.0.0.1', serverUrl: server, dataDir: '', database, worldFile, logLevel: 'silent' }), /line 2: repo_id is missing for kind repo/)
+  // On the embedded Postgres too, which is then stopped again.
+  const dataDir = path.join(dir, 'postgres')
+  await t.rejects(startDemo({ port: 0, host: '127.0.0.1', dataDir, worldFile, logLevel: 'silent' }), /repo_id is missing/)
+  const restarted = await startDemo({ port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent' })
+  await restarted.close()
 })

@@ -34,8 +34,13 @@ export function connect(url: string, options: ConnectOptions = {}): Db {
     application_name: options.applicationName ?? 'oauth-to-app',
     connectionTimeoutMillis: 5_000,
   })
-  // An idle client that loses its server (restart, failover) must not crash the process.
-  pool.on('error', options.onError ?? (() => {}))
+  // A client that loses its server (restart, failover, a terminated backend) emits 'error',
+  // which would end the process without a listener. The pool listens only while a client is
+  // idle, so every client gets one for its whole life; the query in flight still fails, and
+  // the pool drops the client when it comes back.
+  const onError = options.onError ?? (() => {})
+  pool.on('error', onError)
+  pool.on('connect', (client) => client.on('error', onError))
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) })
   return {
     db,

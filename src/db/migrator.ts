@@ -35,7 +35,8 @@ async function run(
   const { error, results = [] } = await step
   if (error !== undefined) {
     const failed = results.find((r) => r.status === 'Error')
-    const reason = error instanceof Error ? error.message : String(error)
+    // kysely reports what a migration threw, always an Error from the driver or the migration.
+    const reason = (error as Error).message
     throw new MigrationError(
       failed ? `migration ${failed.migrationName} failed: ${reason}` : `migrations failed: ${reason}`,
       results,

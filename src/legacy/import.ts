@@ -117,6 +117,22 @@ async function dropIndexesOfEmptyTable(client: pg.PoolClient, records: number): 
  */
 export async function importLegacyCsv(pool: pg.Pool, source: Readable, options: ImportOptions): Promise<ImportResult> {
   const client = await pool.connect()
+  try {
+    const result = await importWith(client, source, options)
+    client.release()
+    return result
+  } catch (error) {
+    // A connection that cannot even roll back is broken: it leaves the pool for good.
+    const broken = await client.query('rollback').then(
+      () => undefined,
+      () => true,
+    )
+    client.release(broken)
+    throw error
+  }
+}
+
+async function importWith(client: pg.PoolClient, source: Readable, options: ImportOptions): Promise<ImportResult> {
   const records = new LegacyCsvRecords()
   const hash = createHash('sha256')
   const { onProgress } = options
@@ -125,60 +141,53 @@ export async function importLegacyCsv(pool: pg.Pool, source: Readable, options: 
     await client.query('rollback')
     return { status: 'rejected', records: records.records, problems }
   }
-  try {
-    await client.query('begin')
-    await client.query(IMPORT_LOCK)
-    // Timestamps without an offset are read as UTC, whatever the server's own zone.
-    await client.query(`set local timezone = 'UTC'; set local work_mem = '256MB'`)
-    await client.query(CREATE_STAGING)
-    await copyIntoStaging(client, source, records, hash, onProgress)
+  await client.query('begin')
+  await client.query(IMPORT_LOCK)
+  // Timestamps without an offset are read as UTC, whatever the server's own zone.
+  await client.query(`set local timezone = 'UTC'; set local work_mem = '256MB'`)
+  await client.query(CREATE_STAGING)
+  await copyIntoStaging(client, source, records, hash, onProgress)
 
-    onProgress?.({ phase: 'check', records: records.records })
-    if (records.malformed > 0) {
-      await client.query(FIND_PROBLEMS)
-      return await reject()
-    }
-    onProgress?.({ phase: 'merge', records: records.records })
-    await client.query('savepoint merge')
-    let hooks: MergeCounts
-    try {
-      const rebuild = await dropIndexesOfEmptyTable(client, records.records)
-      hooks = (await client.query<MergeCounts>(MERGE_HOOKS)).rows[0]!
-      for (const definition of rebuild) await client.query(definition)
-    } catch (error) {
-      if (!isRowError(error)) throw error
-      await client.query('rollback to savepoint merge')
-      await client.query(FIND_PROBLEMS)
-      return await reject()
-    }
-    // Fewer hooks than rows: some hook_id repeats, and its lines must agree.
-    if (hooks.total < records.records) {
-      await client.query(FIND_CONFLICTS)
-      const { rows } = await client.query<{ n: number }>('select count(*) as n from pg_temp.import_problem')
-      if (rows[0]!.n > 0) return await reject()
-    }
-    const users = (await client.query<MergeCounts>(MERGE_USERS)).rows[0]!
-
-    const counts: ImportCounts = {
-      records: records.records,
-      hooksInserted: hooks.inserted,
-      hooksUpdated: hooks.updated,
-      hooksUnchanged: hooks.total - hooks.inserted - hooks.updated,
-      usersInserted: users.inserted,
-      usersUpdated: users.updated,
-      usersUnchanged: users.total - users.inserted - users.updated,
-    }
-    await client.query(
-      `insert into app.legacy_import (file_name, file_sha256, rows, hooks_inserted, hooks_updated, hooks_unchanged, users_inserted, users_updated)
-       values ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [options.fileName, hash.digest('hex'), counts.records, counts.hooksInserted, counts.hooksUpdated, counts.hooksUnchanged, counts.usersInserted, counts.usersUpdated],
-    )
-    await client.query('commit')
-    return { status: 'imported', ...counts }
-  } catch (error) {
-    await client.query('rollback').catch(() => {})
-    throw error
-  } finally {
-    client.release()
+  onProgress?.({ phase: 'check', records: records.records })
+  if (records.malformed > 0) {
+    await client.query(FIND_PROBLEMS)
+    return await reject()
   }
+  onProgress?.({ phase: 'merge', records: records.records })
+  await client.query('savepoint merge')
+  let hooks: MergeCounts
+  try {
+    const rebuild = await dropIndexesOfEmptyTable(client, records.records)
+    hooks = (await client.query<MergeCounts>(MERGE_HOOKS)).rows[0]!
+    for (const definition of rebuild) await client.query(definition)
+  } catch (error) {
+    if (!isRowError(error)) throw error
+    await client.query('rollback to savepoint merge')
+    await client.query(FIND_PROBLEMS)
+    return await reject()
+  }
+  // Fewer hooks than rows: some hook_id repeats, and its lines must agree.
+  if (hooks.total < records.records) {
+    await client.query(FIND_CONFLICTS)
+    const { rows } = await client.query<{ n: number }>('select count(*) as n from pg_temp.import_problem')
+    if (rows[0]!.n > 0) return await reject()
+  }
+  const users = (await client.query<MergeCounts>(MERGE_USERS)).rows[0]!
+
+  const counts: ImportCounts = {
+    records: records.records,
+    hooksInserted: hooks.inserted,
+    hooksUpdated: hooks.updated,
+    hooksUnchanged: hooks.total - hooks.inserted - hooks.updated,
+    usersInserted: users.inserted,
+    usersUpdated: users.updated,
+    usersUnchanged: users.total - users.inserted - users.updated,
+  }
+  await client.query(
+    `insert into app.legacy_import (file_name, file_sha256, rows, hooks_inserted, hooks_updated, hooks_unchanged, users_inserted, users_updated)
+     values ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [options.fileName, hash.digest('hex'), counts.records, counts.hooksInserted, counts.hooksUpdated, counts.hooksUnchanged, counts.usersInserted, counts.usersUpdated],
+  )
+  await client.query('commit')
+  return { status: 'imported', ...counts }
 }

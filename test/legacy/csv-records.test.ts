@@ -37,8 +37,8 @@ t.test('a malformed record keeps its line, its reason and empty fields', async (
     const cr = await scan(`${HEADER}\n${ROW.replace('mona', 'mo\rna')}\r`, chunk)
     t.equal(cr.out, `2,"has a carriage return outside quotes",${EMPTY}\n`)
   }
-  const quoted = await scan(`${HEADER}\n${ROW.replace('gho_x', '"gho"x"')}`, 1000)
-  t.equal(quoted.out, `2,"has text after the closing quote of a field",${EMPTY}\n`)
+  const quoted = await scan(`${HEADER}\n${ROW.replace('gho_x', '"gho"x"')}\r\n${ROW}`, 1000)
+  t.equal(quoted.out, `2,"has text after the closing quote of a field",${EMPTY}\n4,,${ROW}\n`)
 })
 
 t.test('a header that never ends, or is only a blank line, is refused', async (t) => {
@@ -48,6 +48,8 @@ t.test('a header that never ends, or is only a blank line, is refused', async (t
   t.match(blank, { name: 'CsvHeaderError', message: /the file is empty/ })
   const nameless = await scan(`${HEADER},\n`, 100).catch((e: Error) => e)
   t.match(nameless, { message: /a column has no name/ })
+  const few = await scan('github_user_id,login\n', 100).catch((e: Error) => e)
+  t.match(few, { message: /missing columns oauth_token, scopes, kind,/ })
   const escaped = await scan(`"git""hub",${HEADER}\n`, 3).catch((e: Error) => e)
   t.match(escaped, { message: /unknown column "git"hub"/ })
 })

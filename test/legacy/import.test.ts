@@ -5,6 +5,7 @@ import { CsvHeaderError, LEGACY_CSV_COLUMNS } from '../../src/legacy/csv-records
 import { importLegacyCsv, type ImportProblem, type ImportProgress } from '../../src/legacy/import.js'
 import { writeLegacyCsv } from '../bench/legacy-csv-fixture.js'
 import { testDatabase, type TestDatabase } from '../helpers/database.js'
+import { connect } from '../../src/db/connect.js'
 import { createReadStream } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import path from 'node:path'
@@ -238,6 +239,29 @@ t.test('a large first import rebuilds the indexes it dropped', async (t) => {
   t.same(await indexes(), before)
   const again = await importLegacyCsv(tdb.pool, createReadStream(file), { fileName: file, onProblem: () => t.fail('no problem expected') })
   t.match(again, { status: 'imported', hooksUnchanged: 60_000 })
+})
+
+t.test('a connection lost in the middle of the file: the error, nothing written, the pool healthy', async (t) => {
+  const tdb = await testDatabase(t)
+  const source = new Readable({ read() {} })
+  source.push(`${HEADER}\n${row()}\n`)
+  const running = importLegacyCsv(tdb.pool, source, { fileName: 'slow.csv', onProblem: () => {} })
+  const killer = connect(tdb.url, { max: 1 })
+  t.teardown(() => killer.close())
+  // Wait until the import's COPY is running, then end its session as an operator might.
+  for (;;) {
+    const { rows } = await sql<{ pid: number }>`select pid from pg_stat_activity where query like 'copy pg_temp.import_row%'`.execute(killer.db)
+    if (rows[0]) {
+      await sql`select pg_terminate_backend(${rows[0].pid})`.execute(killer.db)
+      break
+    }
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  source.push(`${row({ hook_id: '5001', repo_id: '1001' })}\n`)
+  source.push(null)
+  await t.rejects(running)
+  t.equal((await hooks(tdb)).length, 0)
+  t.match(await importText(tdb, GOOD), { result: { status: 'imported' } }, 'the next import gets a working connection')
 })
 
 t.test('a database error that is not about a row is thrown, and nothing is written', async (t) => {

@@ -1,6 +1,6 @@
 import { once } from 'node:events'
 import { databaseUrlFrom } from '../../config.js'
-import { startDemo } from '../../demo.js'
+import { defaultDataDir, startDemo } from '../../demo.js'
 import { defineCommand, ExitCode, UsageError } from '../command.js'
 
 export const demo = defineCommand({
@@ -17,6 +17,7 @@ Options:
   --port N       Port to serve on (default 3000).
   --host HOST    Address to listen on (default localhost).
   --world FILE   A simulator world file (default src/simulator/worlds/demo.json).
+  --data-dir DIR Where the embedded Postgres keeps its data (default .data/postgres-demo).
   -h, --help     Show this help.
 
 Environment:
@@ -28,6 +29,7 @@ Environment:
     port: { type: 'string', default: '3000' },
     host: { type: 'string', default: 'localhost' },
     world: { type: 'string' },
+    'data-dir': { type: 'string' },
   },
   async run({ values }, io) {
     const port = Number(values.port)
@@ -36,7 +38,7 @@ Environment:
     io.stdout.write(serverUrl ? 'Using the Postgres server at DATABASE_URL…\n' : 'Starting the embedded Postgres…\n')
     let running
     try {
-      running = await startDemo({ port, host: values.host, serverUrl, worldFile: values.world })
+      running = await startDemo({ port, host: values.host, serverUrl, dataDir: values['data-dir'] ?? defaultDataDir(), worldFile: values.world })
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
         io.stderr.write(`oauth-to-app demo: port ${port} is already in use; stop what uses it or pass --port\n`)

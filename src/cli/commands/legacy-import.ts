@@ -26,8 +26,8 @@ function progressLine(io: CliIo, size: number | undefined): ((p: ImportProgress)
   }
 }
 
-async function open(file: string): Promise<{ stream: Readable; size?: number }> {
-  if (file === '-') return { stream: process.stdin }
+async function open(file: string, io: CliIo): Promise<{ stream: Readable; size?: number }> {
+  if (file === '-') return { stream: io.stdin }
   let info
   try {
     info = await stat(file)
@@ -69,37 +69,40 @@ Exit status: 0 imported, 1 the file was rejected, 2 wrong command line.
   async run({ positionals }, io) {
     const file = positionals[0]!
     const url = requireDatabaseUrl(io.env)
-    const { stream, size } = await open(file)
+    const { stream, size } = await open(file, io)
     const onProgress = progressLine(io, size)
+    const clearProgress = (): void => {
+      if (onProgress) io.stderr.write('\r\x1b[2K')
+    }
     const { pool, close } = connect(url, { max: 1, applicationName: 'oauth-to-app legacy:import' })
-    try {
-      const result = await importLegacyCsv(pool, stream, {
-        fileName: file,
-        onProgress,
-        onProblem: ({ line, reason }) => {
-          if (onProgress) io.stderr.write('\r\x1b[2K')
-          io.stderr.write(`${file}:${line}: ${reason}\n`)
-        },
+    const result = await importLegacyCsv(pool, stream, {
+      fileName: file,
+      onProgress,
+      onProblem: ({ line, reason }) => {
+        clearProgress()
+        io.stderr.write(`${file}:${line}: ${reason}\n`)
+      },
+    })
+      .catch((error: unknown) => {
+        if (error instanceof CsvHeaderError) return error
+        throw error
       })
-      if (onProgress) io.stderr.write('\r\x1b[2K')
-      if (result.status === 'rejected') {
-        io.stderr.write(`rejected ${file}: ${n(result.problems)} problem${result.problems === 1 ? '' : 's'} in ${n(result.records)} rows; nothing was imported\n`)
-        return ExitCode.failure
-      }
-      io.stdout.write(
-        `imported ${file} into ${describeDatabase(url)}: ${n(result.records)} rows\n` +
-          `  hooks: ${n(result.hooksInserted)} new, ${n(result.hooksUpdated)} updated, ${n(result.hooksUnchanged)} unchanged\n` +
-          `  users: ${n(result.usersInserted)} new, ${n(result.usersUpdated)} updated, ${n(result.usersUnchanged)} unchanged\n`,
-      )
-      return ExitCode.ok
-    } catch (error) {
-      if (!(error instanceof CsvHeaderError)) throw error
-      if (onProgress) io.stderr.write('\r\x1b[2K')
-      for (const problem of error.problems) io.stderr.write(`${file}:1: ${problem}\n`)
+      .finally(close)
+    clearProgress()
+    if (result instanceof CsvHeaderError) {
+      for (const problem of result.problems) io.stderr.write(`${file}:1: ${problem}\n`)
       io.stderr.write(`rejected ${file}: the header line is unusable; nothing was imported\n`)
       return ExitCode.failure
-    } finally {
-      await close()
     }
+    if (result.status === 'rejected') {
+      io.stderr.write(`rejected ${file}: ${n(result.problems)} problem${result.problems === 1 ? '' : 's'} in ${n(result.records)} rows; nothing was imported\n`)
+      return ExitCode.failure
+    }
+    io.stdout.write(
+      `imported ${file} into ${describeDatabase(url)}: ${n(result.records)} rows\n` +
+        `  hooks: ${n(result.hooksInserted)} new, ${n(result.hooksUpdated)} updated, ${n(result.hooksUnchanged)} unchanged\n` +
+        `  users: ${n(result.usersInserted)} new, ${n(result.usersUpdated)} updated, ${n(result.usersUnchanged)} unchanged\n`,
+    )
+    return ExitCode.ok
   },
 })

@@ -1,13 +1,9 @@
-import { generateKeyPairSync } from 'node:crypto'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { ConfigError, databaseUrlFrom, isInteractive, loadConfig, parseStaff, processEnv, type Env } from '../src/config.js'
+import { rsaKeyPair } from './helpers/keys.js'
 
-const { privateKey } = generateKeyPairSync('rsa', {
-  modulusLength: 2048,
-  privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
-  publicKeyEncoding: { type: 'spki', format: 'pem' },
-})
+const { privateKey } = rsaKeyPair()
 
 const secrets = {
   SESSION_SECRET: 'session-secret-0123456789-abcdefghij',
@@ -204,11 +200,7 @@ t.test('private key: from a file', async (t) => {
 })
 
 t.test('private key: values that are not a private key', async (t) => {
-  const { publicKey } = generateKeyPairSync('rsa', {
-    modulusLength: 1024,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  })
+  const { publicKey } = rsaKeyPair()
   for (const [label, value] of [
     ['garbage', 'not-a-key'],
     ['a public key', publicKey],

@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { generateKeyPairSync } from 'node:crypto'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
@@ -8,17 +7,14 @@ import { freePort } from '../src/db/embedded-postgres.js'
 import { pendingMigrations } from '../src/db/migrator.js'
 import { testDatabase } from './helpers/database.js'
 import { toolEnv } from './helpers/child-env.js'
+import { rsaKeyPair } from './helpers/keys.js'
 
 // `npm start` as a real process: src/main.ts under the same node flags as this test, so tap's
 // TypeScript loader and coverage apply to it as well.
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
-const { privateKey } = generateKeyPairSync('rsa', {
-  modulusLength: 2048,
-  privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
-  publicKeyEncoding: { type: 'spki', format: 'pem' },
-})
+const { privateKey } = rsaKeyPair()
 
 const secrets = {
   SESSION_SECRET: 'a-session-secret-that-is-long-enough-1234',

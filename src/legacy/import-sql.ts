@@ -1,3 +1,5 @@
+import { LEGACY_CSV_COLUMNS } from './csv-records.js'
+
 // The SQL of `legacy:import`, over the COPY's staging table pg_temp.import_row (all text).
 //
 // Two ways to check a file. The fast one folds every rule into the merge's own SELECT, where a
@@ -6,25 +8,10 @@
 // thorough one names every problem of every row. Both apply the same rules: change one, change
 // both (the tests import every bad case through both).
 
-export const STAGING_COLUMNS = [
-  'github_user_id',
-  'login',
-  'oauth_token',
-  'scopes',
-  'kind',
-  'owner_id',
-  'owner_login',
-  'owner_type',
-  'repo_id',
-  'repo_name',
-  'hook_id',
-  'hook_url',
-  'created_at',
-] as const
 
 export const CREATE_STAGING = `
   create temp table import_row (line bigint not null, problem text,
-    ${STAGING_COLUMNS.map((c) => `${c} text`).join(', ')}) on commit drop;
+    ${LEGACY_CSV_COLUMNS.map((c) => `${c} text`).join(', ')}) on commit drop;
   create temp table import_problem (id bigint generated always as identity, line bigint not null, reason text not null) on commit drop;
   create or replace function pg_temp.reject(anyelement) returns anyelement language plpgsql as
     $$ begin raise exception using errcode = 'P0001', message = 'legacy import: a row breaks a rule'; end $$;
@@ -119,44 +106,49 @@ export interface MergeCounts {
   updated: number
 }
 
+interface Merge {
+  table: string
+  key: string
+  columns: string[]
+  /** A query of one row per key, with the key and the columns. */
+  source: string
+}
+
 // New rows are inserted and changed rows updated; rows equal to what is stored are not
 // touched at all, so importing a file twice writes nothing. Imports hold an advisory lock and
-// the service never writes legacy.*, so no one inserts a hook between the two steps.
-export const MERGE_HOOKS = `
-  with hooks as materialized (
-    select distinct on (hook_id) * from (${CHECKED_ROWS}) checked order by hook_id, line
-  ), inserted as (
-    insert into legacy.webhooks (${HOOK_COLUMNS.join(', ')}, hook_id)
-    select ${HOOK_COLUMNS.map((c) => `h.${c}`).join(', ')}, h.hook_id from hooks h
-    where not exists (select 1 from legacy.webhooks w where w.hook_id = h.hook_id)
+// the service never writes legacy.*, so no one inserts a row between the two steps.
+function mergeSql({ table, key, columns, source }: Merge): string {
+  const row = (alias: string): string => `(${columns.map((c) => `${alias}.${c}`).join(', ')})`
+  return `
+  with source as materialized (${source}),
+  inserted as (
+    insert into ${table} (${key}, ${columns.join(', ')})
+    select s.${key}, ${columns.map((c) => `s.${c}`).join(', ')} from source s
+    where not exists (select 1 from ${table} t where t.${key} = s.${key})
     returning 1
   ), updated as (
-    update legacy.webhooks w set ${HOOK_COLUMNS.map((c) => `${c} = h.${c}`).join(', ')}
-    from hooks h
-    where w.hook_id = h.hook_id and ${hookRow('w')} is distinct from ${hookRow('h')}
+    update ${table} t set ${columns.map((c) => `${c} = s.${c}`).join(', ')}
+    from source s
+    where t.${key} = s.${key} and ${row('t')} is distinct from ${row('s')}
     returning 1
   )
-  select (select count(*) from hooks) as total, (select count(*) from inserted) as inserted,
+  select (select count(*) from source) as total, (select count(*) from inserted) as inserted,
     (select count(*) from updated) as updated`
+}
 
-const USER_COLUMNS = ['login', 'oauth_token', 'scopes']
-const userRow = (alias: string): string => `(${USER_COLUMNS.map((c) => `${alias}.${c}`).join(', ')})`
+/** Checks every row on the way (see CHECKED_ROWS); one hook per hook_id, its first line. */
+export const MERGE_HOOKS = mergeSql({
+  table: 'legacy.webhooks',
+  key: 'hook_id',
+  columns: HOOK_COLUMNS,
+  source: `select distinct on (hook_id) * from (${CHECKED_ROWS}) checked order by hook_id, line`,
+})
 
-/** Runs after MERGE_HOOKS has validated every row, so its casts cannot fail. */
-export const MERGE_USERS = `
-  with latest as materialized (
-    select distinct on (github_user_id::bigint) github_user_id::bigint as github_user_id, ${USER_COLUMNS.join(', ')}
-    from pg_temp.import_row order by github_user_id::bigint, line desc
-  ), inserted as (
-    insert into legacy.oauth_users (github_user_id, ${USER_COLUMNS.join(', ')})
-    select l.github_user_id, ${USER_COLUMNS.map((c) => `l.${c}`).join(', ')} from latest l
-    where not exists (select 1 from legacy.oauth_users u where u.github_user_id = l.github_user_id)
-    returning 1
-  ), updated as (
-    update legacy.oauth_users u set ${USER_COLUMNS.map((c) => `${c} = l.${c}`).join(', ')}
-    from latest l
-    where u.github_user_id = l.github_user_id and ${userRow('u')} is distinct from ${userRow('l')}
-    returning 1
-  )
-  select (select count(*) from latest) as total, (select count(*) from inserted) as inserted,
-    (select count(*) from updated) as updated`
+/** Runs after MERGE_HOOKS has checked every row, so its casts cannot fail. A user's last line wins. */
+export const MERGE_USERS = mergeSql({
+  table: 'legacy.oauth_users',
+  key: 'github_user_id',
+  columns: ['login', 'oauth_token', 'scopes'],
+  source: `select distinct on (github_user_id::bigint) github_user_id::bigint as github_user_id, login, oauth_token, scopes
+    from pg_temp.import_row order by github_user_id::bigint, line desc`,
+})

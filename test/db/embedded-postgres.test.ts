@@ -1,16 +1,22 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync } from 'node:fs'
 import { appendFile, chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
-import { arch, platform } from 'node:os'
+import { arch, platform, tmpdir, userInfo } from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import t, { type Test } from 'tap'
 import { EmbeddedPostgresError, freePort, startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded-postgres.js'
 
-// Data folders under .data/ like the demo's, removed by each test whatever happens.
+// Data folders in a folder every user may enter, so that the server's data stays where the
+// test put it even in a checkout the postgres user may not enter (CI clones into a 0700 folder);
+// removed by each test whatever happens.
+const base = mkdtempSync(path.join(tmpdir(), 'oauth-to-app-embedded-test-'))
+chmodSync(base, 0o755)
+t.teardown(() => rm(base, { recursive: true, force: true }))
+
 function dataDir(t: Test): string {
-  const dir = path.resolve('.data', `embedded-test-${process.pid}-${randomBytes(4).toString('hex')}`)
+  const dir = path.join(base, `pg-${randomBytes(4).toString('hex')}`)
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   return dir
 }
@@ -179,4 +185,18 @@ t.test('a postgres binary that cannot be executed: the system error', async (t) 
     message: /^Embedded Postgres could not be started: spawn .*postgres ENOENT/,
   })
   t.notOk(existsSync(dir), 'the temporary data folder is removed')
+})
+
+t.test('as root, a data folder the postgres user may not enter moves under the temporary folder', { skip: userInfo().uid !== 0 && 'only as root' }, async (t) => {
+  const closed = path.resolve('.data', `closed-${randomBytes(4).toString('hex')}`)
+  await mkdir(closed, { recursive: true, mode: 0o700 })
+  await chmod(closed, 0o700)
+  t.teardown(() => rm(closed, { recursive: true, force: true }))
+  const server = await started(t, { dataDir: path.join(closed, 'inner', 'pg'), persistent: false })
+  t.ok(server.dataDir.startsWith(tmpdir()), `moved to ${server.dataDir}`)
+  t.equal(path.basename(server.dataDir), 'pg')
+  const [row] = await query<{ ok: number }>(server.url, 'select 1 as ok')
+  t.equal(row?.ok, 1)
+  await server.stop()
+  t.notOk(existsSync(server.dataDir))
 })

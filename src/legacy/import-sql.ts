@@ -117,7 +117,18 @@ interface Merge {
 // New rows are inserted and changed rows updated; rows equal to what is stored are not
 // touched at all, so importing a file twice writes nothing. Imports hold an advisory lock and
 // the service never writes legacy.*, so no one inserts a row between the two steps.
-function mergeSql({ table, key, columns, source }: Merge): string {
+// Into an empty table (a first import) every row is new: a plain insert, with nothing to
+// compare against, is the fast path for the largest imports.
+function mergeSql({ table, key, columns, source }: Merge, empty: boolean): string {
+  if (empty) {
+    return `
+  with inserted as (
+    insert into ${table} (${key}, ${columns.join(', ')})
+    select ${key}, ${columns.join(', ')} from (${source}) s
+    returning 1
+  )
+  select count(*) as total, count(*) as inserted, 0 as updated from inserted`
+  }
   const row = (alias: string): string => `(${columns.map((c) => `${alias}.${c}`).join(', ')})`
   return `
   with source as materialized (${source}),
@@ -137,18 +148,26 @@ function mergeSql({ table, key, columns, source }: Merge): string {
 }
 
 /** Checks every row on the way (see CHECKED_ROWS); one hook per hook_id, its first line. */
-export const MERGE_HOOKS = mergeSql({
-  table: 'legacy.webhooks',
-  key: 'hook_id',
-  columns: HOOK_COLUMNS,
-  source: `select distinct on (hook_id) * from (${CHECKED_ROWS}) checked order by hook_id, line`,
-})
+export const mergeHooks = (empty: boolean): string =>
+  mergeSql(
+    {
+      table: 'legacy.webhooks',
+      key: 'hook_id',
+      columns: HOOK_COLUMNS,
+      source: `select distinct on (hook_id) * from (${CHECKED_ROWS}) checked order by hook_id, line`,
+    },
+    empty,
+  )
 
 /** Runs after MERGE_HOOKS has checked every row, so its casts cannot fail. A user's last line wins. */
-export const MERGE_USERS = mergeSql({
-  table: 'legacy.oauth_users',
-  key: 'github_user_id',
-  columns: ['login', 'oauth_token', 'scopes'],
-  source: `select distinct on (github_user_id::bigint) github_user_id::bigint as github_user_id, login, oauth_token, scopes
+export const mergeUsers = (empty: boolean): string =>
+  mergeSql(
+    {
+      table: 'legacy.oauth_users',
+      key: 'github_user_id',
+      columns: ['login', 'oauth_token', 'scopes'],
+      source: `select distinct on (github_user_id::bigint) github_user_id::bigint as github_user_id, login, oauth_token, scopes
     from pg_temp.import_row order by github_user_id::bigint, line desc`,
-})
+    },
+    empty,
+  )

@@ -5,7 +5,7 @@ import type pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import Cursor from 'pg-cursor'
 import { LegacyCsvRecords, type LegacyCsvColumn } from './csv-records.js'
-import { CREATE_STAGING, FIND_CONFLICTS, FIND_PROBLEMS, MERGE_HOOKS, MERGE_USERS, type MergeCounts } from './import-sql.js'
+import { CREATE_STAGING, FIND_CONFLICTS, FIND_PROBLEMS, mergeHooks, mergeUsers, type MergeCounts } from './import-sql.js'
 
 // `legacy:import`: the vendor's CSV into legacy.oauth_users and legacy.webhooks, in one
 // transaction. The file streams through COPY into a temporary table of text columns; SQL checks
@@ -98,13 +98,11 @@ async function copyIntoStaging(
 // a time, so a large first import into an empty table drops the secondary indexes and builds
 // them again after the insert, in the same transaction (readers wait for it; there is nothing
 // to read yet). Constraint indexes (the primary key) stay.
-async function dropIndexesOfEmptyTable(client: pg.PoolClient, records: number): Promise<string[]> {
-  if (records < 50_000) return []
+async function dropSecondaryIndexes(client: pg.PoolClient): Promise<string[]> {
   const { rows } = await client.query<{ name: string; definition: string }>(`
     select format('%I.%I', i.schemaname, i.indexname) as name, i.indexdef as definition
     from pg_indexes i
     where i.schemaname = 'legacy' and i.tablename = 'webhooks'
-      and not exists (select 1 from legacy.webhooks)
       and not exists (select 1 from pg_constraint c where c.conindid = format('%I.%I', i.schemaname, i.indexname)::regclass)`)
   for (const row of rows) await client.query(`drop index ${row.name}`)
   return rows.map((r) => r.definition)
@@ -154,11 +152,16 @@ async function importWith(client: pg.PoolClient, source: Readable, options: Impo
     return await reject()
   }
   onProgress?.({ phase: 'merge', records: records.records })
+  const empty = (
+    await client.query<{ hooks: boolean; users: boolean }>(
+      'select not exists (select 1 from legacy.webhooks) as hooks, not exists (select 1 from legacy.oauth_users) as users',
+    )
+  ).rows[0]!
   await client.query('savepoint merge')
   let hooks: MergeCounts
   try {
-    const rebuild = await dropIndexesOfEmptyTable(client, records.records)
-    hooks = (await client.query<MergeCounts>(MERGE_HOOKS)).rows[0]!
+    const rebuild = empty.hooks && records.records >= 50_000 ? await dropSecondaryIndexes(client) : []
+    hooks = (await client.query<MergeCounts>(mergeHooks(empty.hooks))).rows[0]!
     for (const definition of rebuild) await client.query(definition)
   } catch (error) {
     if (!isRowError(error)) throw error
@@ -172,7 +175,7 @@ async function importWith(client: pg.PoolClient, source: Readable, options: Impo
     const { rows } = await client.query<{ n: number }>('select count(*) as n from pg_temp.import_problem')
     if (rows[0]!.n > 0) return await reject()
   }
-  const users = (await client.query<MergeCounts>(MERGE_USERS)).rows[0]!
+  const users = (await client.query<MergeCounts>(mergeUsers(empty.users))).rows[0]!
 
   const counts: ImportCounts = {
     records: records.records,

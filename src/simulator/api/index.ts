@@ -1,0 +1,4 @@
+import type { FastifyPluginAsync } from 'fastify'
+
+// The REST API under /api/v3.
+export const apiRoutes: FastifyPluginAsync = async () => {}

@@ -1,0 +1,532 @@
+import { randomBytes } from 'node:crypto'
+import type { Permission, World, WorldHook } from './world.js'
+
+// The simulated GitHub's memory: accounts, repositories and hooks, the app's installations,
+// tokens, and the logs tests read. One instance per simulator; everything is in memory and
+// indexed for the lookups the API makes on every request.
+
+export type RepoPermission = 'none' | Permission
+export type OrgRole = 'admin' | 'member'
+
+export interface Account {
+  id: number
+  login: string
+  type: 'User' | 'Organization'
+  siteAdmin: boolean
+  createdAt: Date
+}
+
+export interface User extends Account {
+  type: 'User'
+  legacyToken: string | null
+  legacyScopes: string[]
+}
+
+export interface Hook {
+  id: number
+  kind: 'repo' | 'org'
+  /** The repository's or the organization's id. */
+  parentId: number
+  url: string
+  events: string[]
+  active: boolean
+  /** client_id of the OAuth App whose token created it, or 'user'. */
+  createdBy: string
+  createdAt: Date
+  updatedAt: Date
+}
+
+export interface Org extends Account {
+  type: 'Organization'
+  members: Map<number, OrgRole>
+  defaultPermission: RepoPermission
+  hooks: Map<number, Hook>
+}
+
+export interface Repo {
+  id: number
+  ownerId: number
+  name: string
+  private: boolean
+  archived: boolean
+  collaborators: Map<number, Permission>
+  hooks: Map<number, Hook>
+  /** Where it was before renames and transfers, for GitHub's redirects. */
+  formerNames: string[]
+  deleted: boolean
+  createdAt: Date
+  updatedAt: Date
+}
+
+export interface Installation {
+  id: number
+  accountId: number
+  repositorySelection: 'all' | 'selected'
+  repositoryIds: Set<number>
+  permissions: Record<string, Permission>
+  events: string[]
+  suspendedAt: Date | null
+  suspendedBy: number | null
+  createdAt: Date
+  updatedAt: Date
+}
+
+export interface InstallationRequest {
+  id: number
+  accountId: number
+  requesterId: number
+  repositorySelection: 'all' | 'selected'
+  repositoryIds: number[]
+  createdAt: Date
+}
+
+export type Token =
+  | { kind: 'legacy'; userId: number; scopes: string[]; clientId: string }
+  | { kind: 'user'; userId: number; expiresAt: Date }
+  | {
+      kind: 'installation'
+      installationId: number
+      expiresAt: Date
+      /** Narrowed at creation; absent: every repository of the installation. */
+      repositoryIds?: Set<number>
+      permissions: Record<string, Permission>
+      /** GitHub's replication lag: the first call with a new token may get 401. */
+      failFirstUse: boolean
+    }
+
+export interface OAuthCode {
+  clientId: string
+  userId: number
+  redirectUri: string
+  codeChallenge?: string
+  expiresAt: Date
+}
+
+export interface RefreshToken {
+  userId: number
+  expiresAt: Date
+}
+
+/** What the simulator sends to the app's webhook URL; payloads are built by delivery.ts. */
+export type SimEvent =
+  | {
+      name: 'installation'
+      action: 'created' | 'deleted' | 'suspend' | 'unsuspend'
+      installation: Installation
+      sender: Account
+      /** For an approved request: who asked. */
+      requester?: User
+    }
+  | {
+      name: 'installation_repositories'
+      action: 'added' | 'removed'
+      installation: Installation
+      added: Repo[]
+      removed: Repo[]
+      sender: Account
+    }
+
+/** Faults a test switches on through /_sim/faults. */
+export interface Faults {
+  /** Added to every API response. */
+  latencyMs: number
+  /** A route pattern (e.g. "GET /installation/repositories") fails with `status` at `rate` (0..1). */
+  errors: { method: string; pattern: string; status: number; rate: number }[]
+  /** The first call with each new installation token gets 401, as GitHub's replication lag does. */
+  installationTokenLag: boolean
+}
+
+/** GitHub's limits, scaled so tests can reach them. */
+export interface Limits {
+  /** Primary quota: requests per token per hour. */
+  hourlyQuota: number
+  /** Secondary limit: requests of one token in flight at once. */
+  concurrentPerToken: number
+  /** Secondary limit: writes (POST/PUT/PATCH/DELETE) of one token per minute. */
+  writesPerMinute: number
+}
+
+export interface ApiLogEntry {
+  at: Date
+  method: string
+  path: string
+  tokenKind: 'legacy' | 'user' | 'installation' | 'jwt' | 'none' | 'invalid'
+  /** The user or installation the token acts as. */
+  actor?: string
+  status: number
+}
+
+export interface DeliveryRecord {
+  id: string
+  at: Date
+  event: string
+  action: string
+  installationId: number
+  url: string
+  status: number | null
+  error?: string
+}
+
+const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
+
+/** A GitHub-looking secret: prefix, underscore, 36 base62 characters. */
+export function newToken(prefix: string): string {
+  const bytes = randomBytes(36)
+  let out = `${prefix}_`
+  for (const b of bytes) out += BASE62[b % 62]
+  return out
+}
+
+const RANK: Record<RepoPermission, number> = { none: 0, read: 1, write: 2, admin: 3 }
+
+export function atLeast(have: RepoPermission, need: RepoPermission): boolean {
+  return RANK[have] >= RANK[need]
+}
+
+function max(a: RepoPermission, b: RepoPermission): RepoPermission {
+  return RANK[a] >= RANK[b] ? a : b
+}
+
+export class SimState {
+  readonly app: World['app']
+  readonly legacyClientId: string
+  readonly legacyHookUrl: string | undefined
+  readonly users = new Map<number, User>()
+  readonly orgs = new Map<number, Org>()
+  readonly repos = new Map<number, Repo>()
+  readonly installations = new Map<number, Installation>()
+  readonly requests = new Map<number, InstallationRequest>()
+  readonly tokens = new Map<string, Token>()
+  readonly codes = new Map<string, OAuthCode>()
+  readonly refreshTokens = new Map<string, RefreshToken>()
+  /** Whether PUT /user/installations/{id}/repositories/{repo} takes legacy OAuth tokens. */
+  legacyTokensMayAddRepos = true
+  faults: Faults = { latencyMs: 0, errors: [], installationTokenLag: false }
+  limits: Limits = { hourlyQuota: 5000, concurrentPerToken: 100, writesPerMinute: 80 }
+  readonly apiLog: ApiLogEntry[] = []
+  readonly deliveries: DeliveryRecord[] = []
+  /** Set by the server: sends each event to the app's webhook URL. */
+  onEvent: (event: SimEvent) => void = () => {}
+
+  private readonly byLogin = new Map<string, Account>()
+  private readonly byFullName = new Map<string, Repo>()
+  private readonly reposByOwner = new Map<number, Set<Repo>>()
+  private readonly redirects = new Map<string, number>()
+  private readonly installationByAccount = new Map<number, Installation>()
+  private nextId: number
+
+  constructor(world: World, now = new Date()) {
+    this.app = world.app
+    this.legacyClientId = world.legacy_oauth_app.client_id
+    this.legacyHookUrl = world.legacy_oauth_app.hook_url
+    let maxId = 0
+    const seen = (id: number): void => {
+      if (id > maxId) maxId = id
+    }
+    for (const u of world.users) {
+      const user: User = {
+        id: u.id,
+        login: u.login,
+        type: 'User',
+        siteAdmin: u.site_admin ?? false,
+        createdAt: now,
+        legacyToken: u.legacy_token ?? null,
+        legacyScopes: u.legacy_scopes ?? [],
+      }
+      this.users.set(user.id, user)
+      this.byLogin.set(user.login.toLowerCase(), user)
+      if (user.legacyToken !== null) {
+        this.tokens.set(user.legacyToken, { kind: 'legacy', userId: user.id, scopes: user.legacyScopes, clientId: this.legacyClientId })
+      }
+      seen(user.id)
+    }
+    for (const o of world.orgs ?? []) {
+      const org: Org = {
+        id: o.id,
+        login: o.login,
+        type: 'Organization',
+        siteAdmin: false,
+        createdAt: now,
+        members: new Map(Object.entries(o.members).map(([login, role]) => [this.userByLogin(login)!.id, role])),
+        defaultPermission: o.default_repository_permission ?? 'read',
+        hooks: new Map(),
+      }
+      for (const h of o.hooks ?? []) org.hooks.set(h.id, this.hookFrom(h, 'org', org.id, now))
+      this.orgs.set(org.id, org)
+      this.byLogin.set(org.login.toLowerCase(), org)
+      seen(org.id)
+    }
+    for (const r of world.repos) {
+      const owner = this.accountByLogin(r.owner)!
+      const repo: Repo = {
+        id: r.id,
+        ownerId: owner.id,
+        name: r.name,
+        private: r.private ?? false,
+        archived: r.archived ?? false,
+        collaborators: new Map(Object.entries(r.collaborators ?? {}).map(([login, p]) => [this.userByLogin(login)!.id, p])),
+        hooks: new Map(),
+        formerNames: [],
+        deleted: false,
+        createdAt: now,
+        updatedAt: now,
+      }
+      for (const h of r.hooks ?? []) {
+        repo.hooks.set(h.id, this.hookFrom(h, 'repo', repo.id, now))
+        seen(h.id)
+      }
+      this.repos.set(repo.id, repo)
+      this.indexRepo(repo)
+      seen(repo.id)
+    }
+    for (const i of world.installations ?? []) {
+      const account = this.accountByLogin(i.account)!
+      const installation: Installation = {
+        id: i.id,
+        accountId: account.id,
+        repositorySelection: i.repository_selection,
+        repositoryIds: new Set(i.repository_selection === 'selected' ? (i.repositories ?? []) : []),
+        permissions: { ...world.app.permissions },
+        events: [],
+        suspendedAt: i.suspended ? now : null,
+        suspendedBy: null,
+        createdAt: now,
+        updatedAt: now,
+      }
+      this.installations.set(installation.id, installation)
+      this.installationByAccount.set(account.id, installation)
+      seen(installation.id)
+    }
+    for (const o of world.orgs ?? []) for (const h of o.hooks ?? []) seen(h.id)
+    this.nextId = maxId + 1
+  }
+
+  private hookFrom(h: WorldHook, kind: Hook['kind'], parentId: number, now: Date): Hook {
+    return {
+      id: h.id,
+      kind,
+      parentId,
+      url: h.url,
+      events: h.events ?? ['push'],
+      active: h.active ?? true,
+      createdBy: h.created_by ?? 'user',
+      createdAt: now,
+      updatedAt: now,
+    }
+  }
+
+  /** A fresh id, above every id in the world. */
+  newId(): number {
+    return this.nextId++
+  }
+
+  // Accounts
+
+  accountByLogin(login: string): User | Org | undefined {
+    return this.byLogin.get(login.toLowerCase()) as User | Org | undefined
+  }
+
+  userByLogin(login: string): User | undefined {
+    const account = this.accountByLogin(login)
+    return account?.type === 'User' ? account : undefined
+  }
+
+  accountById(id: number): User | Org | undefined {
+    return this.users.get(id) ?? this.orgs.get(id)
+  }
+
+  orgRole(userId: number, orgId: number): OrgRole | undefined {
+    return this.orgs.get(orgId)?.members.get(userId)
+  }
+
+  /** Owner of a user account (the user) or of an organization (its admins). */
+  isAccountOwner(userId: number, accountId: number): boolean {
+    return userId === accountId || this.orgRole(userId, accountId) === 'admin'
+  }
+
+  orgsOf(userId: number): Org[] {
+    return [...this.orgs.values()].filter((o) => o.members.has(userId))
+  }
+
+  // Repositories
+
+  private indexRepo(repo: Repo): void {
+    const owner = this.accountById(repo.ownerId)!
+    this.byFullName.set(`${owner.login}/${repo.name}`.toLowerCase(), repo)
+    let set = this.reposByOwner.get(repo.ownerId)
+    if (set === undefined) this.reposByOwner.set(repo.ownerId, (set = new Set()))
+    set.add(repo)
+  }
+
+  private unindexRepo(repo: Repo): void {
+    const owner = this.accountById(repo.ownerId)!
+    const fullName = `${owner.login}/${repo.name}`.toLowerCase()
+    this.byFullName.delete(fullName)
+    this.reposByOwner.get(repo.ownerId)?.delete(repo)
+    repo.formerNames.push(fullName)
+    this.redirects.set(fullName, repo.id)
+  }
+
+  fullName(repo: Repo): string {
+    return `${this.accountById(repo.ownerId)!.login}/${repo.name}`
+  }
+
+  /** A live repository by its current name, or undefined. */
+  repoByName(owner: string, name: string): Repo | undefined {
+    return this.byFullName.get(`${owner}/${name}`.toLowerCase())
+  }
+
+  /** The repository now living where `owner/name` used to be (renamed or transferred). */
+  redirectFor(owner: string, name: string): Repo | undefined {
+    const id = this.redirects.get(`${owner}/${name}`.toLowerCase())
+    const repo = id === undefined ? undefined : this.repos.get(id)
+    return repo?.deleted ? undefined : repo
+  }
+
+  liveRepo(id: number): Repo | undefined {
+    const repo = this.repos.get(id)
+    return repo?.deleted ? undefined : repo
+  }
+
+  reposOf(accountId: number): Repo[] {
+    return [...(this.reposByOwner.get(accountId) ?? [])]
+  }
+
+  /** The user's own permission on a repository, as GitHub computes it. */
+  permission(userId: number, repo: Repo): RepoPermission {
+    if (repo.deleted) return 'none'
+    if (repo.ownerId === userId) return 'admin'
+    let perm: RepoPermission = repo.collaborators.get(userId) ?? 'none'
+    const role = this.orgRole(userId, repo.ownerId)
+    if (role === 'admin') return 'admin'
+    if (role === 'member') perm = max(perm, this.orgs.get(repo.ownerId)!.defaultPermission)
+    if (!repo.private) perm = max(perm, 'read')
+    return perm
+  }
+
+  canSee(userId: number, repo: Repo): boolean {
+    return atLeast(this.permission(userId, repo), 'read')
+  }
+
+  /** Every live repository the user has a role on: owned, collaborator, or through an org. */
+  affiliatedRepos(userId: number): Repo[] {
+    const out: Repo[] = []
+    for (const repo of this.repos.values()) {
+      if (repo.deleted) continue
+      if (repo.ownerId === userId || repo.collaborators.has(userId) || this.orgs.get(repo.ownerId)?.members.has(userId)) {
+        if (this.canSee(userId, repo)) out.push(repo)
+      }
+    }
+    return out.sort((a, b) => this.fullName(a).toLowerCase().localeCompare(this.fullName(b).toLowerCase()))
+  }
+
+  renameRepo(repo: Repo, name: string, now = new Date()): void {
+    this.unindexRepo(repo)
+    repo.name = name
+    repo.updatedAt = now
+    this.indexRepo(repo)
+    this.redirects.delete(this.fullName(repo).toLowerCase())
+  }
+
+  transferRepo(repo: Repo, newOwnerId: number, now = new Date()): void {
+    this.unindexRepo(repo)
+    // An installation on the old owner no longer covers it.
+    this.installationByAccount.get(repo.ownerId)?.repositoryIds.delete(repo.id)
+    repo.ownerId = newOwnerId
+    repo.collaborators.delete(newOwnerId)
+    repo.updatedAt = now
+    this.indexRepo(repo)
+    this.redirects.delete(this.fullName(repo).toLowerCase())
+  }
+
+  deleteRepo(repo: Repo): void {
+    this.unindexRepo(repo)
+    repo.deleted = true
+    for (const installation of this.installations.values()) installation.repositoryIds.delete(repo.id)
+  }
+
+  hookById(id: number): Hook | undefined {
+    for (const repo of this.repos.values()) {
+      const hook = repo.hooks.get(id)
+      if (hook) return hook
+    }
+    for (const org of this.orgs.values()) {
+      const hook = org.hooks.get(id)
+      if (hook) return hook
+    }
+    return undefined
+  }
+
+  // Installations
+
+  installationOn(accountId: number): Installation | undefined {
+    return this.installationByAccount.get(accountId)
+  }
+
+  /** Repositories an installation covers now. */
+  installationRepos(installation: Installation): Repo[] {
+    if (installation.repositorySelection === 'all') return this.reposOf(installation.accountId)
+    const out: Repo[] = []
+    for (const id of installation.repositoryIds) {
+      const repo = this.liveRepo(id)
+      if (repo && repo.ownerId === installation.accountId) out.push(repo)
+    }
+    return out
+  }
+
+  covers(installation: Installation, repo: Repo): boolean {
+    if (repo.deleted || repo.ownerId !== installation.accountId) return false
+    return installation.repositorySelection === 'all' || installation.repositoryIds.has(repo.id)
+  }
+
+  /** Creates the installation on the account, or changes its repositories if there is one. */
+  install(accountId: number, selection: 'all' | 'selected', repositoryIds: number[], now = new Date()): { installation: Installation; action: 'install' | 'update' } {
+    const existing = this.installationByAccount.get(accountId)
+    if (existing) {
+      existing.repositorySelection = selection
+      existing.repositoryIds = new Set(selection === 'selected' ? repositoryIds : [])
+      existing.updatedAt = now
+      return { installation: existing, action: 'update' }
+    }
+    const installation: Installation = {
+      id: this.newId(),
+      accountId,
+      repositorySelection: selection,
+      repositoryIds: new Set(selection === 'selected' ? repositoryIds : []),
+      permissions: { ...this.app.permissions },
+      events: [],
+      suspendedAt: null,
+      suspendedBy: null,
+      createdAt: now,
+      updatedAt: now,
+    }
+    this.installations.set(installation.id, installation)
+    this.installationByAccount.set(accountId, installation)
+    return { installation, action: 'install' }
+  }
+
+  uninstall(installation: Installation): void {
+    this.installations.delete(installation.id)
+    this.installationByAccount.delete(installation.accountId)
+    for (const [token, info] of this.tokens) {
+      if (info.kind === 'installation' && info.installationId === installation.id) this.tokens.delete(token)
+    }
+  }
+
+  // Tokens
+
+  issueUserToken(userId: number, now = new Date()): { token: string; refreshToken: string; expiresAt: Date; refreshExpiresAt: Date } {
+    const token = newToken('ghu')
+    const refreshToken = newToken('ghr')
+    const expiresAt = new Date(now.getTime() + 8 * 3600_000)
+    const refreshExpiresAt = new Date(now.getTime() + 184 * 24 * 3600_000)
+    this.tokens.set(token, { kind: 'user', userId, expiresAt })
+    this.refreshTokens.set(refreshToken, { userId, expiresAt: refreshExpiresAt })
+    return { token, refreshToken, expiresAt, refreshExpiresAt }
+  }
+
+  revokeLegacyToken(user: User): void {
+    if (user.legacyToken !== null) this.tokens.delete(user.legacyToken)
+    user.legacyToken = null
+  }
+}

@@ -3,12 +3,13 @@ import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { processEnv } from '../config.js'
 import { dispatch, type CliIo, type Command } from './command.js'
+import { auditVerify } from './commands/audit-verify.js'
 import { demo } from './commands/demo.js'
 import { legacyImport } from './commands/legacy-import.js'
 import { migrate } from './commands/migrate.js'
 
 /** Every `oauth-to-app` command, in the order `--help` lists them. Adding one: import it, list it. */
-export const commands: readonly Command[] = [migrate, legacyImport, demo]
+export const commands: readonly Command[] = [migrate, legacyImport, auditVerify, demo]
 
 export function runCli(argv: readonly string[], io: CliIo, available: readonly Command[] = commands): Promise<number> {
   return dispatch(available, argv, io)

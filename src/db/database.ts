@@ -43,9 +43,32 @@ export interface LegacyImportTable {
   users_updated: number
 }
 
+export interface AuditEventTable {
+  /** Set by the database: the event's place in the chain. */
+  id: ColumnType<number, never, never>
+  at: ColumnType<Date, never, never>
+  actor_kind: 'user' | 'staff' | 'system' | 'github'
+  actor_github_id: number | null
+  actor_login: string | null
+  action: string
+  owner_id: number | null
+  owner_login: string | null
+  repo_id: number | null
+  repo_name: string | null
+  hook_id: number | null
+  installation_id: number | null
+  outcome: string
+  reason: string | null
+  request_id: string | null
+  detail: ColumnType<Record<string, unknown>, string | undefined, never>
+  prev_hash: ColumnType<Buffer, never, never>
+  hash: ColumnType<Buffer, never, never>
+}
+
 export interface Database {
   'legacy.oauth_users': LegacyOauthUsersTable
   'legacy.webhooks': LegacyWebhooksTable
   'app.session': SessionTable
   'app.legacy_import': LegacyImportTable
+  'app.audit_event': AuditEventTable
 }

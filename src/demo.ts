@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
@@ -82,7 +83,9 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     await migrateToLatest(db.db)
     await seedLegacy(db, worldFile)
     const publicUrl = `http://${options.host}:${options.port}`
-    const app = await buildServer({ db, logLevel: options.logLevel ?? 'warn', publicUrl, secureCookies: false, staffPagesOpen: true })
+        // A new secret each run: demo sessions end with the demo.
+    const sessionSecret = randomBytes(32).toString('hex')
+    const app = await buildServer({ db, logLevel: options.logLevel ?? 'warn', publicUrl, secureCookies: false, staffPagesOpen: true, sessionSecret })
     await app.listen({ port: options.port, host: options.host })
     // The port actually bound, for --port 0.
     const { port } = app.server.address() as AddressInfo

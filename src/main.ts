@@ -20,6 +20,9 @@ async function start(config: Config): Promise<void> {
       publicUrl: config.publicUrl,
       secureCookies: config.secureCookies,
       staffPagesOpen: false,
+      sessionSecret: config.sessionSecret,
+      // An https PUBLIC_URL in front of a plain-http listener means a proxy terminates TLS.
+      trustProxy: config.secureCookies,
     })
     app.log.info({ migrations: applied.map((m) => m.migrationName) }, 'database schema up to date')
     await app.listen({ host: config.host, port: config.port })

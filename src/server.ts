@@ -6,6 +6,7 @@ import { loggerOptions, type LogDestination } from './logger.js'
 import { databasePlugin } from './plugins/database.js'
 import { errorHandlerPlugin } from './plugins/error-handler.js'
 import { securityHeadersPlugin } from './plugins/security-headers.js'
+import { sessionPlugin } from './plugins/session.js'
 import { staffAccessPlugin } from './plugins/staff-access.js'
 import { viewsPlugin } from './plugins/views.js'
 import healthRoutes from './routes/health.js'
@@ -17,6 +18,16 @@ export interface ServerOptions {
   publicUrl: string // this service's external base URL, no trailing slash
   secureCookies: boolean
   staffPagesOpen: boolean // true in `npm run demo`; false in production until staff sign-in exists
+  sessionSecret: string
+  /** A session unused this long ends (default 2 hours). */
+  sessionIdleTimeoutMs?: number
+  /** A session ends this long after sign-in, however busy (default 12 hours). */
+  sessionAbsoluteTimeoutMs?: number
+  /**
+   * Behind a TLS-terminating proxy: trust its X-Forwarded-* headers, so that the request is
+   * known to be https (Secure cookies are only sent then) and the client's address is right.
+   */
+  trustProxy?: boolean
   /** Where log lines go instead of stdout (tests read them). */
   logStream?: LogDestination
 }
@@ -33,6 +44,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // Unguessable and unique across restarts and instances, so the id a user reads off an
     // error page finds exactly their request in the logs.
     genReqId: () => randomUUID(),
+    trustProxy: options.trustProxy ?? false,
   })
 
   // External plugins first, then the app's own, then routes (the layout of fastify/demo).
@@ -41,6 +53,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(viewsPlugin, { defaultContext: { staffPagesOpen: options.staffPagesOpen, title: 'oauth-to-app' } })
 
   await app.register(databasePlugin, { db: options.db.db })
+  await app.register(sessionPlugin, {
+    db: options.db.db,
+    secret: options.sessionSecret,
+    secure: options.secureCookies,
+    idleTimeoutMs: options.sessionIdleTimeoutMs ?? 2 * 3600_000,
+    absoluteTimeoutMs: options.sessionAbsoluteTimeoutMs ?? 12 * 3600_000,
+    csrfExempt: ['/github/webhooks'],
+  })
   await app.register(errorHandlerPlugin)
   await app.register(staffAccessPlugin, { open: options.staffPagesOpen })
 

@@ -9,6 +9,7 @@ import { HttpError } from '../src/plugins/error-handler.js'
 import { projectRoot } from '../src/project-root.js'
 import { buildServer, type ServerOptions } from '../src/server.js'
 import { testDatabase } from './helpers/database.js'
+import { testServer } from './helpers/server.js'
 
 interface Captured {
   lines: Record<string, unknown>[]
@@ -26,18 +27,7 @@ function captureLogs(): Captured & { write(line: string): void } {
   }
 }
 
-async function server(t: Test, db: Db, overrides: Partial<ServerOptions> = {}) {
-  const app = await buildServer({
-    db,
-    logLevel: 'silent',
-    publicUrl: 'http://localhost:3000',
-    secureCookies: false,
-    staffPagesOpen: false,
-    ...overrides,
-  })
-  t.teardown(() => app.close())
-  return app
-}
+const server = testServer
 
 t.test('pages carry a CSP that allows styles and scripts only from this service', async (t) => {
   const tdb = await testDatabase(t)
@@ -169,7 +159,11 @@ t.test('invalid form input is answered with fastify\'s reason, and forms are par
     { schema: { body: { type: 'object', properties: { login: { type: 'string', minLength: 1 } }, required: ['login'] } } },
     async (request) => ({ hello: request.body.login }),
   )
-  const ok = await app.inject({ method: 'POST', url: '/form', payload: 'login=mona', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+  app.get('/form', async (_request, reply) => ({ csrf: reply.generateCsrf() }))
+  const form = await app.inject({ url: '/form' })
+  const cookies = Object.fromEntries(form.cookies.map((c) => [c.name, c.value]))
+  const payload = `login=mona&_csrf=${encodeURIComponent(form.json().csrf)}`
+  const ok = await app.inject({ method: 'POST', url: '/form', payload, cookies, headers: { 'content-type': 'application/x-www-form-urlencoded' } })
   t.same(ok.json(), { hello: 'mona' })
   const bad = await app.inject({ method: 'POST', url: '/form', payload: 'name=mona', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
   t.equal(bad.statusCode, 400)

@@ -5,23 +5,15 @@ import t, { type Test } from 'tap'
 import { connect, type Db } from '../../src/db/connect.js'
 import { buildServer } from '../../src/server.js'
 import { testDatabase, withDatabase } from '../helpers/database.js'
+import { testServer } from '../helpers/server.js'
 
 function captureLogs() {
   const raw: string[] = []
   return { write: (line: string) => void raw.push(line), text: () => raw.join('') }
 }
 
-async function server(t: Test, db: Db, logStream?: { write(line: string): void }) {
-  const app = await buildServer({
-    db,
-    logLevel: 'info',
-    publicUrl: 'http://localhost:3000',
-    secureCookies: false,
-    staffPagesOpen: false,
-    ...(logStream ? { logStream } : {}),
-  })
-  t.teardown(() => app.close())
-  return app
+function server(t: Test, db: Db, logStream?: { write(line: string): void }) {
+  return testServer(t, db, { logLevel: 'info', ...(logStream ? { logStream } : {}) })
 }
 
 const UNAVAILABLE = { status: 'unavailable', database: 'unreachable' }

@@ -4,11 +4,10 @@ import type { Db } from '../../src/db/connect.js'
 import type { LegacyWebhooksTable } from '../../src/db/database.js'
 import { buildServer } from '../../src/server.js'
 import { testDatabase } from '../helpers/database.js'
+import { testServer } from '../helpers/server.js'
 
-async function server(t: Test, db: Db, staffPagesOpen = true) {
-  const app = await buildServer({ db, logLevel: 'silent', publicUrl: 'http://localhost:3000', secureCookies: false, staffPagesOpen })
-  t.teardown(() => app.close())
-  return app
+function server(t: Test, db: Db, staffPagesOpen = true) {
+  return testServer(t, db, { staffPagesOpen })
 }
 
 function hook(i: number, ownerId: number, ownerLogin: string, userId = 1): Insertable<LegacyWebhooksTable> {

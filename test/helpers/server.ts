@@ -1,0 +1,21 @@
+import type { FastifyInstance } from 'fastify'
+import type { Test } from 'tap'
+import type { Db } from '../../src/db/connect.js'
+import { buildServer, type ServerOptions } from '../../src/server.js'
+
+export const TEST_SESSION_SECRET = 'a-test-session-secret-of-at-least-32-characters'
+
+/** The service as production builds it, on a test database, closed when the test ends. */
+export async function testServer(t: Test, db: Db, overrides: Partial<ServerOptions> = {}): Promise<FastifyInstance> {
+  const app = await buildServer({
+    db,
+    logLevel: 'silent',
+    publicUrl: 'http://localhost:3000',
+    secureCookies: false,
+    staffPagesOpen: false,
+    sessionSecret: TEST_SESSION_SECRET,
+    ...overrides,
+  })
+  t.teardown(() => app.close())
+  return app
+}

@@ -39,12 +39,7 @@ export function createOctokitClass(options: GitHubClientOptions): GitHubOctokitC
       log.warn({ method: request.method, url: redactUrl(request.url), retryAfter, retry }, `GitHub ${kind} rate limit`)
       return retry
     }
-  const logger = {
-    debug: (message: string) => log.debug(message),
-    info: (message: string) => log.info(message),
-    warn: (message: string) => log.warn(message),
-    error: (message: string) => log.error(message),
-  }
+  const logger = { debug: log.debug.bind(log), info: log.info.bind(log), warn: log.warn.bind(log), error: log.error.bind(log) }
   const Configured = Octokit.defaults({
     baseUrl: options.apiUrl,
     userAgent: 'oauth-to-app',

@@ -3,6 +3,7 @@ import fastifyFormbody from '@fastify/formbody'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { apiRoutes } from './api/index.js'
 import { controlRoutes } from './controls.js'
+import { webhookDelivery, type WebhookDelivery } from './delivery.js'
 import { SimState } from './state.js'
 import { webRoutes } from './web/index.js'
 import type { World } from './world.js'
@@ -29,6 +30,8 @@ export interface Simulator {
   app: FastifyInstance
   state: SimState
   keys: AppKeys
+  /** Webhook deliveries to the app's webhook URL; `settle()` waits for those under way. */
+  delivery: WebhookDelivery
 }
 
 function appKeys(privateKey: string | undefined): AppKeys {
@@ -43,9 +46,15 @@ function appKeys(privateKey: string | undefined): AppKeys {
   return { ...pair, generated: true }
 }
 
+/** Where the simulator listens, for URLs in webhook payloads; before listen, a placeholder. */
+function origin(app: FastifyInstance): string {
+  const address = app.server.address()
+  return typeof address === 'object' && address !== null ? `http://localhost:${address.port}` : 'http://localhost'
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
-    sim: { state: SimState; keys: AppKeys }
+    sim: { state: SimState; keys: AppKeys; delivery: WebhookDelivery }
   }
 }
 
@@ -53,10 +62,13 @@ export async function buildSimulator(options: SimulatorOptions): Promise<Simulat
   const state = new SimState(options.world)
   const keys = appKeys(options.privateKey)
   const app = Fastify({ logger: options.logLevel === undefined || options.logLevel === 'silent' ? false : { level: options.logLevel } })
-  app.decorate('sim', { state, keys })
+  const delivery = webhookDelivery(state, { origin: () => origin(app) })
+  state.onEvent = (event) => delivery.send(event)
+  app.addHook('onClose', () => delivery.settle())
+  app.decorate('sim', { state, keys, delivery })
   await app.register(fastifyFormbody)
   await app.register(webRoutes)
   await app.register(apiRoutes, { prefix: '/api/v3' })
   await app.register(controlRoutes, { prefix: '/_sim' })
-  return { app, state, keys }
+  return { app, state, keys, delivery }
 }

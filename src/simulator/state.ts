@@ -124,6 +124,8 @@ export type SimEvent =
       added: Repo[]
       removed: Repo[]
       sender: Account
+      /** For an approved request: who asked. */
+      requester?: User
     }
 
 /** Faults a test switches on through /_sim/faults. */
@@ -204,9 +206,17 @@ export class SimState {
   faults: Faults = { latencyMs: 0, errors: [], installationTokenLag: false }
   limits: Limits = { hourlyQuota: 5000, concurrentPerToken: 100, writesPerMinute: 80 }
   readonly apiLog: ApiLogEntry[] = []
+  /** The API log keeps the most recent entries only: a long run must not grow without end. */
+  apiLogLimit = 50_000
   readonly deliveries: DeliveryRecord[] = []
   /** Set by the server: sends each event to the app's webhook URL. */
   onEvent: (event: SimEvent) => void = () => {}
+  /** The dice of the error-rate faults (0..1); a test may load them. */
+  random: () => number = Math.random
+  /** Bumped by every change to repositories or installations, so cached lists go stale. */
+  revision = 0
+
+  private readonly memo = new Map<string, { revision: number; value: unknown }>()
 
   private readonly byLogin = new Map<string, Account>()
   private readonly byFullName = new Map<string, Repo>()
@@ -315,9 +325,29 @@ export class SimState {
     }
   }
 
+  /** Call after changing repositories, memberships or installations by hand: drops cached lists. */
+  touch(): void {
+    this.revision++
+  }
+
+  /** `compute()`'s value, computed again only after a change (see touch()). Callers must not mutate it. */
+  memoized<T>(key: string, compute: () => T): T {
+    const hit = this.memo.get(key)
+    if (hit !== undefined && hit.revision === this.revision) return hit.value as T
+    const value = compute()
+    this.memo.set(key, { revision: this.revision, value })
+    return value
+  }
+
   /** A fresh id, above every id in the world. */
   newId(): number {
     return this.nextId++
+  }
+
+  recordApi(entry: ApiLogEntry): void {
+    this.apiLog.push(entry)
+    // Dropping a tenth at once keeps the cost of the shift rare.
+    if (this.apiLog.length > this.apiLogLimit) this.apiLog.splice(0, Math.ceil(this.apiLogLimit / 10))
   }
 
   // Accounts
@@ -410,17 +440,36 @@ export class SimState {
 
   /** Every live repository the user has a role on: owned, collaborator, or through an org. */
   affiliatedRepos(userId: number): Repo[] {
-    const out: Repo[] = []
-    for (const repo of this.repos.values()) {
-      if (repo.deleted) continue
-      if (repo.ownerId === userId || repo.collaborators.has(userId) || this.orgs.get(repo.ownerId)?.members.has(userId)) {
-        if (this.canSee(userId, repo)) out.push(repo)
-      }
+    // From the indexes, not a scan of every repository: the API asks this for many users.
+    const candidates = new Set<Repo>(this.reposByOwner.get(userId))
+    for (const org of this.orgsOf(userId)) for (const repo of this.reposByOwner.get(org.id) ?? []) candidates.add(repo)
+    for (const repo of this.collaboratorIndex().get(userId) ?? []) candidates.add(repo)
+    const out: { repo: Repo; key: string }[] = []
+    for (const repo of candidates) {
+      if (this.canSee(userId, repo)) out.push({ repo, key: this.fullName(repo).toLowerCase() })
     }
-    return out.sort((a, b) => this.fullName(a).toLowerCase().localeCompare(this.fullName(b).toLowerCase()))
+    // Full names are unique; comparing precomputed keys by code unit is ~20x faster than
+    // localeCompare on names, which matters for users with tens of thousands of repositories.
+    return out.sort((a, b) => (a.key < b.key ? -1 : 1)).map((entry) => entry.repo)
+  }
+
+  /** Collaborator's user id -> the repositories naming them, rebuilt after a change. */
+  private collaboratorIndex(): Map<number, Repo[]> {
+    return this.memoized('collaborator-index', () => {
+      const index = new Map<number, Repo[]>()
+      for (const repo of this.repos.values()) {
+        for (const userId of repo.collaborators.keys()) {
+          let list = index.get(userId)
+          if (list === undefined) index.set(userId, (list = []))
+          list.push(repo)
+        }
+      }
+      return index
+    })
   }
 
   renameRepo(repo: Repo, name: string, now = new Date()): void {
+    this.touch()
     this.unindexRepo(repo)
     repo.name = name
     repo.updatedAt = now
@@ -429,6 +478,7 @@ export class SimState {
   }
 
   transferRepo(repo: Repo, newOwnerId: number, now = new Date()): void {
+    this.touch()
     this.unindexRepo(repo)
     // An installation on the old owner no longer covers it.
     this.installationByAccount.get(repo.ownerId)?.repositoryIds.delete(repo.id)
@@ -440,6 +490,7 @@ export class SimState {
   }
 
   deleteRepo(repo: Repo): void {
+    this.touch()
     this.unindexRepo(repo)
     repo.deleted = true
     for (const installation of this.installations.values()) installation.repositoryIds.delete(repo.id)
@@ -481,6 +532,7 @@ export class SimState {
 
   /** Creates the installation on the account, or changes its repositories if there is one. */
   install(accountId: number, selection: 'all' | 'selected', repositoryIds: number[], now = new Date()): { installation: Installation; action: 'install' | 'update' } {
+    this.touch()
     const existing = this.installationByAccount.get(accountId)
     if (existing) {
       existing.repositorySelection = selection
@@ -506,6 +558,7 @@ export class SimState {
   }
 
   uninstall(installation: Installation): void {
+    this.touch()
     this.installations.delete(installation.id)
     this.installationByAccount.delete(installation.accountId)
     for (const [token, info] of this.tokens) {

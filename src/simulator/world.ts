@@ -160,7 +160,7 @@ export async function loadWorld(file: string): Promise<LoadedWorld> {
   try {
     text = await readFile(file, 'utf8')
   } catch (error) {
-    throw new WorldError(`${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
+    throw new WorldError(`${file}: cannot be read (${(error as NodeJS.ErrnoException).code})`)
   }
   let data: unknown
   try {
@@ -174,6 +174,6 @@ export async function loadWorld(file: string): Promise<LoadedWorld> {
   try {
     return { world, privateKey: await readFile(keyFile, 'utf8') }
   } catch (error) {
-    throw new WorldError(`${file}: /app/private_key_file: ${keyFile} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
+    throw new WorldError(`${file}: /app/private_key_file: ${keyFile} cannot be read (${(error as NodeJS.ErrnoException).code})`)
   }
 }

@@ -5,43 +5,64 @@ import { parseArgs } from 'node:util'
 import { databaseUrlFrom } from '../../src/config.js'
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded-postgres.js'
 import { benchLegacyImport } from './legacy-import.js'
+import { benchSimulator, simulatorReport } from './simulator.js'
 
-// `npm run bench [-- --rows N]`: benchmarks, on DATABASE_URL or an embedded Postgres.
+// `npm run bench [-- --only legacy-import|simulator] [--rows N]`: benchmarks. legacy-import
+// runs on DATABASE_URL or an embedded Postgres; the simulator needs no database. Exits
+// non-zero when any benchmark misses its target.
 
 const root = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../..' : '../..', import.meta.url))
-const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' } } })
+const BENCHMARKS = ['legacy-import', 'simulator'] as const
+const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, only: { type: 'string' } } })
 const rows = Number(values.rows)
 if (!Number.isInteger(rows) || rows < 1) {
   process.stderr.write('--rows must be a positive whole number\n')
   process.exit(2)
 }
+if (values.only !== undefined && !(BENCHMARKS as readonly string[]).includes(values.only)) {
+  process.stderr.write(`--only must be one of: ${BENCHMARKS.join(', ')}\n`)
+  process.exit(2)
+}
+const runs = (name: (typeof BENCHMARKS)[number]): boolean => values.only === undefined || values.only === name
 
 const workDir = path.join(root, '.data', 'bench')
 await mkdir(workDir, { recursive: true })
-let embedded: EmbeddedPostgres | undefined
-let url = databaseUrlFrom()
-if (url === undefined) {
-  embedded = await startEmbeddedPostgres({ dataDir: path.join(workDir, 'postgres'), persistent: false })
-  url = embedded.url
+
+async function legacyImport(): Promise<void> {
+  let embedded: EmbeddedPostgres | undefined
+  let url = databaseUrlFrom()
+  if (url === undefined) {
+    embedded = await startEmbeddedPostgres({ dataDir: path.join(workDir, 'postgres'), persistent: false })
+    url = embedded.url
+  }
+  try {
+    const f = await benchLegacyImport(url, workDir, rows)
+    const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
+    const rate = (ms: number): string => `${Math.round(f.rows / (ms / 1000)).toLocaleString('en-US')} rows/s`
+    process.stdout.write(
+      [
+        `legacy:import, ${f.rows.toLocaleString('en-US')} rows (${f.fileMb.toFixed(0)} MB)`,
+        `  psql \\copy into the destination (typed, indexed): ${s(f.psqlIndexedMs)}  ${rate(f.psqlIndexedMs)}`,
+        `  psql \\copy into a bare text table:                ${s(f.psqlBareMs)}  ${rate(f.psqlBareMs)}`,
+        `  legacy:import, first import:                      ${s(f.firstImportMs)}  ${rate(f.firstImportMs)}`,
+        `  legacy:import, same file again (no change):       ${s(f.reimportMs)}  ${rate(f.reimportMs)}`,
+        `  speed vs psql into the destination: ${f.ratioIndexed.toFixed(2)} (target >= 0.50)   vs bare table: ${f.ratioBare.toFixed(2)}`,
+        `  peak RSS of this process: ${f.peakRssMb.toFixed(0)} MB`,
+        '',
+      ].join('\n'),
+    )
+    if (f.ratioIndexed < 0.5) process.exitCode = 1
+  } finally {
+    await embedded?.stop()
+    await rm(path.join(workDir, `legacy-${rows}.csv`), { force: true })
+  }
 }
-try {
-  const f = await benchLegacyImport(url, workDir, rows)
-  const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
-  const rate = (ms: number): string => `${Math.round(f.rows / (ms / 1000)).toLocaleString('en-US')} rows/s`
-  process.stdout.write(
-    [
-      `legacy:import, ${f.rows.toLocaleString('en-US')} rows (${f.fileMb.toFixed(0)} MB)`,
-      `  psql \\copy into the destination (typed, indexed): ${s(f.psqlIndexedMs)}  ${rate(f.psqlIndexedMs)}`,
-      `  psql \\copy into a bare text table:                ${s(f.psqlBareMs)}  ${rate(f.psqlBareMs)}`,
-      `  legacy:import, first import:                      ${s(f.firstImportMs)}  ${rate(f.firstImportMs)}`,
-      `  legacy:import, same file again (no change):       ${s(f.reimportMs)}  ${rate(f.reimportMs)}`,
-      `  speed vs psql into the destination: ${f.ratioIndexed.toFixed(2)} (target >= 0.50)   vs bare table: ${f.ratioBare.toFixed(2)}`,
-      `  peak RSS of this process: ${f.peakRssMb.toFixed(0)} MB`,
-      '',
-    ].join('\n'),
-  )
-  if (f.ratioIndexed < 0.5) process.exitCode = 1
-} finally {
-  await embedded?.stop()
-  await rm(path.join(workDir, `legacy-${rows}.csv`), { force: true })
+
+async function simulator(): Promise<void> {
+  const { text, ok } = simulatorReport(await benchSimulator(workDir))
+  process.stdout.write(text)
+  if (!ok) process.exitCode = 1
 }
+
+if (runs('legacy-import')) await legacyImport()
+if (runs('simulator')) await simulator()

@@ -44,3 +44,16 @@ t.test('two instances migrating an empty database at once apply each migration o
   t.same(names, expected, 'each migration ran in exactly one of the two')
   t.same(await pendingMigrations(tdb.db), [])
 })
+
+t.test('every migration reverts: down to an empty schema and up again', async (t) => {
+  const tdb = await testDatabase(t)
+  const all = await tables(tdb.db)
+  let reverted = 0
+  while ((await migrateDown(tdb.db)).length > 0) reverted++
+  t.ok(reverted >= 3)
+  t.same((await tables(tdb.db)).filter((n) => !n.includes('kysely')), [], 'nothing of the service is left')
+  const { rows } = await sql<{ n: number }>`select count(*)::int as n from information_schema.schemata where schema_name = 'legacy'`.execute(tdb.db)
+  t.equal(rows[0]?.n, 0, 'the legacy schema is gone too')
+  await migrateToLatest(tdb.db)
+  t.same(await tables(tdb.db), all)
+})

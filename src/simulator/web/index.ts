@@ -1,4 +1,30 @@
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import fastifyCookie from '@fastify/cookie'
+import fastifyView from '@fastify/view'
+import { Eta } from 'eta'
 import type { FastifyPluginAsync } from 'fastify'
+import { projectRoot } from '../../project-root.js'
+import { installRoutes } from './install.js'
+import { authorizeRoutes } from './oauth-authorize.js'
+import { tokenRoutes } from './oauth-token.js'
+import { signInRoutes } from './sign-in.js'
 
-// github.com's web side: OAuth authorization and the app installation pages.
-export const webRoutes: FastifyPluginAsync = async () => {}
+// github.com's web side: a simulated sign-in, OAuth authorization and the token exchange, and
+// the app installation pages. Templates live in views/simulator with their own layout, so the
+// simulated GitHub never looks like the service under test.
+export const webRoutes: FastifyPluginAsync = async (app) => {
+  // A fresh secret per simulator: its cookies mean nothing to another instance.
+  await app.register(fastifyCookie, { secret: randomBytes(32) })
+  const views = path.join(projectRoot(), 'views', 'simulator')
+  await app.register(fastifyView, {
+    engine: { eta: new Eta({ views, autoEscape: true }) },
+    root: views,
+    layout: 'layout.eta',
+    production: true,
+  })
+  await app.register(signInRoutes)
+  await app.register(authorizeRoutes)
+  await app.register(tokenRoutes)
+  await app.register(installRoutes)
+}

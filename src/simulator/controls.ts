@@ -265,20 +265,7 @@ export const controlRoutes: FastifyPluginAsync = async (app) => {
         if (org?.type !== 'Organization') return problem(reply, notFound(`No org has the login "${orgLogin}".`))
         parent = { kind: 'org', id: org.id, hooks: org.hooks }
       }
-      const now = new Date()
-      const hook: Hook = {
-        id: state.newId(),
-        kind: parent.kind,
-        parentId: parent.id,
-        url: fields.url,
-        events: fields.events ?? ['push'],
-        active: fields.active ?? true,
-        createdBy: fields.createdBy ?? 'user',
-        createdAt: now,
-        updatedAt: now,
-      }
-      parent.hooks.set(hook.id, hook)
-      state.touch()
+      const hook = state.addHook(parent, { url: fields.url, events: fields.events, active: fields.active, created_by: fields.createdBy })
       return reply.code(201).send(hookJson(hook))
     },
   )

@@ -325,6 +325,14 @@ export class SimState {
     }
   }
 
+  /** A hook made now on a repository or an organization, as a world file's hook would be. */
+  addHook(parent: { kind: Hook['kind']; id: number; hooks: Map<number, Hook> }, fields: Omit<WorldHook, 'id'>): Hook {
+    const hook = this.hookFrom({ ...fields, id: this.newId() }, parent.kind, parent.id, new Date())
+    parent.hooks.set(hook.id, hook)
+    this.touch()
+    return hook
+  }
+
   /** Call after changing repositories, memberships or installations by hand: drops cached lists. */
   touch(): void {
     this.revision++

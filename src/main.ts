@@ -21,6 +21,7 @@ async function start(config: Config): Promise<void> {
       secureCookies: config.secureCookies,
       staffPagesOpen: false,
       sessionSecret: config.sessionSecret,
+      github: config.github,
       // An https PUBLIC_URL in front of a plain-http listener means a proxy terminates TLS.
       trustProxy: config.secureCookies,
     })

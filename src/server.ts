@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto'
 import fastifyFormbody from '@fastify/formbody'
 import Fastify, { type FastifyInstance } from 'fastify'
+import type { GitHubConfig } from './config.js'
 import type { Db } from './db/connect.js'
 import { loggerOptions, type LogDestination } from './logger.js'
 import { databasePlugin } from './plugins/database.js'
 import { errorHandlerPlugin } from './plugins/error-handler.js'
 import { securityHeadersPlugin } from './plugins/security-headers.js'
 import { sessionPlugin } from './plugins/session.js'
+import { viewerPlugin } from './plugins/viewer.js'
 import { staffAccessPlugin } from './plugins/staff-access.js'
 import { viewsPlugin } from './plugins/views.js'
+import { authRoutes } from './routes/auth.js'
 import healthRoutes from './routes/health.js'
 import staffInventoryRoutes from './routes/staff-inventory.js'
 
@@ -19,6 +22,7 @@ export interface ServerOptions {
   secureCookies: boolean
   staffPagesOpen: boolean // true in `npm run demo`; false in production until staff sign-in exists
   sessionSecret: string
+  github: GitHubConfig
   /** A session unused this long ends (default 2 hours). */
   sessionIdleTimeoutMs?: number
   /** A session ends this long after sign-in, however busy (default 12 hours). */
@@ -64,6 +68,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(errorHandlerPlugin)
   await app.register(staffAccessPlugin, { open: options.staffPagesOpen })
 
+  await app.register(viewerPlugin)
+  await app.register(authRoutes, { github: options.github, publicUrl: options.publicUrl })
   await app.register(healthRoutes, { timeoutMs: HEALTH_TIMEOUT_MS })
   await app.register(staffInventoryRoutes)
   app.get('/', async (_request, reply) => reply.view('home.eta', { title: 'oauth-to-app' }))

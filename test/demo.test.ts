@@ -5,6 +5,7 @@ import pg from 'pg'
 import t from 'tap'
 import { startDemo } from '../src/demo.js'
 import { testDatabase } from './helpers/database.js'
+import { demoWorld } from './helpers/simulator.js'
 
 async function page(url: string): Promise<{ status: number; body: string }> {
   const res = await fetch(url)
@@ -20,7 +21,7 @@ t.test('on a Postgres server: its own database, the demo legacy data, the invent
     await c.query(`drop database if exists ${database} with (force)`)
     await c.end()
   })
-  const demo = await startDemo({ port: 0, host: '127.0.0.1', serverUrl: server, dataDir: '', database, logLevel: 'silent' })
+  const demo = await startDemo({ port: 0, githubPort: 0, host: '127.0.0.1', serverUrl: server, dataDir: '', database, logLevel: 'silent' })
   const inventory = await page(`${demo.url}/staff/inventory`)
   t.equal(inventory.status, 200)
   for (const owner of ['acme', 'mona', 'widgets']) t.match(inventory.body, owner)
@@ -29,7 +30,7 @@ t.test('on a Postgres server: its own database, the demo legacy data, the invent
   await demo.close()
 
   // A second start finds the data in place; importing the same world again changes nothing.
-  const again = await startDemo({ port: 0, host: '127.0.0.1', serverUrl: server, dataDir: '', database, logLevel: 'silent' })
+  const again = await startDemo({ port: 0, githubPort: 0, host: '127.0.0.1', serverUrl: server, dataDir: '', database, logLevel: 'silent' })
   t.teardown(() => again.close())
   const c = new pg.Client({ connectionString: new URL(`/${database}`, server).toString() })
   await c.connect()
@@ -43,11 +44,11 @@ t.test('on a Postgres server: its own database, the demo legacy data, the invent
 t.test('with no server: an embedded Postgres whose data outlives a restart', async (t) => {
   const dataDir = path.resolve('.data', `demo-test-${randomBytes(4).toString('hex')}`)
   t.teardown(() => rm(dataDir, { recursive: true, force: true }))
-  const first = await startDemo({ port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent' })
+  const first = await startDemo({ port: 0, githubPort: 0, host: '127.0.0.1', dataDir, logLevel: 'silent' })
   t.equal((await page(`${first.url}/healthz`)).status, 200)
   await first.close()
   await t.rejects(fetch(`${first.url}/healthz`), 'stopped')
-  const second = await startDemo({ port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent' })
+  const second = await startDemo({ port: 0, githubPort: 0, host: '127.0.0.1', dataDir, logLevel: 'silent' })
   t.match((await page(`${second.url}/staff/inventory`)).body, 'widgets')
   await second.close()
 })
@@ -60,11 +61,13 @@ t.test('a world whose legacy registrations are invalid stops the demo with the r
   await mkdir(dir, { recursive: true })
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const worldFile = path.join(dir, 'bad.json')
-  await writeFile(worldFile, JSON.stringify({ users: [{ id: 1, login: 'mona' }], legacy_registrations: [{ github_user_id: 1, kind: 'repo', owner_id: 1, owner_login: 'mona', owner_type: 'User', hook_id: 5, hook_url: 'https://x.example/h' }] }))
-  await t.rejects(startDemo({ port: 0, host: '127.0.0.1', serverUrl: server, dataDir: '', database, worldFile, logLevel: 'silent' }), /line 2: repo_id is missing for kind repo/)
+  const world = demoWorld()
+  world.legacy_registrations = [{ github_user_id: 1, kind: 'repo', owner_id: 1, owner_login: 'mona', owner_type: 'User', hook_id: 5, hook_url: 'https://x.example/h' }]
+  await writeFile(worldFile, JSON.stringify(world))
+  await t.rejects(startDemo({ port: 0, githubPort: 0, host: '127.0.0.1', serverUrl: server, dataDir: '', database, worldFile, logLevel: 'silent' }), /line 2: repo_id is missing for kind repo/)
   // On the embedded Postgres too, which is then stopped again.
   const dataDir = path.join(dir, 'postgres')
-  await t.rejects(startDemo({ port: 0, host: '127.0.0.1', dataDir, worldFile, logLevel: 'silent' }), /repo_id is missing/)
-  const restarted = await startDemo({ port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent' })
+  await t.rejects(startDemo({ port: 0, githubPort: 0, host: '127.0.0.1', dataDir, worldFile, logLevel: 'silent' }), /repo_id is missing/)
+  const restarted = await startDemo({ port: 0, githubPort: 0, host: '127.0.0.1', dataDir, logLevel: 'silent' })
   await restarted.close()
 })

@@ -3,6 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ConfigError, databaseUrlFrom, type Env } from '../config.js'
 import { EmbeddedPostgresError } from '../db/embedded-postgres.js'
 import { MigrationError } from '../db/migrator.js'
+import { WorldError } from '../simulator/world.js'
 
 // The `oauth-to-app` command framework: what a command is, how argv reaches it, and how its
 // outcome becomes output and an exit code. The list of commands lives in ./main.ts.
@@ -57,7 +58,7 @@ export class UsageError extends Error {
 }
 
 // Errors whose message is written for the operator: printed as they are, without a stack.
-const explained = [ConfigError, MigrationError, EmbeddedPostgresError]
+const explained = [ConfigError, MigrationError, EmbeddedPostgresError, WorldError]
 
 function write(stream: NodeJS.WritableStream, text: string): void {
   stream.write(text.endsWith('\n') ? text : `${text}\n`)

@@ -5,6 +5,13 @@ import fastifyView from '@fastify/view'
 import { Eta } from 'eta'
 import { projectRoot } from '../project-root.js'
 
+declare module 'fastify' {
+  interface FastifyReply {
+    /** Merged by @fastify/view into every template's data (its own types leave it out). */
+    locals: Record<string, unknown>
+  }
+}
+
 export interface ViewsOptions {
   /** Values every template sees as `it.<name>`, unless the page passes its own. */
   defaultContext: Record<string, unknown>

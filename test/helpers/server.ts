@@ -14,6 +14,17 @@ export async function testServer(t: Test, db: Db, overrides: Partial<ServerOptio
     secureCookies: false,
     staffPagesOpen: false,
     sessionSecret: TEST_SESSION_SECRET,
+    // Nowhere: tests that talk to GitHub pass a simulator's configuration.
+    github: {
+      webUrl: 'http://127.0.0.1:9',
+      apiUrl: 'http://127.0.0.1:9/api/v3',
+      appId: 1,
+      appSlug: 'test-app',
+      clientId: 'Iv1.test',
+      clientSecret: 'test-secret',
+      privateKey: '',
+      webhookSecret: 'test-webhook-secret',
+    },
     ...overrides,
   })
   t.teardown(() => app.close())

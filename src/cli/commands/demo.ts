@@ -3,6 +3,12 @@ import { databaseUrlFrom } from '../../config.js'
 import { defaultDataDir, startDemo } from '../../demo.js'
 import { defineCommand, ExitCode, UsageError } from '../command.js'
 
+function portOption(name: string, value: string): number {
+  const port = Number(value)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`${name} must be a whole number from 0 to 65535, not "${value}"`)
+  return port
+}
+
 export const demo = defineCommand({
   name: 'demo',
   summary: 'Run the service with demo data on an embedded Postgres at http://localhost:3000',
@@ -18,6 +24,7 @@ Options:
   --host HOST    Address to listen on (default localhost).
   --world FILE   A simulator world file (default src/simulator/worlds/demo.json).
   --data-dir DIR Where the embedded Postgres keeps its data (default .data/postgres-demo).
+  --github-port N  Port of the simulated GitHub (default 3001).
   -h, --help     Show this help.
 
 Environment:
@@ -30,23 +37,30 @@ Environment:
     host: { type: 'string', default: 'localhost' },
     world: { type: 'string' },
     'data-dir': { type: 'string' },
+    'github-port': { type: 'string', default: '3001' },
   },
   async run({ values }, io) {
-    const port = Number(values.port)
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a whole number from 0 to 65535, not "${values.port}"`)
+    const port = portOption('--port', values.port)
+    const githubPort = portOption('--github-port', values['github-port'])
     const serverUrl = databaseUrlFrom(io.env)
     io.stdout.write(serverUrl ? 'Using the Postgres server at DATABASE_URL…\n' : 'Starting the embedded Postgres…\n')
     let running
     try {
-      running = await startDemo({ port, host: values.host, serverUrl, dataDir: values['data-dir'] ?? defaultDataDir(), worldFile: values.world })
+      running = await startDemo({ port, githubPort, host: values.host, serverUrl, dataDir: values['data-dir'] ?? defaultDataDir(), worldFile: values.world })
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-        io.stderr.write(`oauth-to-app demo: port ${port} is already in use; stop what uses it or pass --port\n`)
+        io.stderr.write(`oauth-to-app demo: port ${port} or ${githubPort} is already in use; stop what uses it or pass --port / --github-port\n`)
         return ExitCode.failure
       }
       throw error
     }
-    io.stdout.write(`\noauth-to-app demo is running at ${running.url}\n  legacy inventory: ${running.url}/staff/inventory\n  world: ${running.world}\nPress Ctrl-C to stop.\n`)
+    io.stdout.write(
+      `\noauth-to-app demo is running at ${running.url}\n` +
+        `  legacy inventory: ${running.url}/staff/inventory\n` +
+        `  simulated GitHub: ${running.githubUrl} (sign in there as ${running.users.join(', ')})\n` +
+        `  world: ${running.world}\n` +
+        'Press Ctrl-C to stop.\n',
+    )
     await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')])
     io.stdout.write('\nStopping…\n')
     await running.close()

@@ -29,7 +29,7 @@ async function demoServer(t: Test): Promise<string> {
 
 t.test('`oauth-to-app demo` serves the inventory until SIGTERM, then stops cleanly', async (t) => {
   const server = await demoServer(t)
-  const child = spawn(process.execPath, [...process.execArgv, 'src/cli/main.ts', 'demo', '--port', '0', '--host', '127.0.0.1'], {
+  const child = spawn(process.execPath, [...process.execArgv, 'src/cli/main.ts', 'demo', '--port', '0', '--github-port', '0', '--host', '127.0.0.1'], {
     cwd: root,
     env: { ...toolEnv(), DATABASE_URL: server },
   })
@@ -60,15 +60,15 @@ t.test('a port in use, or a wrong one, is named', async (t) => {
   t.teardown(() => blocker.close())
   await new Promise((resolve) => blocker.once('listening', resolve))
   const busy = captureIo({ DATABASE_URL: server })
-  t.equal(await runCli(['demo', '--port', String(port), '--host', '127.0.0.1'], busy), 1)
-  t.match(busy.stderr.text, `port ${port} is already in use`)
+  t.equal(await runCli(['demo', '--port', String(port), '--github-port', '0', '--host', '127.0.0.1'], busy), 1)
+  t.match(busy.stderr.text, `port ${port} or 0 is already in use`)
   const world = captureIo({ DATABASE_URL: server })
-  t.equal(await runCli(['demo', '--port', '0', '--world', 'package.json'], world), 1)
-  t.match(world.stderr.text, /the legacy registrations of package\.json are invalid|unexpected error/)
+  t.equal(await runCli(['demo', '--port', '0', '--github-port', '0', '--world', 'package.json'], world), 1)
+  t.match(world.stderr.text, /^oauth-to-app demo: package\.json: \/: must have required property 'app'\n$/)
   const dataDir = path.resolve('.data', `demo-cli-${process.pid}`)
   t.teardown(() => rm(dataDir, { recursive: true, force: true }))
   const embedded = captureIo({})
-  t.equal(await runCli(['demo', '--port', '0', '--world', 'package.json', '--data-dir', dataDir], embedded), 1)
+  t.equal(await runCli(['demo', '--port', '0', '--github-port', '0', '--world', 'package.json', '--data-dir', dataDir], embedded), 1)
   t.match(embedded.stdout.text, 'Starting the embedded Postgres')
   const wrong = captureIo({ DATABASE_URL: server })
   t.equal(await runCli(['demo', '--port', 'http'], wrong), 2)

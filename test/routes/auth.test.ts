@@ -1,0 +1,157 @@
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { sql } from 'kysely'
+import t, { type Test } from 'tap'
+import { SESSION_COOKIE } from '../../src/plugins/session.js'
+import { testDatabase, type TestDatabase } from '../helpers/database.js'
+import { testServer } from '../helpers/server.js'
+import { startSimulator, type StartedSimulator } from '../helpers/simulator.js'
+
+const PUBLIC_URL = 'http://localhost:3000'
+
+async function setup(t: Test, options: { logLines?: string[] } = {}): Promise<{ app: FastifyInstance; sim: StartedSimulator; tdb: TestDatabase }> {
+  const sim = await startSimulator(t)
+  const tdb = await testDatabase(t)
+  const world = sim.state.app
+  const app = await testServer(t, tdb, {
+    publicUrl: PUBLIC_URL,
+    github: {
+      webUrl: sim.url,
+      apiUrl: sim.apiUrl,
+      appId: world.id,
+      appSlug: world.slug,
+      clientId: world.client_id,
+      clientSecret: world.client_secret,
+      privateKey: sim.privateKey,
+      webhookSecret: world.webhook_secret,
+    },
+    ...(options.logLines ? { logLevel: 'debug', logStream: { write: (line: string) => void options.logLines!.push(line) } } : {}),
+  })
+  return { app, sim, tdb }
+}
+
+function cookieOf(res: LightMyRequestResponse): string | undefined {
+  return res.cookies.find((c) => c.name === SESSION_COOKIE)?.value
+}
+
+/** /auth/login, then GitHub's side: the user approves and GitHub issues a code. */
+async function startSignIn(app: FastifyInstance, sim: StartedSimulator, userId = 1): Promise<{ cookie: string; state: string; code: string }> {
+  const res = await app.inject({ url: '/auth/login' })
+  const location = new URL(res.headers.location as string)
+  const code = `code-${Math.random().toString(36).slice(2)}`
+  sim.state.codes.set(code, {
+    clientId: location.searchParams.get('client_id')!,
+    userId,
+    redirectUri: location.searchParams.get('redirect_uri')!,
+    codeChallenge: location.searchParams.get('code_challenge')!,
+    expiresAt: new Date(Date.now() + 60_000),
+  })
+  return { cookie: cookieOf(res)!, state: location.searchParams.get('state')!, code }
+}
+
+async function audit(tdb: TestDatabase) {
+  return tdb.db.selectFrom('app.audit_event').selectAll().orderBy('id').execute()
+}
+
+t.test('sign-in: to GitHub with state and PKCE, back with a new session, recorded', async (t) => {
+  const logLines: string[] = []
+  const { app, sim, tdb } = await setup(t, { logLines })
+  const login = await app.inject({ url: '/auth/login' })
+  t.equal(login.statusCode, 302)
+  const to = new URL(login.headers.location as string)
+  t.equal(`${to.origin}${to.pathname}`, `${sim.url}/login/oauth/authorize`)
+  t.match(Object.fromEntries(to.searchParams), {
+    client_id: sim.state.app.client_id,
+    redirect_uri: `${PUBLIC_URL}/auth/callback`,
+    state: /^[A-Za-z0-9_-]{43}$/,
+    code_challenge: /^[A-Za-z0-9_-]{43}$/,
+    code_challenge_method: 'S256',
+  })
+
+  const { cookie, state, code } = await startSignIn(app, sim)
+  const back = await app.inject({ url: `/auth/callback?code=${code}&state=${state}`, cookies: { [SESSION_COOKIE]: cookie } })
+  t.equal(back.statusCode, 302)
+  t.equal(back.headers.location, '/')
+  const signedIn = cookieOf(back)!
+  t.not(signedIn, cookie, 'the session id changes at sign-in')
+  const home = await app.inject({ url: '/', cookies: { [SESSION_COOKIE]: signedIn } })
+  t.match(home.body, /Signed in as <strong>mona<\/strong>/)
+  const old = await app.inject({ url: '/', cookies: { [SESSION_COOKIE]: cookie } })
+  t.notMatch(old.body, 'Signed in as', 'the pre-sign-in session id signs no one in')
+
+  t.match(await audit(tdb), [{ actor_kind: 'user', actor_github_id: 1, actor_login: 'mona', action: 'sign_in', outcome: 'ok', request_id: String }])
+  const everything = JSON.stringify(await audit(tdb)) + logLines.join('') + JSON.stringify(await tdb.db.selectFrom('app.session').selectAll().execute())
+  t.notMatch(everything, /ghu_|ghr_/, 'no user token stored, logged or audited')
+  t.notMatch(everything, code, 'no OAuth code either')
+  t.notMatch(logLines.join(''), signedIn.split('.')[0]!, 'nor the session id')
+})
+
+t.test('a replayed, forged, missing or stale state changes nothing', async (t) => {
+  const { app, sim, tdb } = await setup(t)
+  const { cookie, state, code } = await startSignIn(app, sim)
+  const forged = await app.inject({ url: `/auth/callback?code=${code}&state=forged-${state}`, cookies: { [SESSION_COOKIE]: cookie } })
+  t.equal(forged.statusCode, 400)
+  t.match(forged.body, 'expired or was already used')
+  // The forged attempt spent the state: the real one no longer works either.
+  const replay = await app.inject({ url: `/auth/callback?code=${code}&state=${state}`, cookies: { [SESSION_COOKIE]: cookie } })
+  t.equal(replay.statusCode, 400)
+  const noSession = await app.inject({ url: `/auth/callback?code=${code}&state=${state}` })
+  t.equal(noSession.statusCode, 400)
+
+  const again = await startSignIn(app, sim)
+  const noState = await app.inject({ url: `/auth/callback?code=${again.code}`, cookies: { [SESSION_COOKIE]: again.cookie } })
+  t.equal(noState.statusCode, 400)
+
+  const stale = await startSignIn(app, sim)
+  await sql`update app.session set sess = jsonb_set(sess::jsonb, '{oauth,startedAt}', '0')::json`.execute(tdb.db)
+  const late = await app.inject({ url: `/auth/callback?code=${stale.code}&state=${stale.state}`, cookies: { [SESSION_COOKIE]: stale.cookie } })
+  t.equal(late.statusCode, 400, 'a sign-in started more than ten minutes ago')
+  t.same(await audit(tdb), [], 'nobody signed in')
+})
+
+t.test('cancelled on GitHub, no code, or a code GitHub refuses: a clear page, nobody signed in', async (t) => {
+  const { app, sim, tdb } = await setup(t)
+  const cancelled = await startSignIn(app, sim)
+  const denied = await app.inject({ url: `/auth/callback?error=access_denied&state=${cancelled.state}`, cookies: { [SESSION_COOKIE]: cancelled.cookie } })
+  t.equal(denied.statusCode, 400)
+  t.match(denied.body, 'You cancelled the sign-in on GitHub')
+
+  const noCode = await startSignIn(app, sim)
+  const empty = await app.inject({ url: `/auth/callback?code=&state=${noCode.state}`, cookies: { [SESSION_COOKIE]: noCode.cookie } })
+  t.match(empty.body, 'GitHub sent no authorization code')
+
+  const refused = await startSignIn(app, sim)
+  const bad = await app.inject({ url: `/auth/callback?code=not-a-code&state=${refused.state}`, cookies: { [SESSION_COOKIE]: refused.cookie } })
+  t.equal(bad.statusCode, 400)
+  t.match(bad.body, 'GitHub did not accept this sign-in')
+  t.same(await audit(tdb), [])
+})
+
+t.test('GitHub unreachable during the exchange: a 500 page without internals', async (t) => {
+  const { app, sim } = await setup(t)
+  const pending = await startSignIn(app, sim)
+  await sim.close()
+  const res = await app.inject({ url: `/auth/callback?code=${pending.code}&state=${pending.state}`, cookies: { [SESSION_COOKIE]: pending.cookie } })
+  t.equal(res.statusCode, 500)
+  t.notMatch(res.body, /ECONNREFUSED|fetch failed/)
+})
+
+t.test('sign-out ends the session and is recorded', async (t) => {
+  const { app, sim, tdb } = await setup(t)
+  app.get('/t/csrf', async (_request, reply) => ({ csrf: reply.generateCsrf() }))
+  const { cookie, state, code } = await startSignIn(app, sim)
+  const signedIn = cookieOf(await app.inject({ url: `/auth/callback?code=${code}&state=${state}`, cookies: { [SESSION_COOKIE]: cookie } }))!
+  const home = await app.inject({ url: '/', cookies: { [SESSION_COOKIE]: signedIn } })
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(home.body)![1]!
+  const current = cookieOf(home) ?? signedIn
+  const out = await app.inject({ method: 'POST', url: '/auth/logout', cookies: { [SESSION_COOKIE]: current }, payload: { _csrf: csrf } })
+  t.equal(out.statusCode, 302)
+  const after = await app.inject({ url: '/', cookies: { [SESSION_COOKIE]: current } })
+  t.match(after.body, 'Sign in with GitHub')
+  t.match(await audit(tdb), [{ action: 'sign_in' }, { action: 'sign_out', actor_login: 'mona' }])
+
+  // A visitor's sign-out (a form from before the session ended) records nothing.
+  const visitor = await app.inject({ url: '/t/csrf' })
+  const visitorOut = await app.inject({ method: 'POST', url: '/auth/logout', cookies: { [SESSION_COOKIE]: cookieOf(visitor)! }, payload: { _csrf: visitor.json().csrf } })
+  t.equal(visitorOut.statusCode, 302)
+  t.equal((await audit(tdb)).length, 2)
+})

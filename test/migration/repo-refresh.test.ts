@@ -1,0 +1,55 @@
+import pino from 'pino'
+import t from 'tap'
+import { createOctokitClass } from '../../src/github/octokit.js'
+import { LegacyTokenRevoked, refreshRepos } from '../../src/migration/repo-refresh.js'
+import { demoWorld, startSimulator } from '../helpers/simulator.js'
+
+const quiet = pino({ level: 'silent' })
+
+t.test('repos by id: current names and owners, renames and transfers followed, deleted ones gone', async (t) => {
+  const sim = await startSimulator(t)
+  const GitHub = createOctokitClass({ apiUrl: sim.apiUrl, log: quiet as never })
+  const mona = new GitHub({ auth: 'gho_legacy_mona_0001' })
+  sim.state.renameRepo(sim.state.liveRepo(1000)!, 'dotfiles-2')
+  sim.state.transferRepo(sim.state.liveRepo(1101)!, sim.state.accountByLogin('widgets')!.id)
+  sim.state.transferRepo(sim.state.liveRepo(1002)!, sim.state.accountByLogin('octo')!.id)
+  const now = await refreshRepos(mona, [1000, 1001, 1002, 1100, 1101, 1102, 1999])
+  t.match(now.get(1000), { status: 'current', repo: { name: 'dotfiles-2', ownerLogin: 'mona', ownerType: 'User', admin: true } })
+  t.match(now.get(1001), { status: 'current', repo: { private: true } })
+  t.match(now.get(1100), { status: 'current', repo: { ownerLogin: 'acme', ownerType: 'Organization', admin: true } })
+  t.match(now.get(1101), { status: 'current', repo: { ownerLogin: 'widgets' } }, 'transferred to an org she belongs to')
+  t.match(now.get(1002), { status: 'current', repo: { ownerLogin: 'octo', name: 'new-name', admin: false } }, 'transferred away: found by id, not in her list')
+  t.same(now.get(1999), { status: 'gone' }, 'deleted long ago')
+  t.equal(now.size, 7)
+})
+
+t.test('a private repo of others the user cannot see is gone for them; a revoked token is explained', async (t) => {
+  const world = demoWorld()
+  const sim = await startSimulator(t, world)
+  const GitHub = createOctokitClass({ apiUrl: sim.apiUrl, log: quiet as never })
+  const octo = new GitHub({ auth: 'gho_legacy_octo_0003' })
+  const seen = await refreshRepos(octo, [1100, 1102, 1200])
+  t.match(seen.get(1102), { status: 'current', repo: { admin: false } }, 'a collaborator with read access sees it')
+  t.match(seen.get(1200), { status: 'current', repo: { admin: true } })
+
+  sim.state.revokeLegacyToken(sim.state.userByLogin('octo')!)
+  await t.rejects(refreshRepos(octo, [1200]), LegacyTokenRevoked)
+  sim.state.faults.errors.push({ method: 'GET', pattern: '/user/repos', status: 500, rate: 1 })
+  const NoRetry = createOctokitClass({ apiUrl: sim.apiUrl, log: quiet as never, retries: 0 })
+  const mona = new NoRetry({ auth: 'gho_legacy_mona_0001' })
+  await t.rejects(refreshRepos(mona, [1000]), { status: 500 } as never, 'other failures are not hidden')
+  sim.state.faults.errors = [{ method: 'GET', pattern: '/repositories/{repository_id}', status: 502, rate: 1 }]
+  await t.rejects(refreshRepos(mona, [424242]), { status: 502 } as never, 'nor on a lookup')
+})
+
+t.test('many ids outside the list are looked up a few at a time, and an empty list asks nothing', async (t) => {
+  const sim = await startSimulator(t)
+  const GitHub = createOctokitClass({ apiUrl: sim.apiUrl, log: quiet as never })
+  const mona = new GitHub({ auth: 'gho_legacy_mona_0001' })
+  const ids = Array.from({ length: 20 }, (_, i) => 90_000 + i)
+  const now = await refreshRepos(mona, ids)
+  t.same([...now.values()].map((r) => r.status), ids.map(() => 'gone'))
+  const before = sim.state.apiLog.length
+  t.same(await refreshRepos(mona, []), new Map())
+  t.equal(sim.state.apiLog.length, before, 'no request at all')
+})

@@ -5,9 +5,9 @@ import { CsvHeaderError, LEGACY_CSV_COLUMNS } from '../../src/legacy/csv-records
 import { importLegacyCsv, type ImportProblem, type ImportProgress } from '../../src/legacy/import.js'
 import { writeLegacyCsv } from '../bench/legacy-csv-fixture.js'
 import { testDatabase, type TestDatabase } from '../helpers/database.js'
+import { tempDir } from '../helpers/temp-dir.js'
 import { connect } from '../../src/db/connect.js'
 import { createReadStream } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
 import path from 'node:path'
 
 const HEADER = LEGACY_CSV_COLUMNS.join(',')
@@ -228,8 +228,7 @@ t.test('one hook_id on two lines: identical lines merge, different ones are name
 
 t.test('a large first import rebuilds the indexes it dropped', async (t) => {
   const tdb = await testDatabase(t)
-  const dir = await mkdtemp(path.join('.data', 'import-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const dir = await tempDir(t, 'import')
   const file = path.join(dir, 'big.csv')
   await writeLegacyCsv(file, 60_000)
   const indexes = async () => (await sql<{ indexdef: string }>`select indexdef from pg_indexes where schemaname = 'legacy' and tablename = 'webhooks' order by 1`.execute(tdb.db)).rows

@@ -1,10 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { runCli } from '../../../src/cli/main.js'
 import { LEGACY_CSV_COLUMNS } from '../../../src/legacy/csv-records.js'
 import { legacyCsvFromWorld } from '../../../src/legacy/world-seed.js'
 import { captureIo } from '../../helpers/cli-io.js'
+import { tempDir } from '../../helpers/temp-dir.js'
 import { testDatabase } from '../../helpers/database.js'
 import { freePort } from '../../../src/db/embedded-postgres.js'
 import { readFileSync } from 'node:fs'
@@ -13,8 +14,7 @@ const world = JSON.parse(readFileSync(path.resolve('src/simulator/worlds/demo.js
 const GOOD = legacyCsvFromWorld(world)
 
 async function fixture(t: Test, name: string, text: string): Promise<string> {
-  const dir = await mkdtemp(path.join('.data', 'cli-import-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const dir = await tempDir(t, 'cli-import')
   const file = path.join(dir, name)
   await writeFile(file, text)
   return file

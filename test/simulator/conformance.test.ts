@@ -186,6 +186,8 @@ t.test('legacy OAuth tokens', async () => {
   await mona.request('GET /user')
   await mona.paginate('GET /user/repos', { per_page: 2 })
   await mona.request('GET /user/orgs')
+  await mona.request('GET /user/memberships/orgs/{org}', { org: 'acme' })
+  await mona.request('GET /user/memberships/orgs/{org}', { org: 'widgets' })
   await mona.request('GET /repos/{owner}/{repo}', { owner: 'mona', repo: 'site' })
   await mona.request('GET /repositories/{repository_id}', { repository_id: 1100 })
   await mona.request('GET /repos/{owner}/{repo}/hooks', { owner: 'mona', repo: 'site' })

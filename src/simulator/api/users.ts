@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { paginate } from '../pagination.js'
-import { organizationSimple, privateUser, repository } from '../serialize.js'
+import { organizationSimple, privateUser, repository, simpleUser } from '../serialize.js'
 import { asUser, userRepos, type RepoListOptions } from './access.js'
 import { callerOf, originOf } from './context.js'
-import { validationFailed } from './errors.js'
+import { notFound, validationFailed } from './errors.js'
 
-// The signed-in user: GET /user, /user/repos, /user/orgs.
+// The signed-in user: GET /user, /user/repos, /user/orgs, /user/memberships/orgs/{org}.
 
 type Affiliation = 'owner' | 'collaborator' | 'organization_member'
 const AFFILIATIONS: readonly Affiliation[] = ['owner', 'collaborator', 'organization_member']
@@ -58,6 +58,24 @@ export const userRoutes: FastifyPluginAsync = async (app) => {
       .filter((org) => auth.kind === 'legacy' || isInstalled(org.id))
       .sort((a, b) => a.id - b.id)
     return paginate(request, reply, origin.web, orgs).map((org) => organizationSimple(origin, org))
+  })
+
+  // The user's own membership, with their role: how a client learns who may install on an org.
+  app.get<{ Params: { org: string } }>('/user/memberships/orgs/:org', async (request) => {
+    const auth = asUser(callerOf(request))
+    const origin = originOf(request)
+    const org = state.accountByLogin(request.params.org)
+    const role = org?.type === 'Organization' ? state.orgRole(auth.user.id, org.id) : undefined
+    if (org?.type !== 'Organization' || role === undefined || (auth.kind !== 'legacy' && !isInstalled(org.id))) throw notFound()
+    return {
+      url: `${origin.api}/orgs/${org.login}/memberships/${auth.user.login}`,
+      state: 'active',
+      role,
+      organization_url: `${origin.api}/orgs/${org.login}`,
+      organization: organizationSimple(origin, org),
+      user: simpleUser(origin, auth.user),
+      permissions: { can_create_repository: role === 'admin' || org.defaultPermission !== 'none' },
+    }
   })
 
   function isInstalled(accountId: number): boolean {

@@ -124,3 +124,29 @@ t.test('GET /user/orgs: every membership for a legacy token, installed orgs for 
   installation.suspendedAt = new Date()
   t.same((await ghu.request('GET /user/orgs')).data, [])
 })
+
+t.test('GET /user/memberships/orgs/{org}: the user\'s role, only for their own orgs', async (t) => {
+  const world = demoWorld()
+  world.orgs!.push({ id: 102, login: 'closed', members: { mona: 'member' }, default_repository_permission: 'none' })
+  const sim = await startSimulator(t, world)
+  const mona = clientFor(sim.apiUrl, MONA)
+  t.match((await mona.request('GET /user/memberships/orgs/{org}', { org: 'acme' })).data, {
+    state: 'active',
+    role: 'admin',
+    url: `${sim.apiUrl}/orgs/acme/memberships/mona`,
+    organization: { login: 'acme' },
+    user: { login: 'mona' },
+    permissions: { can_create_repository: true },
+  })
+  t.match((await mona.request('GET /user/memberships/orgs/{org}', { org: 'widgets' })).data, { role: 'member', permissions: { can_create_repository: true } })
+  t.match((await mona.request('GET /user/memberships/orgs/{org}', { org: 'closed' })).data, { role: 'member', permissions: { can_create_repository: false } })
+  for (const org of ['nowhere', 'octo']) {
+    t.equal((await failure(mona.request('GET /user/memberships/orgs/{org}', { org }))).status, 404, org)
+  }
+  t.equal((await failure(clientFor(sim.apiUrl, 'gho_legacy_hubot_x').request('GET /user/memberships/orgs/{org}', { org: 'acme' }))).status, 401)
+  const { token } = sim.state.issueUserToken(1)
+  const ghu = clientFor(sim.apiUrl, token)
+  t.equal((await failure(ghu.request('GET /user/memberships/orgs/{org}', { org: 'acme' }))).status, 404, 'the app is not installed on acme')
+  sim.state.install(100, 'all', [])
+  t.match((await ghu.request('GET /user/memberships/orgs/{org}', { org: 'acme' })).data, { role: 'admin' })
+})

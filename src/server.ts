@@ -13,6 +13,7 @@ import { staffAccessPlugin } from './plugins/staff-access.js'
 import { viewsPlugin } from './plugins/views.js'
 import { authRoutes } from './routes/auth.js'
 import healthRoutes from './routes/health.js'
+import { wizardRoutes } from './routes/wizard.js'
 import staffInventoryRoutes from './routes/staff-inventory.js'
 
 export interface ServerOptions {
@@ -70,6 +71,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   await app.register(viewerPlugin)
   await app.register(authRoutes, { github: options.github, publicUrl: options.publicUrl })
+  await app.register(wizardRoutes, { github: options.github })
   await app.register(healthRoutes, { timeoutMs: HEALTH_TIMEOUT_MS })
   await app.register(staffInventoryRoutes)
   app.get('/', async (_request, reply) => reply.view('home.eta', { title: 'oauth-to-app' }))

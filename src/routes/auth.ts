@@ -81,7 +81,7 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, { g
     request.session.set('user', user)
     request.session.set('signedInAt', Date.now())
     await appendAudit(app.db, { actor: { kind: 'user', githubId: user.id, login: user.login }, action: 'sign_in', outcome: 'ok', requestId: request.id })
-    return reply.redirect('/')
+    return reply.redirect('/migrate')
   })
 
   app.post('/auth/logout', async (request, reply) => {

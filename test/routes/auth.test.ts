@@ -1,9 +1,10 @@
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
 import t, { type Test } from 'tap'
 import { SESSION_COOKIE } from '../../src/plugins/session.js'
 import { testDatabase, type TestDatabase } from '../helpers/database.js'
 import { testServer } from '../helpers/server.js'
+import { sessionCookieOf, startSignIn } from '../helpers/sign-in.js'
 import { startSimulator, type StartedSimulator } from '../helpers/simulator.js'
 
 const PUBLIC_URL = 'http://localhost:3000'
@@ -29,24 +30,7 @@ async function setup(t: Test, options: { logLines?: string[] } = {}): Promise<{ 
   return { app, sim, tdb }
 }
 
-function cookieOf(res: LightMyRequestResponse): string | undefined {
-  return res.cookies.find((c) => c.name === SESSION_COOKIE)?.value
-}
-
-/** /auth/login, then GitHub's side: the user approves and GitHub issues a code. */
-async function startSignIn(app: FastifyInstance, sim: StartedSimulator, userId = 1): Promise<{ cookie: string; state: string; code: string }> {
-  const res = await app.inject({ url: '/auth/login' })
-  const location = new URL(res.headers.location as string)
-  const code = `code-${Math.random().toString(36).slice(2)}`
-  sim.state.codes.set(code, {
-    clientId: location.searchParams.get('client_id')!,
-    userId,
-    redirectUri: location.searchParams.get('redirect_uri')!,
-    codeChallenge: location.searchParams.get('code_challenge')!,
-    expiresAt: new Date(Date.now() + 60_000),
-  })
-  return { cookie: cookieOf(res)!, state: location.searchParams.get('state')!, code }
-}
+const cookieOf = sessionCookieOf
 
 async function audit(tdb: TestDatabase) {
   return tdb.db.selectFrom('app.audit_event').selectAll().orderBy('id').execute()
@@ -70,7 +54,7 @@ t.test('sign-in: to GitHub with state and PKCE, back with a new session, recorde
   const { cookie, state, code } = await startSignIn(app, sim)
   const back = await app.inject({ url: `/auth/callback?code=${code}&state=${state}`, cookies: { [SESSION_COOKIE]: cookie } })
   t.equal(back.statusCode, 302)
-  t.equal(back.headers.location, '/')
+  t.equal(back.headers.location, '/migrate')
   const signedIn = cookieOf(back)!
   t.not(signedIn, cookie, 'the session id changes at sign-in')
   const home = await app.inject({ url: '/', cookies: { [SESSION_COOKIE]: signedIn } })

@@ -1,0 +1,39 @@
+import { Readable } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
+import type { Test } from 'tap'
+import { importLegacyCsv } from '../../src/legacy/import.js'
+import { legacyCsvFromWorld } from '../../src/legacy/world-seed.js'
+import type { ServerOptions } from '../../src/server.js'
+import type { World } from '../../src/simulator/world.js'
+import { testDatabase, type TestDatabase } from './database.js'
+import { testServer } from './server.js'
+import { demoWorld, startSimulator, type StartedSimulator } from './simulator.js'
+
+export interface Service {
+  app: FastifyInstance
+  sim: StartedSimulator
+  tdb: TestDatabase
+}
+
+/** The service against a simulated GitHub, both sides seeded from one world, as the demo is. */
+export async function serviceWithGitHub(t: Test, world: World = demoWorld(), overrides: Partial<ServerOptions> = {}): Promise<Service> {
+  const sim = await startSimulator(t, world)
+  const tdb = await testDatabase(t)
+  const seeded = await importLegacyCsv(tdb.pool, Readable.from([legacyCsvFromWorld(world)]), { fileName: 'world', onProblem: () => {} })
+  if (seeded.status !== 'imported') throw new Error("the test world's legacy registrations are invalid")
+  const app = await testServer(t, tdb, {
+    publicUrl: 'http://localhost:3000',
+    github: {
+      webUrl: sim.url,
+      apiUrl: sim.apiUrl,
+      appId: world.app.id,
+      appSlug: world.app.slug,
+      clientId: world.app.client_id,
+      clientSecret: world.app.client_secret,
+      privateKey: sim.privateKey,
+      webhookSecret: world.app.webhook_secret,
+    },
+    ...overrides,
+  })
+  return { app, sim, tdb }
+}

@@ -1,0 +1,29 @@
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { SESSION_COOKIE } from '../../src/plugins/session.js'
+import type { StartedSimulator } from './simulator.js'
+
+export function sessionCookieOf(res: LightMyRequestResponse): string | undefined {
+  return res.cookies.find((c) => c.name === SESSION_COOKIE)?.value
+}
+
+/** /auth/login, then GitHub's side as if the user approved: the code GitHub would send back. */
+export async function startSignIn(app: FastifyInstance, sim: StartedSimulator, userId = 1): Promise<{ cookie: string; state: string; code: string }> {
+  const res = await app.inject({ url: '/auth/login' })
+  const location = new URL(res.headers.location as string)
+  const code = `code-${Math.random().toString(36).slice(2)}`
+  sim.state.codes.set(code, {
+    clientId: location.searchParams.get('client_id')!,
+    userId,
+    redirectUri: location.searchParams.get('redirect_uri')!,
+    codeChallenge: location.searchParams.get('code_challenge')!,
+    expiresAt: new Date(Date.now() + 60_000),
+  })
+  return { cookie: sessionCookieOf(res)!, state: location.searchParams.get('state')!, code }
+}
+
+/** A whole sign-in; returns the signed-in session's cookie. */
+export async function signIn(app: FastifyInstance, sim: StartedSimulator, userId = 1): Promise<string> {
+  const { cookie, state, code } = await startSignIn(app, sim, userId)
+  const back = await app.inject({ url: `/auth/callback?code=${code}&state=${state}`, cookies: { [SESSION_COOKIE]: cookie } })
+  return sessionCookieOf(back)!
+}

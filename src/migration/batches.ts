@@ -1,5 +1,5 @@
-import type { Kysely } from 'kysely'
-import type { Database } from '../db/database.js'
+import type { Kysely, Selectable } from 'kysely'
+import type { Database, LegacyWebhooksTable } from '../db/database.js'
 import type { GitHubOctokit } from '../github/octokit.js'
 import { LegacyTokenRevoked, refreshRepos } from './repo-refresh.js'
 
@@ -51,17 +51,10 @@ export interface Inventory {
   gone: GoneRepo[]
 }
 
-interface LegacyRow {
-  github_user_id: number
-  enabled_by: string
-  kind: 'repo' | 'org'
-  owner_id: number
-  owner_login: string
-  owner_type: 'User' | 'Organization'
-  repo_id: number | null
-  repo_name: string | null
-  hook_id: number
-}
+type LegacyRow = Pick<
+  Selectable<LegacyWebhooksTable>,
+  'github_user_id' | 'kind' | 'owner_id' | 'owner_login' | 'owner_type' | 'repo_id' | 'repo_name' | 'hook_id'
+> & { enabled_by: string }
 
 async function legacyRows(db: Kysely<Database>, viewerId: number, orgIds: number[]): Promise<LegacyRow[]> {
   const mine = db.selectFrom('legacy.webhooks').select('owner_id').where('github_user_id', '=', viewerId)

@@ -217,7 +217,7 @@ export function processEnv(): Env {
   return process.env
 }
 
-/** Whether stderr is a person's terminal, for progress lines; CI sets CI=true. */
-export function isInteractive(env: Env = process.env): boolean {
-  return process.stderr.isTTY === true && env['CI'] !== 'true'
+/** Whether a stream is a person's terminal, for progress lines; CI sets CI=true. */
+export function isInteractive(stream: NodeJS.WritableStream, env: Env): boolean {
+  return (stream as { isTTY?: boolean }).isTTY === true && env['CI'] !== 'true'
 }

@@ -11,6 +11,7 @@ import { sessionPlugin } from './plugins/session.js'
 import { viewerPlugin } from './plugins/viewer.js'
 import { staffAccessPlugin } from './plugins/staff-access.js'
 import { viewsPlugin } from './plugins/views.js'
+import { createOctokitClass } from './github/octokit.js'
 import { authRoutes } from './routes/auth.js'
 import healthRoutes from './routes/health.js'
 import { wizardRoutes } from './routes/wizard.js'
@@ -70,8 +71,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(staffAccessPlugin, { open: options.staffPagesOpen })
 
   await app.register(viewerPlugin)
-  await app.register(authRoutes, { github: options.github, publicUrl: options.publicUrl })
-  await app.register(wizardRoutes, { github: options.github })
+  const GitHub = createOctokitClass({ apiUrl: options.github.apiUrl, log: app.log })
+  await app.register(authRoutes, { github: options.github, GitHub, publicUrl: options.publicUrl })
+  await app.register(wizardRoutes, { GitHub })
   await app.register(healthRoutes, { timeoutMs: HEALTH_TIMEOUT_MS })
   await app.register(staffInventoryRoutes)
   app.get('/', async (_request, reply) => reply.view('home.eta', { title: 'oauth-to-app' }))

@@ -242,10 +242,10 @@ t.test('processEnv is the process environment', async (t) => {
 
 t.test('isInteractive: a terminal, unless CI says otherwise', async (t) => {
   t.intercept(process.stderr, 'isTTY', { value: false })
-  t.equal(isInteractive({}), false)
+  t.equal(isInteractive(process.stderr, {}), false)
   t.intercept(process.stderr, 'isTTY', { value: true })
-  t.equal(isInteractive({}), true)
-  t.equal(isInteractive({ CI: 'true' }), false)
+  t.equal(isInteractive(process.stderr, {}), true)
+  t.equal(isInteractive(process.stderr, { CI: 'true' }), false)
 })
 
 t.test('a secret in an invalid variable never appears in the message', async (t) => {

@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { GitHubConfig } from '../config.js'
-import { createOctokitClass } from '../github/octokit.js'
+import type { GitHubOctokitClass } from '../github/octokit.js'
 import { authorizationUrl, createPkce, exchangeCode, OAuthExchangeError } from '../github/oauth.js'
 import { appendAudit } from '../migration/audit.js'
 import { HttpError } from '../plugins/error-handler.js'
@@ -25,6 +25,8 @@ declare module 'fastify' {
 
 export interface AuthRoutesOptions {
   github: GitHubConfig
+  /** The server's one Octokit class. */
+  GitHub: GitHubOctokitClass
   publicUrl: string
 }
 
@@ -41,9 +43,8 @@ export function viewerOf(request: FastifyRequest): SignedInUser | undefined {
   return request.session.get('user')
 }
 
-export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, { github, publicUrl }) => {
+export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, { github, GitHub, publicUrl }) => {
   const redirectUri = `${publicUrl}/auth/callback`
-  const GitHub = createOctokitClass({ apiUrl: github.apiUrl, log: app.log })
 
   app.get('/auth/login', async (request, reply) => {
     const pkce = createPkce()

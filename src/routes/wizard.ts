@@ -1,6 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
-import type { GitHubConfig } from '../config.js'
-import { createOctokitClass } from '../github/octokit.js'
+import type { GitHubOctokitClass } from '../github/octokit.js'
 import { planBatches } from '../migration/batches.js'
 import { LegacyTokenRevoked } from '../migration/repo-refresh.js'
 import { viewerOf } from './auth.js'
@@ -9,11 +8,11 @@ import { viewerOf } from './auth.js'
 // The user's legacy OAuth token is read from the legacy tables for this request only.
 
 export interface WizardRoutesOptions {
-  github: GitHubConfig
+  /** The server's one Octokit class. */
+  GitHub: GitHubOctokitClass
 }
 
-export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app, { github }) => {
-  const GitHub = createOctokitClass({ apiUrl: github.apiUrl, log: app.log })
+export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app, { GitHub }) => {
 
   app.get('/migrate', async (request, reply) => {
     const viewer = viewerOf(request)

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
+import { isInteractive } from '../../config.js'
 import { connect } from '../../db/connect.js'
 import { CsvHeaderError, LEGACY_CSV_COLUMNS } from '../../legacy/csv-records.js'
 import { importLegacyCsv, type ImportProgress } from '../../legacy/import.js'
@@ -12,8 +13,7 @@ const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(0)
 // Progress goes to a person's terminal only, on one line rewritten in place; logs and CI
 // get the summary alone.
 function progressLine(io: CliIo, size: number | undefined): ((p: ImportProgress) => void) | undefined {
-  const tty = (io.stderr as { isTTY?: boolean }).isTTY === true && io.env['CI'] !== 'true'
-  if (!tty) return undefined
+  if (!isInteractive(io.stderr, io.env)) return undefined
   return (p) => {
     let text: string
     if (p.phase === 'copy') {

@@ -11,8 +11,14 @@ import { sessionPlugin } from './plugins/session.js'
 import { viewerPlugin } from './plugins/viewer.js'
 import { staffAccessPlugin } from './plugins/staff-access.js'
 import { viewsPlugin } from './plugins/views.js'
+import { createGitHubClients } from './github/clients.js'
 import { createOctokitClass } from './github/octokit.js'
+import { installStateKey } from './migration/install-state.js'
+import { jobHandlers } from './migration/jobs.js'
+import { queuePlugin } from './plugins/queue.js'
 import { authRoutes } from './routes/auth.js'
+import { setupRoutes } from './routes/github-setup.js'
+import { webhookRoutes } from './routes/github-webhooks.js'
 import healthRoutes from './routes/health.js'
 import { wizardRoutes } from './routes/wizard.js'
 import staffInventoryRoutes from './routes/staff-inventory.js'
@@ -59,6 +65,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(viewsPlugin, { defaultContext: { staffPagesOpen: options.staffPagesOpen, title: 'oauth-to-app' } })
 
   await app.register(databasePlugin, { db: options.db.db })
+  const GitHub = createOctokitClass({ apiUrl: options.github.apiUrl, log: app.log })
+  const github = createGitHubClients(options.github, GitHub)
+  await app.register(queuePlugin, { pool: options.db.pool, handlers: jobHandlers(options.db.db, github) })
   await app.register(sessionPlugin, {
     db: options.db.db,
     secret: options.sessionSecret,
@@ -71,9 +80,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(staffAccessPlugin, { open: options.staffPagesOpen })
 
   await app.register(viewerPlugin)
-  const GitHub = createOctokitClass({ apiUrl: options.github.apiUrl, log: app.log })
-  await app.register(authRoutes, { github: options.github, GitHub, publicUrl: options.publicUrl })
-  await app.register(wizardRoutes, { GitHub })
+  const stateKey = installStateKey(options.sessionSecret)
+  await app.register(authRoutes, { github, publicUrl: options.publicUrl })
+  await app.register(wizardRoutes, { github, stateKey })
+  await app.register(setupRoutes, { github, stateKey, publicUrl: options.publicUrl })
+  await app.register(webhookRoutes, { secret: options.github.webhookSecret })
   await app.register(healthRoutes, { timeoutMs: HEALTH_TIMEOUT_MS })
   await app.register(staffInventoryRoutes)
   app.get('/', async (_request, reply) => reply.view('home.eta', { title: 'oauth-to-app' }))

@@ -11,11 +11,16 @@ export interface Db {
 }
 
 const INT8 = 20
+const INT8_ARRAY = 1016
 
 // Per pool rather than through pg.types.setTypeParser, which would change every pool in the process.
 const types = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     if (oid === INT8) return (value: string) => Number(value)
+    if (oid === INT8_ARRAY) {
+      const parseArray = (pg.types.getTypeParser as (oid: number, format: 'text') => unknown)(INT8_ARRAY, 'text') as (value: string) => string[]
+      return (value: string) => parseArray(value).map(Number)
+    }
     return pg.types.getTypeParser(oid, format)
   },
 } as pg.CustomTypesConfig

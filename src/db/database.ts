@@ -65,10 +65,102 @@ export interface AuditEventTable {
   hash: ColumnType<Buffer, never, never>
 }
 
+export interface InventoryTable {
+  user_id: number
+  user_login: string
+  planned_at: ColumnType<Date, Date | string, Date | string>
+  /** The user's own registrations whose repository GitHub no longer shows them. */
+  gone: ColumnType<GoneRepoRecord[], string, string>
+}
+
+export interface GoneRepoRecord {
+  repoId: number
+  repoName: string | null
+  ownerLogin: string
+  hookId: number
+}
+
+export type BatchStatus = 'planned' | 'link_issued' | 'request_pending' | 'installed'
+export type Coverage = 'unknown' | 'covered' | 'not_covered' | 'gone' | 'moved'
+
+export interface BatchTable {
+  id: Generated<number>
+  user_id: number
+  owner_id: number
+  owner_login: string
+  owner_type: 'User' | 'Organization'
+  role: 'owner' | 'admin' | 'member' | 'outsider'
+  action: 'install' | 'request' | 'none'
+  hidden_repos: number
+  status: Generated<BatchStatus>
+  installation_id: number | null
+  add_path: 'api' | 'settings_page' | null
+  adding: Generated<boolean>
+  coverage_checked_at: Date | null
+  coverage_problem: string | null
+  updated_at: Generated<Date>
+}
+
+export interface BatchRepoTable {
+  batch_id: number
+  repo_id: number
+  repo_name: string
+  private: boolean
+  moved: boolean
+  enabled_by: string[]
+  hook_ids: number[]
+  coverage: Generated<Coverage>
+  moved_to: string | null
+  add_state: 'pending' | 'added' | 'failed' | null
+  add_reason: string | null
+}
+
+export interface BatchOrgHookTable {
+  batch_id: number
+  hook_id: number
+  enabled_by: string[]
+}
+
+export interface InstallStateTable {
+  nonce: string
+  batch_id: number
+  user_id: number
+  owner_id: number
+  repo_ids: number[]
+  issued_at: Generated<Date>
+  expires_at: Date
+  used_at: Date | null
+}
+
+export interface InstallationTable {
+  id: number
+  account_id: number
+  account_login: string
+  repository_selection: 'all' | 'selected'
+  suspended_at: Date | null
+  deleted_at: Date | null
+  updated_at: Generated<Date>
+}
+
+export interface WebhookDeliveryTable {
+  delivery_id: string
+  event: string
+  action: string | null
+  installation_id: number | null
+  received_at: Generated<Date>
+}
+
 export interface Database {
   'legacy.oauth_users': LegacyOauthUsersTable
   'legacy.webhooks': LegacyWebhooksTable
   'app.session': SessionTable
   'app.legacy_import': LegacyImportTable
   'app.audit_event': AuditEventTable
+  'app.inventory': InventoryTable
+  'app.batch': BatchTable
+  'app.batch_repo': BatchRepoTable
+  'app.batch_org_hook': BatchOrgHookTable
+  'app.install_state': InstallStateTable
+  'app.installation': InstallationTable
+  'app.webhook_delivery': WebhookDeliveryTable
 }

@@ -1,9 +1,10 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
-import type { GitHubConfig } from '../config.js'
-import type { GitHubOctokitClass } from '../github/octokit.js'
+import type { FastifyReply } from 'fastify'
+import type { GitHubClients } from '../github/clients.js'
 import { authorizationUrl, createPkce, exchangeCode, OAuthExchangeError } from '../github/oauth.js'
 import { appendAudit } from '../migration/audit.js'
+import { verifySetup, type PendingSetup } from '../migration/setup.js'
 import { HttpError } from '../plugins/error-handler.js'
 
 // Sign-in with the GitHub App's user authorization (web flow, one-time state bound to the
@@ -18,15 +19,16 @@ export interface SignedInUser {
 declare module 'fastify' {
   interface Session {
     user?: SignedInUser
-    /** The sign-in under way: its state and PKCE verifier, and when it started. */
-    oauth?: { state: string; verifier: string; startedAt: number }
+    /**
+     * The authorization under way: its state and PKCE verifier, when it started, and, when it
+     * was started to verify an installation, what GitHub's setup redirect claimed.
+     */
+    oauth?: { state: string; verifier: string; startedAt: number; setup?: PendingSetup }
   }
 }
 
 export interface AuthRoutesOptions {
-  github: GitHubConfig
-  /** The server's one Octokit class. */
-  GitHub: GitHubOctokitClass
+  github: GitHubClients
   publicUrl: string
 }
 
@@ -43,15 +45,23 @@ export function viewerOf(request: FastifyRequest): SignedInUser | undefined {
   return request.session.get('user')
 }
 
-export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, { github, GitHub, publicUrl }) => {
-  const redirectUri = `${publicUrl}/auth/callback`
+/**
+ * Sends the browser to GitHub's authorization page; GitHub skips the page for a user who
+ * already authorized the App, so verifying an installation this way costs no click.
+ */
+export function authorizeOnGitHub(request: FastifyRequest, reply: FastifyReply, github: GitHubClients, publicUrl: string, setup?: PendingSetup): FastifyReply {
+  const pkce = createPkce()
+  const state = randomBytes(32).toString('base64url')
+  request.session.set('oauth', { state, verifier: pkce.verifier, startedAt: Date.now(), ...(setup === undefined ? {} : { setup }) })
+  const { webUrl, clientId } = github.config
+  return reply.redirect(authorizationUrl({ webUrl, clientId, redirectUri: `${publicUrl}/auth/callback`, state, codeChallenge: pkce.challenge }))
+}
 
-  app.get('/auth/login', async (request, reply) => {
-    const pkce = createPkce()
-    const state = randomBytes(32).toString('base64url')
-    request.session.set('oauth', { state, verifier: pkce.verifier, startedAt: Date.now() })
-    return reply.redirect(authorizationUrl({ webUrl: github.webUrl, clientId: github.clientId, redirectUri, state, codeChallenge: pkce.challenge }))
-  })
+export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, { github, publicUrl }) => {
+  const redirectUri = `${publicUrl}/auth/callback`
+  const { webUrl, clientId, clientSecret } = github.config
+
+  app.get('/auth/login', async (request, reply) => authorizeOnGitHub(request, reply, github, publicUrl))
 
   app.get<{ Querystring: { code?: string; state?: string; error?: string } }>('/auth/callback', async (request, reply) => {
     const pending = request.session.get('oauth')
@@ -67,7 +77,7 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, { g
     if (code === undefined || code === '') throw new HttpError(400, 'GitHub sent no authorization code. Please sign in again.')
     let token: string
     try {
-      token = (await exchangeCode({ webUrl: github.webUrl, clientId: github.clientId, clientSecret: github.clientSecret, code, redirectUri, codeVerifier: pending.verifier })).token
+      token = (await exchangeCode({ webUrl, clientId, clientSecret, code, redirectUri, codeVerifier: pending.verifier })).token
     } catch (failure) {
       if (failure instanceof OAuthExchangeError) {
         request.log.info({ error: failure.error }, 'GitHub refused the sign-in code')
@@ -75,14 +85,28 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, { g
       }
       throw failure
     }
-    const { data } = await new GitHub({ auth: token }).request('GET /user')
+    const octokit = github.asUser(token)
+    const { data } = await octokit.request('GET /user')
     const user = { id: Number(data.id), login: data.login }
-    // A new session id at sign-in: a session fixed before sign-in is worth nothing after it.
-    await request.session.regenerate()
-    request.session.set('user', user)
-    request.session.set('signedInAt', Date.now())
-    await appendAudit(app.db, { actor: { kind: 'user', githubId: user.id, login: user.login }, action: 'sign_in', outcome: 'ok', requestId: request.id })
-    return reply.redirect('/migrate')
+    /** After a setup check, a user already signed in here stays signed in as they were. */
+    const signIn = async (keepSameUser: boolean): Promise<void> => {
+      if (keepSameUser && viewerOf(request)?.id === user.id) return
+      // A new session id at sign-in: a session fixed before sign-in is worth nothing after it.
+      await request.session.regenerate()
+      request.session.set('user', user)
+      request.session.set('signedInAt', Date.now())
+      await appendAudit(app.db, { actor: { kind: 'user', githubId: user.id, login: user.login }, action: 'sign_in', outcome: 'ok', requestId: request.id })
+    }
+    if (pending.setup === undefined) {
+      await signIn(false)
+      return reply.redirect('/migrate')
+    }
+    // Verified before anyone is signed in: a check that fails leaves the session as it was.
+    const result = await verifySetup(app.db, github, octokit, user, pending.setup, (trx, job) => app.queue.send(trx, 'add-repos', job), request.id)
+    if (result.kind === 'rejected') throw new HttpError(result.status, result.reason)
+    app.queue.wake()
+    await signIn(true)
+    return reply.redirect(`/migrate#owner-${result.ownerLogin}`)
   })
 
   app.post('/auth/logout', async (request, reply) => {

@@ -1,38 +1,127 @@
-import type { FastifyPluginAsync } from 'fastify'
-import type { GitHubOctokitClass } from '../github/octokit.js'
-import { planBatches } from '../migration/batches.js'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { GitHubClients } from '../github/clients.js'
+import { startAdding } from '../migration/add-repos.js'
+import { appendAudit } from '../migration/audit.js'
+import type { Viewer } from '../migration/batches.js'
+import { checkCoverage } from '../migration/coverage.js'
+import { issueState, type StateKey } from '../migration/install-state.js'
+import { installLinkRepos, installUrl, settingsUrl } from '../migration/install-link.js'
+import { planMigration } from '../migration/plan.js'
+import { loadBatch, loadPlan, type StoredBatch } from '../migration/plan-store.js'
 import { LegacyTokenRevoked } from '../migration/repo-refresh.js'
+import { HttpError } from '../plugins/error-handler.js'
 import { viewerOf } from './auth.js'
+import { wizardPage } from './wizard-page.js'
 
-// The migration wizard's first page: the signed-in user's installation batches, one per owner.
-// The user's legacy OAuth token is read from the legacy tables for this request only.
+// The migration wizard: the signed-in user's batches, one per owner, kept in Postgres so a
+// user who comes back finds them where they left them; and the steps on a batch (install,
+// add missing repositories, check coverage), each a POST that is safe to send twice.
 
 export interface WizardRoutesOptions {
-  /** The server's one Octokit class. */
-  GitHub: GitHubOctokitClass
+  github: GitHubClients
+  stateKey: StateKey
 }
 
-export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app, { GitHub }) => {
+type Legacy = { kind: 'token'; token: string } | { kind: 'none' } | { kind: 'revoked' }
+
+export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app, { github, stateKey }) => {
+  /** The user's legacy OAuth token, read for this request only. */
+  async function legacyOf(viewer: Viewer): Promise<Legacy> {
+    const row = await app.db.selectFrom('legacy.oauth_users').select('oauth_token').where('github_user_id', '=', viewer.id).executeTakeFirst()
+    if (row === undefined) return { kind: 'none' }
+    if (row.oauth_token === null) return { kind: 'revoked' }
+    return { kind: 'token', token: row.oauth_token }
+  }
+
+  function signedIn(request: FastifyRequest): Viewer {
+    const viewer = viewerOf(request)
+    if (viewer === undefined) throw new HttpError(401, 'Your session has ended. Please sign in again.')
+    return viewer
+  }
+
+  /** A batch of the signed-in user's, or a 404 that says nothing of anyone else's. */
+  async function ownBatch(request: FastifyRequest<{ Params: { id: string } }>, viewer: Viewer): Promise<StoredBatch> {
+    const id = Number(request.params.id)
+    const batch = Number.isSafeInteger(id) && id > 0 ? await loadBatch(app.db, id) : undefined
+    if (batch === undefined || batch.user_id !== viewer.id) throw new HttpError(404, 'There is no such step in your migration. It may have been planned again since: reload your migration page.')
+    return batch
+  }
+
+  const revokedPage = (reply: FastifyReply, viewer: Viewer) => reply.view('wizard-revoked.eta', { title: 'Legacy authorization revoked', login: viewer.login })
+  const nothingPage = (reply: FastifyReply, viewer: Viewer) => reply.view('wizard-nothing.eta', { title: 'Nothing to migrate', login: viewer.login })
+  const backTo = (reply: FastifyReply, batch?: { owner_login: string }) => reply.redirect(batch === undefined ? '/migrate' : `/migrate#owner-${batch.owner_login}`, 303)
+
+  /** Plans with GitHub; false when the legacy token no longer works. */
+  async function plan(request: FastifyRequest, viewer: Viewer, token: string): Promise<boolean> {
+    try {
+      await planMigration(app.db, github, viewer, token, request.id)
+      return true
+    } catch (error) {
+      if (error instanceof LegacyTokenRevoked) return false
+      throw error
+    }
+  }
 
   app.get('/migrate', async (request, reply) => {
     const viewer = viewerOf(request)
     if (viewer === undefined) return reply.redirect('/auth/login')
-    const legacy = await app.db.selectFrom('legacy.oauth_users').select('oauth_token').where('github_user_id', '=', viewer.id).executeTakeFirst()
-    if (legacy === undefined) {
-      return reply.view('wizard-nothing.eta', { title: 'Nothing to migrate', login: viewer.login })
+    let stored = await loadPlan(app.db, viewer.id)
+    if (stored === undefined) {
+      const legacy = await legacyOf(viewer)
+      if (legacy.kind === 'none') return nothingPage(reply, viewer)
+      if (legacy.kind === 'revoked' || !(await plan(request, viewer, legacy.token))) return revokedPage(reply, viewer)
+      stored = (await loadPlan(app.db, viewer.id))!
     }
-    if (legacy.oauth_token === null) {
-      return reply.view('wizard-revoked.eta', { title: 'Legacy authorization revoked', login: viewer.login })
+    if (stored.batches.length === 0 && stored.gone.length === 0) return nothingPage(reply, viewer)
+    return reply.view('wizard.eta', wizardPage(stored, github.config))
+  })
+
+  app.post('/migrate/refresh', async (request, reply) => {
+    const viewer = signedIn(request)
+    const legacy = await legacyOf(viewer)
+    if (legacy.kind === 'none') return nothingPage(reply, viewer)
+    if (legacy.kind === 'revoked' || !(await plan(request, viewer, legacy.token))) return revokedPage(reply, viewer)
+    return backTo(reply)
+  })
+
+  app.post<{ Params: { id: string } }>('/migrate/batches/:id/install', async (request, reply) => {
+    const viewer = signedIn(request)
+    const batch = await ownBatch(request, viewer)
+    if (batch.action === 'none') throw new HttpError(403, `Only an owner or member of ${batch.owner_login} can install the App there.`)
+    const repoIds = installLinkRepos(batch)
+    const url = await app.db.transaction().execute(async (trx) => {
+      const state = await issueState(trx, stateKey, batch, repoIds)
+      if (batch.status === 'planned') await trx.updateTable('app.batch').set({ status: 'link_issued' }).where('id', '=', batch.id).where('status', '=', 'planned').execute()
+      await appendAudit(trx, {
+        actor: { kind: 'user', githubId: viewer.id, login: viewer.login },
+        action: 'install_link_issued',
+        target: { ownerId: batch.owner_id, ownerLogin: batch.owner_login, ...(batch.installation_id === null ? {} : { installationId: batch.installation_id }) },
+        outcome: 'ok',
+        requestId: request.id,
+        detail: { flow: batch.action, repositories: repoIds.length === 0 ? 'all' : repoIds.length },
+      })
+      return installUrl(github.config, batch.owner_id, repoIds, state)
+    })
+    return reply.redirect(url, 303)
+  })
+
+  app.post<{ Params: { id: string } }>('/migrate/batches/:id/add', async (request, reply) => {
+    const viewer = signedIn(request)
+    const batch = await ownBatch(request, viewer)
+    if (batch.action !== 'install' || batch.installation_id === null) throw new HttpError(409, `The App is not installed on ${batch.owner_login} yet, or you cannot change its installation.`)
+    if (batch.add_path === 'settings_page') return reply.redirect(settingsUrl(github.config, batch), 303)
+    const missing = batch.repos.filter((r) => r.coverage === 'not_covered').map((r) => r.repo_id)
+    // A second click while the first is adding, or nothing left to add: nothing more to do.
+    if (await startAdding(app.db, (trx, job) => app.queue.send(trx, 'add-repos', job), batch.id, missing, { batchId: batch.id, actor: viewer, requestId: request.id })) {
+      app.queue.wake()
     }
-    try {
-      const inventory = await planBatches(app.db, new GitHub({ auth: legacy.oauth_token }), viewer)
-      if (inventory.batches.length === 0 && inventory.gone.length === 0) {
-        return await reply.view('wizard-nothing.eta', { title: 'Nothing to migrate', login: viewer.login })
-      }
-      return await reply.view('wizard.eta', { title: 'Your migration', ...inventory })
-    } catch (error) {
-      if (error instanceof LegacyTokenRevoked) return reply.view('wizard-revoked.eta', { title: 'Legacy authorization revoked', login: viewer.login })
-      throw error
-    }
+    return backTo(reply, batch)
+  })
+
+  app.post<{ Params: { id: string } }>('/migrate/batches/:id/check', async (request, reply) => {
+    const viewer = signedIn(request)
+    const batch = await ownBatch(request, viewer)
+    await checkCoverage(app.db, github, batch.owner_id, { actor: { kind: 'user', githubId: viewer.id, login: viewer.login }, requestId: request.id })
+    return backTo(reply, batch)
   })
 }

@@ -35,5 +35,9 @@ export async function serviceWithGitHub(t: Test, world: World = demoWorld(), ove
     },
     ...overrides,
   })
+  // GitHub's webhooks reach the service as they would in production: over HTTP.
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const address = app.server.address()
+  sim.state.app.webhook_url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}/github/webhooks`
   return { app, sim, tdb }
 }

@@ -1,0 +1,152 @@
+import { sql, type Kysely } from 'kysely'
+import type { Coverage, Database } from '../db/database.js'
+import type { GitHubClients } from '../github/clients.js'
+import { appendAudit, type AuditActor } from './audit.js'
+import { liveInstallationOf } from './installations.js'
+import { batchesOfOwner, type StoredBatch } from './plan-store.js'
+import { LegacyTokenRevoked, lookupRepos, type RepoNow } from './repo-refresh.js'
+
+// Which legacy repositories the App's installation on an owner covers, asked with an
+// installation token (GET /installation/repositories, every page) and compared by id. A
+// repository the installation does not list is looked up with the batch user's legacy token,
+// to tell "not covered" from "gone" and "moved to another owner". Every batch of the owner,
+// whichever user planned it, gets the result: coverage is a fact about the owner.
+
+export interface CoverageCounts {
+  covered: number
+  not_covered: number
+  gone: number
+  moved: number
+  unknown: number
+}
+
+export function countCoverage(batch: Pick<StoredBatch, 'repos'>): CoverageCounts {
+  const counts: CoverageCounts = { covered: 0, not_covered: 0, gone: 0, moved: 0, unknown: 0 }
+  for (const repo of batch.repos) counts[repo.coverage] += 1
+  return counts
+}
+
+/** An org hook sends events of every repository: only an installation on all of them replaces it. */
+export function orgHooksCovered(batch: Pick<StoredBatch, 'installation'>): boolean {
+  return batch.installation?.repository_selection === 'all' && batch.installation.suspended_at === null
+}
+
+/** Everything this user migrates to this owner is covered: their old hooks may go. */
+export function batchCovered(batch: StoredBatch): boolean {
+  const counts = countCoverage(batch)
+  return (
+    batch.installation !== undefined &&
+    batch.coverage_problem === null &&
+    counts.covered > 0 === batch.repos.length > 0 &&
+    counts.not_covered + counts.unknown === 0 &&
+    (batch.orgHooks.length === 0 || orgHooksCovered(batch))
+  )
+}
+
+interface Listed {
+  selection: 'all' | 'selected'
+  ids: Set<number>
+}
+
+async function listInstallationRepos(github: GitHubClients, installationId: number): Promise<Listed> {
+  const octokit = await github.asInstallation(installationId)
+  const listed: Listed = { selection: 'selected', ids: new Set() }
+  for await (const page of octokit.paginate.iterator('GET /installation/repositories', { per_page: 100 })) {
+    // octokit's paginate moves the list's repository_selection onto the page's array.
+    listed.selection = (page.data as unknown as { repository_selection: 'all' | 'selected' }).repository_selection
+    for (const repo of page.data) listed.ids.add(repo.id)
+  }
+  return listed
+}
+
+/** For repositories the installation does not list: gone, moved, or there but not covered. */
+async function whereabouts(db: Kysely<Database>, github: GitHubClients, batch: StoredBatch, ids: number[]): Promise<Map<number, RepoNow>> {
+  if (ids.length === 0) return new Map()
+  const user = await db.selectFrom('legacy.oauth_users').select('oauth_token').where('github_user_id', '=', batch.user_id).executeTakeFirst()
+  if (user?.oauth_token == null) return new Map()
+  try {
+    return await lookupRepos(github.asUser(user.oauth_token), ids)
+  } catch (error) {
+    if (error instanceof LegacyTokenRevoked) return new Map()
+    throw error
+  }
+}
+
+function verdict(repoId: number, ownerId: number, listed: Listed, now: RepoNow | undefined): { coverage: Coverage; movedTo: string | null } {
+  if (listed.ids.has(repoId)) return { coverage: 'covered', movedTo: null }
+  if (now?.status === 'gone') return { coverage: 'gone', movedTo: null }
+  if (now?.status === 'current' && now.repo.ownerId !== ownerId) return { coverage: 'moved', movedTo: now.repo.ownerLogin }
+  return { coverage: 'not_covered', movedTo: null }
+}
+
+export interface CheckContext {
+  actor: AuditActor
+  requestId?: string
+}
+
+async function recordProblem(db: Kysely<Database>, batches: StoredBatch[], installationId: number | null, problem: string, context: CheckContext): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    for (const batch of batches) {
+      await trx
+        .updateTable('app.batch')
+        .set({ coverage_problem: problem, coverage_checked_at: new Date(), installation_id: installationId, updated_at: sql<Date>`now()` })
+        .where('id', '=', batch.id)
+        .execute()
+      await trx.updateTable('app.batch_repo').set({ coverage: 'not_covered' }).where('batch_id', '=', batch.id).where('coverage', '=', 'covered').execute()
+      await appendAudit(trx, {
+        actor: context.actor,
+        action: 'coverage_checked',
+        target: { ownerId: batch.owner_id, ownerLogin: batch.owner_login, ...(installationId === null ? {} : { installationId }) },
+        outcome: 'not_covered',
+        reason: problem,
+        requestId: context.requestId,
+        detail: { forUser: batch.user_id },
+      })
+    }
+  })
+}
+
+/** Checks, records and audits coverage for every batch of the owner. */
+export async function checkCoverage(db: Kysely<Database>, github: GitHubClients, ownerId: number, context: CheckContext): Promise<void> {
+  const batches = await batchesOfOwner(db, ownerId)
+  if (batches.length === 0) return
+  const installation = await liveInstallationOf(db, ownerId)
+  const login = batches[0]!.owner_login
+  if (installation === undefined) {
+    return recordProblem(db, batches, null, `The App is not installed on ${login}.`, context)
+  }
+  if (installation.suspended_at !== null) {
+    return recordProblem(db, batches, installation.id, `The App's installation on ${login} is suspended: GitHub sends it no events until it is unsuspended.`, context)
+  }
+  const listed = await listInstallationRepos(github, installation.id)
+  const results = new Map<number, Map<number, { coverage: Coverage; movedTo: string | null }>>()
+  for (const batch of batches) {
+    const unlisted = batch.repos.filter((r) => !listed.ids.has(r.repo_id)).map((r) => r.repo_id)
+    const now = await whereabouts(db, github, batch, unlisted)
+    results.set(batch.id, new Map(batch.repos.map((r) => [r.repo_id, verdict(r.repo_id, ownerId, listed, now.get(r.repo_id))])))
+  }
+  await db.transaction().execute(async (trx) => {
+    await trx.updateTable('app.installation').set({ repository_selection: listed.selection, updated_at: sql<Date>`now()` }).where('id', '=', installation.id).execute()
+    for (const batch of batches) {
+      const verdicts = results.get(batch.id)!
+      for (const [repoId, v] of verdicts) {
+        await trx.updateTable('app.batch_repo').set({ coverage: v.coverage, moved_to: v.movedTo }).where('batch_id', '=', batch.id).where('repo_id', '=', repoId).execute()
+      }
+      await trx
+        .updateTable('app.batch')
+        .set({ coverage_problem: null, coverage_checked_at: new Date(), installation_id: installation.id, status: 'installed', updated_at: sql<Date>`now()` })
+        .where('id', '=', batch.id)
+        .execute()
+      const counts = countCoverage({ repos: [...verdicts.values()].map((v) => ({ coverage: v.coverage }) as StoredBatch['repos'][number]) })
+      const hooksCovered = batch.orgHooks.length === 0 || listed.selection === 'all'
+      await appendAudit(trx, {
+        actor: context.actor,
+        action: 'coverage_checked',
+        target: { ownerId: batch.owner_id, ownerLogin: batch.owner_login, installationId: installation.id },
+        outcome: counts.not_covered === 0 && hooksCovered ? 'covered' : 'not_covered',
+        requestId: context.requestId,
+        detail: { forUser: batch.user_id, repositorySelection: listed.selection, ...counts, orgHooks: batch.orgHooks.length, orgHooksCovered: hooksCovered },
+      })
+    }
+  })
+}

@@ -1,0 +1,45 @@
+import { sql, type Kysely } from 'kysely'
+import type { Database } from '../db/database.js'
+import type { GitHubClients } from '../github/clients.js'
+import { appendAudit } from './audit.js'
+import { planBatches, type Viewer } from './batches.js'
+import { checkCoverage } from './coverage.js'
+import { installationOn, recordInstallation } from './installations.js'
+import { savePlan } from './plan-store.js'
+
+// Planning a user's migration: the batches from the legacy records and GitHub, kept in
+// Postgres; then, per owner, whether the App is already installed there (asked as the App),
+// and if so what that installation already covers.
+
+export async function planMigration(db: Kysely<Database>, github: GitHubClients, viewer: Viewer, legacyToken: string, requestId?: string): Promise<void> {
+  const inventory = await planBatches(db, github.asUser(legacyToken), viewer)
+  await savePlan(db, viewer, inventory, requestId)
+  const actor = { kind: 'user' as const, githubId: viewer.id, login: viewer.login }
+  for (const batch of inventory.batches) {
+    const installation = await installationOn(github, batch.owner)
+    if (installation === undefined) continue
+    await db.transaction().execute(async (trx) => {
+      await recordInstallation(trx, installation)
+      const attached = await trx
+        .updateTable('app.batch')
+        .set({ status: 'installed', installation_id: installation.id, updated_at: sql<Date>`now()` })
+        .where('user_id', '=', viewer.id)
+        .where('owner_id', '=', batch.owner.id)
+        .where((eb) => eb.or([eb('installation_id', 'is', null), eb('installation_id', '<>', installation.id)]))
+        .returning('id')
+        .executeTakeFirst()
+      if (attached !== undefined) {
+        await appendAudit(trx, {
+          actor,
+          action: 'installation_found',
+          target: { ownerId: batch.owner.id, ownerLogin: batch.owner.login, installationId: installation.id },
+          outcome: 'ok',
+          reason: 'The App was already installed on this account',
+          requestId,
+          detail: { repositorySelection: installation.repositorySelection },
+        })
+      }
+    })
+    await checkCoverage(db, github, batch.owner.id, { actor, requestId })
+  }
+}

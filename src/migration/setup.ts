@@ -1,0 +1,105 @@
+import { sql, type Kysely } from 'kysely'
+import type { Database } from '../db/database.js'
+import type { GitHubClients } from '../github/clients.js'
+import type { GitHubOctokit } from '../github/octokit.js'
+import { startAdding, type Enqueue } from './add-repos.js'
+import { appendAudit, type AuditActor } from './audit.js'
+import type { Viewer } from './batches.js'
+import { checkCoverage } from './coverage.js'
+import { claimState, type StatePayload } from './install-state.js'
+import { fromApi, recordInstallation } from './installations.js'
+import { loadBatch } from './plan-store.js'
+
+// The end of an install: GitHub sent the user back to the setup URL with an installation id,
+// which proves nothing by itself. It is believed only when the user's own token lists that
+// installation (GET /user/installations), on the owner the signed state names, and the state
+// is unused. Then it is recorded, its coverage checked, and what the link could not preselect
+// (GitHub takes at most 100 repositories) is added through the API.
+
+export interface PendingSetup extends StatePayload {
+  installationId: number
+  setupAction: 'install' | 'update'
+}
+
+export type SetupResult =
+  | { kind: 'verified'; ownerLogin: string }
+  /** Another tab or a double click finished this one first. */
+  | { kind: 'already'; ownerLogin: string }
+  | { kind: 'rejected'; status: 403 | 409; reason: string }
+
+interface ApiInstallation {
+  id: number
+  account: { id: number; login: string } | null
+  repository_selection: 'all' | 'selected'
+  suspended_at?: string | null
+}
+
+export async function verifySetup(
+  db: Kysely<Database>,
+  github: GitHubClients,
+  userOctokit: GitHubOctokit,
+  user: Viewer,
+  pending: PendingSetup,
+  enqueue: Enqueue,
+  requestId?: string,
+): Promise<SetupResult> {
+  const actor: AuditActor = { kind: 'user', githubId: user.id, login: user.login }
+  const stateRow = await db.selectFrom('app.install_state').selectAll().where('nonce', '=', pending.nonce).executeTakeFirst()
+  const batch = stateRow === undefined ? undefined : await loadBatch(db, stateRow.batch_id)
+  const reject = async (status: 403 | 409, reason: string): Promise<SetupResult> => {
+    await appendAudit(db, {
+      actor,
+      action: 'installation_rejected',
+      target: { ownerId: pending.ownerId, ...(batch === undefined ? {} : { ownerLogin: batch.owner_login }), installationId: pending.installationId },
+      outcome: 'rejected',
+      reason,
+      requestId,
+    })
+    return { kind: 'rejected', status, reason }
+  }
+  if (stateRow === undefined || batch === undefined) return reject(409, 'This installation link belongs to a plan that was made again since. Start again from your migration page.')
+  if (user.id !== pending.userId) {
+    return reject(403, `You are signed in on GitHub as ${user.login}, but this installation was started by another account.`)
+  }
+  if (stateRow.used_at !== null) {
+    if (batch.installation_id === pending.installationId) return { kind: 'already', ownerLogin: batch.owner_login }
+    return reject(409, 'This installation link was already used.')
+  }
+  const mine = (await userOctokit.paginate('GET /user/installations', { per_page: 100 })) as ApiInstallation[]
+  const found = mine.find((i) => i.id === pending.installationId)
+  if (found === undefined) {
+    return reject(403, `GitHub does not list installation ${pending.installationId} among the installations you can reach.`)
+  }
+  if (found.account?.id !== pending.ownerId) {
+    return reject(403, `Installation ${pending.installationId} is on ${found.account?.login ?? 'another account'}, not on ${batch.owner_login}.`)
+  }
+  const installation = fromApi(found, batch.owner_login)
+  const claimed = await db.transaction().execute(async (trx) => {
+    if (!(await claimState(trx, pending.nonce))) return false
+    await recordInstallation(trx, installation)
+    await trx
+      .updateTable('app.batch')
+      .set({ status: 'installed', installation_id: installation.id, updated_at: sql<Date>`now()` })
+      .where('id', '=', batch.id)
+      .execute()
+    await appendAudit(trx, {
+      actor,
+      action: 'installation_verified',
+      target: { ownerId: batch.owner_id, ownerLogin: batch.owner_login, installationId: installation.id },
+      outcome: 'ok',
+      requestId,
+      detail: { setupAction: pending.setupAction, repositorySelection: installation.repositorySelection, preselected: stateRow.repo_ids.length },
+    })
+    return true
+  })
+  if (!claimed) return { kind: 'already', ownerLogin: batch.owner_login }
+  await checkCoverage(db, github, batch.owner_id, { actor, requestId })
+  // A batch larger than one link: the rest goes in through the API.
+  const linked = new Set(stateRow.repo_ids)
+  const after = (await loadBatch(db, batch.id))!
+  const rest = after.repos.filter((r) => !linked.has(r.repo_id) && r.coverage === 'not_covered').map((r) => r.repo_id)
+  if (stateRow.repo_ids.length > 0 && rest.length > 0) {
+    await startAdding(db, enqueue, batch.id, rest, { batchId: batch.id, actor: { id: user.id, login: user.login }, ...(requestId === undefined ? {} : { requestId }) })
+  }
+  return { kind: 'verified', ownerLogin: batch.owner_login }
+}

@@ -1,0 +1,85 @@
+import type { FastifyPluginAsync } from 'fastify'
+import type { GitHubClients } from '../github/clients.js'
+import { appendAudit } from '../migration/audit.js'
+import { claimState, readState, type StateKey } from '../migration/install-state.js'
+import { HttpError } from '../plugins/error-handler.js'
+import { authorizeOnGitHub, viewerOf } from './auth.js'
+
+// GET /github/setup, the App's setup URL: where GitHub sends the browser after an install, an
+// update, or a request to an org's owners. Nothing in the query is believed as it comes: the
+// state must be one this service signed and has not seen used, and an installation id is
+// checked with the user's own token (through a quick authorization on GitHub) before
+// anything is recorded. Without a state (an org owner approving a request later, maybe with
+// no session here), the page only confirms: the signed webhook does the work.
+
+export interface SetupRoutesOptions {
+  github: GitHubClients
+  stateKey: StateKey
+  publicUrl: string
+}
+
+interface SetupQuery {
+  installation_id?: string
+  setup_action?: string
+  state?: string
+}
+
+const ACTIONS = new Set(['install', 'update', 'request'])
+
+export const setupRoutes: FastifyPluginAsync<SetupRoutesOptions> = async (app, { github, stateKey, publicUrl }) => {
+  app.get<{ Querystring: SetupQuery }>('/github/setup', async (request, reply) => {
+    const { installation_id: installationParam, setup_action: action, state } = request.query
+    if (action === undefined || !ACTIONS.has(action)) {
+      throw new HttpError(400, 'This page is where GitHub sends you after installing the App; this link does not say what happened on GitHub.')
+    }
+    if (state === undefined || state === '') {
+      return reply.view('setup-received.eta', { title: action === 'request' ? 'Request sent' : 'Installation received', action, signedIn: viewerOf(request) !== undefined })
+    }
+    const read = readState(stateKey, state)
+    if (!read.ok) {
+      request.log.info({ reason: read.reason }, 'setup callback with a bad state')
+      throw new HttpError(400, read.reason === 'expired' ? 'This installation link has expired. Start again from your migration page.' : 'This installation link was not made by this service. Start again from your migration page.')
+    }
+    const { payload } = read
+    const row = await app.db.selectFrom('app.install_state as s').innerJoin('app.batch as b', 'b.id', 's.batch_id').select(['s.used_at', 'b.id as batch_id', 'b.owner_login', 'b.user_id']).where('s.nonce', '=', payload.nonce).executeTakeFirst()
+    if (row === undefined) throw new HttpError(409, 'This installation link belongs to a plan that was made again since. Start again from your migration page.')
+    const viewer = viewerOf(request)
+    if (viewer !== undefined && viewer.id !== payload.userId) {
+      throw new HttpError(403, `You are signed in as ${viewer.login}, but this installation was started by another account. Sign out, and sign in as that account.`)
+    }
+    if (row.used_at !== null) {
+      await appendAudit(app.db, {
+        actor: viewer === undefined ? { kind: 'user' } : { kind: 'user', githubId: viewer.id, login: viewer.login },
+        action: 'installation_rejected',
+        target: { ownerId: payload.ownerId, ownerLogin: row.owner_login },
+        outcome: 'rejected',
+        reason: 'the installation link was used again',
+        requestId: request.id,
+      })
+      throw new HttpError(409, 'This installation link was already used. Your migration page shows where things stand.')
+    }
+
+    if (action === 'request') {
+      if (viewer === undefined) throw new HttpError(401, 'Your session has ended. Sign in again: your migration page shows whether your request reached GitHub.')
+      const recorded = await app.db.transaction().execute(async (trx) => {
+        if (!(await claimState(trx, payload.nonce))) return false
+        await trx.updateTable('app.batch').set({ status: 'request_pending' }).where('id', '=', row.batch_id).where('installation_id', 'is', null).execute()
+        await appendAudit(trx, {
+          actor: { kind: 'user', githubId: viewer.id, login: viewer.login },
+          action: 'request_pending',
+          target: { ownerId: payload.ownerId, ownerLogin: row.owner_login },
+          outcome: 'ok',
+          reason: `waiting for an owner of ${row.owner_login} to approve`,
+          requestId: request.id,
+        })
+        return true
+      })
+      if (!recorded) throw new HttpError(409, 'This installation link was already used. Your migration page shows where things stand.')
+      return reply.redirect(`/migrate#owner-${row.owner_login}`, 303)
+    }
+
+    const installationId = Number(installationParam)
+    if (!Number.isSafeInteger(installationId) || installationId <= 0) throw new HttpError(400, 'GitHub sent no valid installation id. Start again from your migration page.')
+    return authorizeOnGitHub(request, reply, github, publicUrl, { ...payload, installationId, setupAction: action as 'install' | 'update' })
+  })
+}

@@ -1,0 +1,95 @@
+import { Webhooks } from '@octokit/webhooks'
+import type { FastifyPluginAsync } from 'fastify'
+import { appendAudit } from '../migration/audit.js'
+import type { InstallationEventJob } from '../migration/installation-events.js'
+
+// POST /github/webhooks, the App's webhook URL. The signature is checked on the exact bytes
+// GitHub sent; a delivery GitHub sends again (same X-GitHub-Delivery) is taken once; the work is
+// queued in the same transaction that records the delivery, and GitHub gets its answer at once.
+
+export interface WebhookRoutesOptions {
+  secret: string
+}
+
+const HANDLED = new Set(['installation', 'installation_repositories'])
+
+interface Account {
+  id: number
+  login?: string
+}
+
+interface InstallationPayload {
+  action: string
+  installation: { id: number; account: Account | null; repository_selection: 'all' | 'selected'; suspended_at?: string | null }
+  sender: { id: number; login: string }
+  requester?: { id: number; login: string } | null
+}
+
+function header(value: string | string[] | undefined): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined
+}
+
+export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (app, { secret }) => {
+  const webhooks = new Webhooks({ secret })
+  // The signature covers the body as sent, so this route reads it as text.
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 25 * 1024 * 1024 }, (_request, body, done) => done(null, body))
+
+  app.post('/github/webhooks', async (request, reply) => {
+    const deliveryId = header(request.headers['x-github-delivery'])
+    const event = header(request.headers['x-github-event'])
+    const signature = header(request.headers['x-hub-signature-256'])
+    const body = request.body
+    if (deliveryId === undefined || event === undefined || signature === undefined || typeof body !== 'string') {
+      return reply.code(400).send({ error: 'A GitHub webhook delivery needs X-GitHub-Delivery, X-GitHub-Event, X-Hub-Signature-256 and a JSON body.' })
+    }
+    if (!(await webhooks.verify(body, signature))) {
+      request.log.warn({ deliveryId, event }, 'webhook signature does not match')
+      return reply.code(401).send({ error: 'The signature does not match this App’s webhook secret.' })
+    }
+    if (!HANDLED.has(event)) return reply.code(202).send({ ignored: event })
+    let payload: InstallationPayload
+    try {
+      payload = JSON.parse(body) as InstallationPayload
+    } catch {
+      return reply.code(400).send({ error: 'The body is not JSON.' })
+    }
+    const account = payload.installation?.account
+    if (account == null || typeof payload.installation.id !== 'number') return reply.code(400).send({ error: 'The payload names no installation account.' })
+    const job: InstallationEventJob = {
+      deliveryId,
+      event: event as InstallationEventJob['event'],
+      action: payload.action,
+      installation: {
+        id: payload.installation.id,
+        accountId: account.id,
+        accountLogin: account.login ?? String(account.id),
+        repositorySelection: payload.installation.repository_selection,
+        suspendedAt: payload.installation.suspended_at ?? null,
+      },
+      sender: { id: payload.sender.id, login: payload.sender.login },
+      requester: payload.requester == null ? null : { id: payload.requester.id, login: payload.requester.login },
+    }
+    const fresh = await app.db.transaction().execute(async (trx) => {
+      const taken = await trx
+        .insertInto('app.webhook_delivery')
+        .values({ delivery_id: deliveryId, event, action: payload.action, installation_id: job.installation.id })
+        .onConflict((oc) => oc.column('delivery_id').doNothing())
+        .returning('delivery_id')
+        .executeTakeFirst()
+      if (taken === undefined) return false
+      await appendAudit(trx, {
+        actor: { kind: 'github', githubId: job.sender.id, login: job.sender.login },
+        action: 'webhook_received',
+        target: { ownerId: account.id, ownerLogin: job.installation.accountLogin, installationId: job.installation.id },
+        outcome: 'queued',
+        requestId: request.id,
+        detail: { deliveryId, event, action: payload.action },
+      })
+      await app.queue.send(trx, 'installation-event', job)
+      return true
+    })
+    if (!fresh) return reply.code(200).send({ duplicate: deliveryId })
+    app.queue.wake()
+    return reply.code(202).send({ queued: deliveryId })
+  })
+}

@@ -1,0 +1,85 @@
+import type { GitHubConfig } from '../config.js'
+import { batchCovered, countCoverage, orgHooksCovered, type CoverageCounts } from '../migration/coverage.js'
+import { installLinkRepos, MAX_LINK_REPOS, settingsUrl } from '../migration/install-link.js'
+import type { StoredBatch, StoredPlan } from '../migration/plan-store.js'
+
+// What the wizard page shows of a stored plan: per batch, where it stands and the one next
+// step it offers.
+
+export type NextStep =
+  /** Install the App with the batch preselected. */
+  | 'install'
+  /** Ask an org owner to install it (GitHub's request flow). */
+  | 'request'
+  /** A request is with the org's owners. */
+  | 'waiting'
+  /** Installed; add the repositories it misses through the API. */
+  | 'add'
+  /** Installed; GitHub refused the API: tick them on the installation's settings page. */
+  | 'settings'
+  /** Installed; a member asks the owners to add what is missing. */
+  | 'request-more'
+  /** Repositories are being added right now. */
+  | 'adding'
+  | 'covered'
+  /** Nothing this user can do: an owner of the account must act. */
+  | 'none'
+
+export interface BatchView {
+  batch: StoredBatch
+  counts: CoverageCounts
+  covered: boolean
+  orgHooksCovered: boolean
+  next: NextStep
+  /** Repositories the install link cannot preselect (added after the install). */
+  beyondLink: number
+  added: number
+  toAdd: number
+  settingsUrl: string | undefined
+  approversUrl: string | undefined
+}
+
+function nextStep(batch: StoredBatch, covered: boolean, counts: CoverageCounts): NextStep {
+  if (batch.adding) return 'adding'
+  if (batch.installation_id === null || batch.installation === undefined) {
+    if (batch.action === 'none') return 'none'
+    if (batch.status === 'request_pending') return 'waiting'
+    return batch.action
+  }
+  if (covered) return 'covered'
+  if (batch.coverage_problem !== null || batch.action === 'none') return 'none'
+  const missingRepos = counts.not_covered > 0
+  if (batch.action === 'request') return missingRepos || !orgHooksCovered(batch) ? 'request-more' : 'none'
+  if (!missingRepos) return 'install' // only the org hook is left: install on all repositories
+  return batch.add_path === 'settings_page' ? 'settings' : 'add'
+}
+
+export function batchView(batch: StoredBatch, github: Pick<GitHubConfig, 'webUrl'>): BatchView {
+  const counts = countCoverage(batch)
+  const covered = batchCovered(batch)
+  const eligible = batch.repos.filter((r) => r.coverage === 'unknown' || r.coverage === 'not_covered').length
+  return {
+    batch,
+    counts,
+    covered,
+    orgHooksCovered: orgHooksCovered(batch),
+    next: nextStep(batch, covered, counts),
+    beyondLink: installLinkRepos(batch).length === 0 ? 0 : Math.max(0, eligible - MAX_LINK_REPOS),
+    added: batch.repos.filter((r) => r.add_state === 'added').length,
+    toAdd: batch.repos.filter((r) => r.add_state !== null).length,
+    settingsUrl: batch.installation_id === null ? undefined : settingsUrl(github, batch),
+    approversUrl: batch.owner_type === 'Organization' ? `${github.webUrl}/orgs/${encodeURIComponent(batch.owner_login)}/people?query=role%3Aowner` : undefined,
+  }
+}
+
+export function wizardPage(plan: StoredPlan, github: Pick<GitHubConfig, 'webUrl'>) {
+  const batches = plan.batches.map((b) => batchView(b, github))
+  return {
+    title: 'Your migration',
+    plannedAt: plan.plannedAt,
+    gone: plan.gone,
+    batches,
+    // Progress shows itself: the page reloads while repositories are being added.
+    refreshSeconds: batches.some((b) => b.next === 'adding') ? 2 : undefined,
+  }
+}

@@ -1,0 +1,61 @@
+import t from 'tap'
+import { serviceWithGitHub } from '../helpers/service.js'
+import { signIn } from '../helpers/sign-in.js'
+import { auditActions, followSetup, formAction, installOnGitHub, press, settled, view } from '../helpers/wizard.js'
+
+function section(body: string, owner: string): string {
+  const start = body.indexOf(`id="owner-${owner}"`)
+  if (start < 0) throw new Error(`no batch for ${owner}`)
+  const end = body.indexOf('</section>', start)
+  return body.slice(start, end)
+}
+
+t.test('mona, the org owner: every owner she can install on reaches "covered" in two clicks; widgets waits for its owner', async (t) => {
+  const service = await serviceWithGitHub(t)
+  const { app, sim } = service
+  const cookie = await signIn(app, sim, 1)
+  const first = await view(app, cookie)
+  t.equal(first.statusCode, 200)
+  t.match(section(first.body, 'mona'), 'Install on mona')
+  t.match(section(first.body, 'acme'), 'Install on acme')
+  t.match(section(first.body, 'acme'), 'all repositories')
+  t.match(section(first.body, 'widgets'), 'Ask the owners of widgets')
+
+  // mona's own account: click 1 (Install here), click 2 (Install on GitHub).
+  const toGitHub = await press(app, cookie, formAction(first.body, 'Install on mona'))
+  t.equal(toGitHub.statusCode, 303)
+  const link = new URL(toGitHub.headers.location as string)
+  t.equal(`${link.origin}${link.pathname}`, `${sim.url}/apps/acme-ci/installations/new/permissions`)
+  t.equal(link.searchParams.get('suggested_target_id'), '1')
+  t.same(link.searchParams.getAll('repository_ids[]').sort(), ['1000', '1001', '1002'])
+  const back = await followSetup(app, sim, cookie, installOnGitHub(sim, link.toString(), 'mona'), 1)
+  t.equal(back.statusCode, 302)
+  t.equal(back.headers.location, '/migrate#owner-mona')
+  await settled(service)
+  t.match(section((await view(app, cookie)).body, 'mona'), /Covered[\s\S]*3 covered/)
+
+  // acme has an org hook: installed on all repositories.
+  const acmeLink = (await press(app, cookie, formAction((await view(app, cookie)).body, 'Install on acme'))).headers.location as string
+  t.same(new URL(acmeLink).searchParams.getAll('repository_ids[]'), [], 'no preselection: all repositories')
+  await followSetup(app, sim, cookie, installOnGitHub(sim, acmeLink, 'mona'), 1)
+  await settled(service)
+  const acme = section((await view(app, cookie)).body, 'acme')
+  t.match(acme, /Covered[\s\S]*3 covered/)
+  t.match(acme, 'is replaced by the installation')
+
+  // widgets: mona is a member, so GitHub makes it a request to its owners.
+  const widgetsLink = (await press(app, cookie, formAction((await view(app, cookie)).body, 'Ask the owners of widgets'))).headers.location as string
+  const requested = await followSetup(app, sim, cookie, installOnGitHub(sim, widgetsLink, 'mona'), 1)
+  t.equal(requested.statusCode, 303)
+  t.match(section((await view(app, cookie)).body, 'widgets'), 'Waiting for approval')
+  const [request] = [...sim.state.requests.values()]
+  const approved = await sim.sim.app.inject({ method: 'POST', url: `/_sim/requests/${request!.id}/approve`, payload: { approver: 'octo' } })
+  t.equal(approved.statusCode, 200)
+  await settled(service)
+  t.match(section((await view(app, cookie)).body, 'widgets'), /Covered[\s\S]*1 covered/)
+
+  const actions = await auditActions(service)
+  for (const action of ['sign_in', 'batch_planned', 'install_link_issued', 'installation_verified', 'coverage_checked', 'request_pending', 'webhook_received', 'installation_created']) {
+    t.ok(actions.includes(action), `audited: ${action}`)
+  }
+})

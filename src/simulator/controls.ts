@@ -1,6 +1,6 @@
 import { Ajv } from 'ajv'
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
-import { installWithEvents } from './install-events.js'
+import { approveRequest } from './install-events.js'
 import type { Account, Hook, Installation, Repo, SimState, User } from './state.js'
 
 // Test controls under /_sim/, JSON in and JSON out: what tests and people trying the demo use
@@ -277,15 +277,7 @@ export const controlRoutes: FastifyPluginAsync = async (app) => {
     if (isProblem(approver)) return problem(reply, approver)
     const account = state.accountById(pending.accountId)!
     if (!state.isAccountOwner(approver.id, account.id)) return problem(reply, new Problem(403, `${approver.login} is not an owner of ${account.login}.`))
-    // A request adds to what is installed; it never takes repositories away.
-    const existing = state.installationOn(account.id)
-    let selection = pending.repositorySelection
-    let ids = pending.repositoryIds
-    if (existing?.repositorySelection === 'all') selection = 'all'
-    else if (existing !== undefined && selection === 'selected') ids = [...new Set([...existing.repositoryIds, ...ids])]
-    const requester = state.users.get(pending.requesterId)!
-    const { installation, action } = installWithEvents(state, account.id, selection, ids, approver, requester)
-    state.requests.delete(pending.id)
+    const { installation, action } = approveRequest(state, pending, approver)
     return { action, installation: installationJson(state, installation) }
   })
 

@@ -1,4 +1,4 @@
-import type { Installation, SimState, User } from './state.js'
+import type { Installation, InstallationRequest, SimState, User } from './state.js'
 
 // Installing or changing an installation, from the install page or an approved request, and
 // the webhook events GitHub sends for it.
@@ -41,4 +41,21 @@ export function installWithEvents(
     state.onEvent({ name: 'installation_repositories', action: 'removed', installation, added: [], removed, sender, requester })
   }
   return result
+}
+
+/**
+ * An owner approves a pending installation request, from the org's settings page or the test
+ * controls: the app is installed with the requester named in the events, and the request is
+ * gone. A request adds to what is installed; it never takes repositories away.
+ */
+export function approveRequest(state: SimState, pending: InstallationRequest, approver: User): Installed {
+  const existing = state.installationOn(pending.accountId)
+  let selection = pending.repositorySelection
+  let ids = pending.repositoryIds
+  if (existing?.repositorySelection === 'all') selection = 'all'
+  else if (existing !== undefined && selection === 'selected') ids = [...new Set([...existing.repositoryIds, ...ids])]
+  const requester = state.users.get(pending.requesterId)!
+  const installed = installWithEvents(state, pending.accountId, selection, ids, approver, requester)
+  state.requests.delete(pending.id)
+  return installed
 }

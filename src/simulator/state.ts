@@ -201,6 +201,8 @@ export class SimState {
   readonly tokens = new Map<string, Token>()
   readonly codes = new Map<string, OAuthCode>()
   readonly refreshTokens = new Map<string, RefreshToken>()
+  /** User id -> client ids of the apps the user has authorized: GitHub asks only the first time. */
+  readonly authorizations = new Map<number, Set<string>>()
   /** Whether PUT /user/installations/{id}/repositories/{repo} takes legacy OAuth tokens. */
   legacyTokensMayAddRepos = true
   faults: Faults = { latencyMs: 0, errors: [], installationTokenLag: false }
@@ -584,6 +586,17 @@ export class SimState {
     this.tokens.set(token, { kind: 'user', userId, expiresAt })
     this.refreshTokens.set(refreshToken, { userId, expiresAt: refreshExpiresAt })
     return { token, refreshToken, expiresAt, refreshExpiresAt }
+  }
+
+  /** Records that the user authorized the app with this client id. */
+  authorize(userId: number, clientId: string): void {
+    let clientIds = this.authorizations.get(userId)
+    if (clientIds === undefined) this.authorizations.set(userId, (clientIds = new Set()))
+    clientIds.add(clientId)
+  }
+
+  hasAuthorized(userId: number, clientId: string): boolean {
+    return this.authorizations.get(userId)?.has(clientId) ?? false
   }
 
   revokeLegacyToken(user: User): void {

@@ -6,13 +6,16 @@ import { Eta } from 'eta'
 import type { FastifyPluginAsync } from 'fastify'
 import { projectRoot } from '../../project-root.js'
 import { installRoutes } from './install.js'
+import { installationRequestRoutes } from './installation-requests.js'
+import { installationSettingsRoutes } from './installation-settings.js'
 import { authorizeRoutes } from './oauth-authorize.js'
 import { tokenRoutes } from './oauth-token.js'
 import { signInRoutes } from './sign-in.js'
 
-// github.com's web side: a simulated sign-in, OAuth authorization and the token exchange, and
-// the app installation pages. Templates live in views/simulator with their own layout, so the
-// simulated GitHub never looks like the service under test.
+// github.com's web side: a simulated sign-in, OAuth authorization and the token exchange, the
+// app installation pages, and the settings pages where owners change an installation and
+// answer installation requests. Templates live in views/simulator with their own layout, so
+// the simulated GitHub never looks like the service under test.
 export const webRoutes: FastifyPluginAsync = async (app) => {
   // A fresh secret per simulator: its cookies mean nothing to another instance.
   await app.register(fastifyCookie, { secret: randomBytes(32) })
@@ -27,4 +30,6 @@ export const webRoutes: FastifyPluginAsync = async (app) => {
   await app.register(authorizeRoutes)
   await app.register(tokenRoutes)
   await app.register(installRoutes)
+  await app.register(installationSettingsRoutes)
+  await app.register(installationRequestRoutes)
 }

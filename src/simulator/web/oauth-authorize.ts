@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
-import type { SimState } from '../state.js'
+import type { SimState, User } from '../state.js'
 import { fields, text, withQuery, type Fields } from './form.js'
 import { errorPage, formExpired, page } from './render.js'
 import { csrfToken, csrfValid, signedInUser } from './session.js'
 
 // GET/POST /login/oauth/authorize: the signed-in user lets the GitHub App act for them, and
-// the browser goes back to the app's callback with a one-time code (or access_denied).
+// the browser goes back to the app's callback with a one-time code (or access_denied). As on
+// GitHub, only the first authorization asks: once the user has authorized the app, the GET
+// goes straight back with a code, so a returning user's sign-in shows no GitHub page.
 
 const CODE_LIFETIME_MS = 10 * 60_000
 
@@ -75,6 +77,19 @@ function authorizeUrl(request: AuthorizeRequest): string {
   return `/login/oauth/authorize?${params.toString()}`
 }
 
+/** The callback URL with a one-time code for the user, and the state. */
+function codeRedirect(state: SimState, auth: AuthorizeRequest, user: User): string {
+  const code = randomBytes(10).toString('hex')
+  state.codes.set(code, {
+    clientId: auth.clientId,
+    userId: user.id,
+    redirectUri: auth.redirectUri,
+    codeChallenge: auth.codeChallenge,
+    expiresAt: new Date(Date.now() + CODE_LIFETIME_MS),
+  })
+  return withQuery(auth.redirectUri, { code, state: auth.state })
+}
+
 export const authorizeRoutes: FastifyPluginAsync = async (app) => {
   const { state } = app.sim
 
@@ -82,6 +97,9 @@ export const authorizeRoutes: FastifyPluginAsync = async (app) => {
     const viewer = signedInUser(request, state)
     const checked = check(state, fields(request.query))
     if (!('request' in checked)) return errorPage(reply, checked.status, checked.title, checked.message, viewer)
+    if (viewer !== undefined && state.hasAuthorized(viewer.id, checked.request.clientId)) {
+      return reply.redirect(codeRedirect(state, checked.request, viewer), 302)
+    }
     return page(reply, 'authorize.eta', {
       title: `Authorize ${state.app.name ?? state.app.slug}`,
       viewer,
@@ -113,14 +131,7 @@ export const authorizeRoutes: FastifyPluginAsync = async (app) => {
         302,
       )
     }
-    const code = randomBytes(10).toString('hex')
-    state.codes.set(code, {
-      clientId: auth.clientId,
-      userId: viewer.id,
-      redirectUri: auth.redirectUri,
-      codeChallenge: auth.codeChallenge,
-      expiresAt: new Date(Date.now() + CODE_LIFETIME_MS),
-    })
-    return reply.redirect(withQuery(auth.redirectUri, { code, state: auth.state }), 302)
+    state.authorize(viewer.id, auth.clientId)
+    return reply.redirect(codeRedirect(state, auth, viewer), 302)
   })
 }

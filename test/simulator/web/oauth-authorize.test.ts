@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { buildSimulator } from '../../../src/simulator/server.js'
 import type { World } from '../../../src/simulator/world.js'
@@ -140,4 +141,78 @@ t.test('a world without callback_url accepts any redirect_uri on the setup URL h
   const bare = await browser(t, world)
   await bare.b.signIn('mona')
   t.equal((await bare.b.get(authorizeUrl({ client_id: 'Iv1.simacmeci', redirect_uri: 'http://localhost:3000/anything' }))).status, 400, 'no setup URL: nothing is allowed')
+})
+
+t.test('once authorized, the page is skipped: straight back with a fresh code that exchanges with PKCE', async (t) => {
+  const { b, state } = await browser(t)
+  const verifier = randomBytes(32).toString('base64url')
+  const challenge = createHash('sha256').update(verifier).digest('base64url')
+  const pkce = { ...good, code_challenge: challenge }
+  await b.signIn('mona')
+  const first = await b.get(authorizeUrl(pkce))
+  t.equal(first.status, 200, 'the first time, GitHub asks')
+  t.match(first.body, 'Authorize Acme CI</button>')
+  const firstCode = query((await b.post('/login/oauth/authorize', { ...pkce, decision: 'authorize' })).location).get('code')
+  t.ok(state.hasAuthorized(1, 'Iv1.simacmeci'))
+
+  const again = await b.get(authorizeUrl({ ...pkce, state: 'st-456' }))
+  t.equal(again.status, 302, 'the second time, no page')
+  t.match(again.location, /^http:\/\/localhost:3000\/auth\/callback\?code=[0-9a-f]{20}&state=st-456$/)
+  const code = query(again.location).get('code')!
+  t.not(code, firstCode, 'a fresh code')
+  t.match(state.codes.get(code), { clientId: 'Iv1.simacmeci', userId: 1, redirectUri: CALLBACK, codeChallenge: challenge })
+
+  const exchange = async (params: Record<string, string>) => {
+    const res = await b.app.inject({
+      method: 'POST',
+      url: '/login/oauth/access_token',
+      headers: { accept: 'application/json', 'content-type': 'application/json' },
+      payload: JSON.stringify({ client_id: 'Iv1.simacmeci', client_secret: 'sim-client-secret', redirect_uri: CALLBACK, ...params }),
+    })
+    return res.json() as Record<string, string>
+  }
+  const token = await exchange({ code, code_verifier: verifier })
+  t.match(token, { access_token: /^ghu_/, refresh_token: /^ghr_/ })
+  t.match(state.tokens.get(token['access_token']!), { kind: 'user', userId: 1 })
+  const third = query((await b.get(authorizeUrl(pkce))).location).get('code')!
+  t.match(await exchange({ code: third, code_verifier: 'wrong-verifier-wrong-verifier-wrong-verifier' }), { error: 'bad_verification_code' }, 'the challenge still binds the code')
+
+  const plain = await b.get(authorizeUrl({ client_id: 'Iv1.simacmeci' }))
+  t.match(plain.location, /^http:\/\/localhost:3000\/auth\/callback\?code=[0-9a-f]{20}$/, 'no state, no state sent back')
+  t.equal(state.codes.get(query(plain.location).get('code')!)!.codeChallenge, undefined)
+})
+
+t.test('an earlier authorization skips no check, and is only that user’s', async (t) => {
+  const { b, state } = await browser(t)
+  await b.signIn('mona')
+  await b.get(authorizeUrl(good))
+  await b.post('/login/oauth/authorize', { ...good, decision: 'authorize' })
+  const codes = state.codes.size
+  const refused: [Record<string, string>, number][] = [
+    [{ ...good, client_id: 'legacy-oauth-client' }, 404],
+    [{ ...good, redirect_uri: 'http://evil.example/auth/callback' }, 400],
+    [{ ...good, code_challenge_method: 'plain' }, 400],
+    [{ ...good, code_challenge: 'short' }, 400],
+  ]
+  for (const [params, status] of refused) {
+    const page = await b.get(authorizeUrl(params))
+    t.equal(page.status, status, JSON.stringify(params))
+    t.equal(page.location, undefined)
+  }
+  t.equal(state.codes.size, codes, 'no code for a refused request')
+
+  await b.signIn('octo')
+  const octo = await b.get(authorizeUrl(good))
+  t.equal(octo.status, 200, 'another user is asked')
+  t.match(octo.body, 'Signed in as <strong>octo</strong>')
+  await b.post('/login/oauth/authorize', { ...good, decision: 'cancel' })
+  t.equal((await b.get(authorizeUrl(good))).status, 200, 'Cancel grants nothing: asked again')
+  t.notOk(state.hasAuthorized(3, 'Iv1.simacmeci'))
+
+  await b.post('/logout')
+  const out = await b.get(authorizeUrl(good))
+  t.equal(out.status, 200, 'signed out: the page, with the sign-in picker')
+  t.match(out.body, 'Sign in to continue to <strong>Acme CI</strong>')
+  await b.signIn('mona')
+  t.equal((await b.get(authorizeUrl(good))).status, 302, 'mona again: straight back')
 })

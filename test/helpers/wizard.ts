@@ -67,7 +67,7 @@ export function installOnGitHub(sim: StartedSimulator, link: string, login: stri
  * for a user who authorized the App before) back to /auth/callback, as `userId` on GitHub.
  */
 export async function followSetup(app: FastifyInstance, sim: StartedSimulator, cookie: string | undefined, setupPath: string, userId: number): Promise<LightMyRequestResponse> {
-  const cookies = cookie === undefined ? {} : { [SESSION_COOKIE]: cookie }
+  const cookies: Record<string, string> = cookie === undefined ? {} : { [SESSION_COOKIE]: cookie }
   const setup = await app.inject({ url: setupPath, cookies })
   if (setup.statusCode !== 302 || !String(setup.headers.location).startsWith(sim.url)) return setup
   const authorize = new URL(setup.headers.location as string)

@@ -118,7 +118,19 @@ export async function checkCoverage(db: Kysely<Database>, github: GitHubClients,
   if (installation.suspended_at !== null) {
     return recordProblem(db, batches, installation.id, `The App's installation on ${login} is suspended: GitHub sends it no events until it is unsuspended.`, context)
   }
-  const listed = await listInstallationRepos(github, installation.id)
+  let listed: Listed
+  try {
+    listed = await listInstallationRepos(github, installation.id)
+  } catch (error) {
+    // GitHub knows better than our record: uninstalled or suspended since we last heard.
+    const status = (error as { status?: number }).status
+    if (status === 404) {
+      await db.updateTable('app.installation').set({ deleted_at: sql<Date>`now()` }).where('id', '=', installation.id).execute()
+      return recordProblem(db, batches, null, `The App is no longer installed on ${login}.`, context)
+    }
+    if (status === 403) return recordProblem(db, batches, installation.id, `GitHub refused the App's installation on ${login} (it may be suspended).`, context)
+    throw error
+  }
   const results = new Map<number, Map<number, { coverage: Coverage; movedTo: string | null }>>()
   for (const batch of batches) {
     const unlisted = batch.repos.filter((r) => !listed.ids.has(r.repo_id)).map((r) => r.repo_id)

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely'
-import type { Coverage, Database } from '../db/database.js'
+import type { BatchStatus, Coverage, Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
 import { appendAudit, type AuditActor } from './audit.js'
 import { liveInstallationOf } from './installations.js'
@@ -90,6 +90,8 @@ async function recordProblem(db: Kysely<Database>, batches: StoredBatch[], insta
       await trx
         .updateTable('app.batch')
         .set({ coverage_problem: problem, coverage_checked_at: new Date(), installation_id: installationId, updated_at: sql<Date>`now()` })
+        // Without an installation, an install is the next step again.
+        .$if(installationId === null, (q) => q.set({ status: sql<BatchStatus>`case when status = 'installed' then 'planned' else status end` }))
         .where('id', '=', batch.id)
         .execute()
       await trx.updateTable('app.batch_repo').set({ coverage: 'not_covered' }).where('batch_id', '=', batch.id).where('coverage', '=', 'covered').execute()

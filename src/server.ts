@@ -60,7 +60,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   })
 
   // External plugins first, then the app's own, then routes (the layout of fastify/demo).
-  await app.register(securityHeadersPlugin, { secure: options.secureCookies })
+  await app.register(securityHeadersPlugin, { secure: options.secureCookies, githubWebUrl: options.github.webUrl })
   await app.register(fastifyFormbody)
   await app.register(viewsPlugin, { defaultContext: { staffPagesOpen: options.staffPagesOpen, title: 'oauth-to-app' } })
 

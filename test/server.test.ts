@@ -37,6 +37,8 @@ t.test('pages carry a CSP that allows styles and scripts only from this service'
   t.match(csp, /(^|;)style-src 'self'(;|$)/)
   t.match(csp, /(^|;)script-src 'self'(;|$)/)
   t.notMatch(csp, /unsafe-inline/)
+  // Forms may post here and be redirected to GitHub's install and settings pages, nowhere else.
+  t.match(csp, /(^|;)form-action 'self' http:\/\/127\.0\.0\.1:9(;|$)/)
   t.equal(res.headers['x-content-type-options'], 'nosniff')
   // Over plain http, neither HSTS nor an upgrade of every subresource to https.
   t.equal(res.headers['strict-transport-security'], undefined)

@@ -4,6 +4,8 @@ import helmet from '@fastify/helmet'
 export interface SecurityHeadersOptions {
   /** Served over https: browsers may be told to insist on it. */
   secure: boolean
+  /** GitHub's web origin: the wizard's forms redirect there (install, settings pages). */
+  githubWebUrl: string
 }
 
 export const securityHeadersPlugin = fp<SecurityHeadersOptions>(async (app, options) => {
@@ -18,6 +20,9 @@ export const securityHeadersPlugin = fp<SecurityHeadersOptions>(async (app, opti
         scriptSrc: ["'self'"],
         imgSrc: ["'self'", 'data:'],
         frameAncestors: ["'none'"],
+        // Browsers apply form-action to a form's redirects too: the install button's POST
+        // answers with a redirect to GitHub's install page.
+        formAction: ["'self'", new URL(options.githubWebUrl).origin],
         // Over plain http (the demo on localhost) this directive would send the browser to an
         // https port that does not exist for every stylesheet.
         upgradeInsecureRequests: options.secure ? [] : null,

@@ -16,7 +16,20 @@ t.test('from empty, every migration applies and a re-run does nothing', async (t
   const first = await migrateToLatest(tdb.db)
   t.same(first.map((r) => r.status), first.map(() => 'Success'))
   t.ok(first.length >= 2)
-  t.same((await tables(tdb.db)).filter((n) => !n.includes('kysely')), ['app.audit_event', 'app.legacy_import', 'app.session', 'legacy.oauth_users', 'legacy.webhooks'])
+  t.same((await tables(tdb.db)).filter((n) => !n.includes('kysely')), [
+    'app.audit_event',
+    'app.batch',
+    'app.batch_org_hook',
+    'app.batch_repo',
+    'app.install_state',
+    'app.installation',
+    'app.inventory',
+    'app.legacy_import',
+    'app.session',
+    'app.webhook_delivery',
+    'legacy.oauth_users',
+    'legacy.webhooks',
+  ])
   t.same(await migrateToLatest(tdb.db), [], 'nothing left to run')
   t.same(await pendingMigrations(tdb.db), [])
 })

@@ -1,0 +1,102 @@
+import Fastify from 'fastify'
+import pg from 'pg'
+import t, { type Test } from 'tap'
+import type { AddReposJob } from '../../src/migration/add-repos.js'
+import type { InstallationEventJob } from '../../src/migration/installation-events.js'
+import { queuePlugin } from '../../src/plugins/queue.js'
+import { testDatabase, type TestDatabase } from '../helpers/database.js'
+
+const job: AddReposJob = { batchId: 7, actor: { id: 1, login: 'mona' } }
+
+async function queueApp(t: Test, pool: pg.Pool, done: AddReposJob[], restartDelayMs?: number) {
+  const lines: string[] = []
+  const app = Fastify({ logger: { level: 'error', stream: { write: (line: string) => lines.push(line) } } })
+  await app.register(queuePlugin, {
+    pool,
+    restartDelayMs,
+    handlers: {
+      'add-repos': async (data: AddReposJob) => {
+        done.push(data)
+      },
+      'installation-event': async (_data: InstallationEventJob) => {},
+    },
+  })
+  t.teardown(() => app.close())
+  return { app, lines }
+}
+
+async function until(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 15_000
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out')
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+t.test('a job sent in a transaction runs once it commits, and never when it rolls back', async (t) => {
+  const tdb: TestDatabase = await testDatabase(t)
+  const done: AddReposJob[] = []
+  const { app } = await queueApp(t, tdb.pool, done)
+  await app.ready()
+  await tdb.db
+    .transaction()
+    .execute(async (trx) => {
+      await app.queue.send(trx, 'add-repos', { ...job, batchId: 1 })
+      throw new Error('the change failed')
+    })
+    .catch(() => {})
+  await tdb.db.transaction().execute((trx) => app.queue.send(trx, 'add-repos', job))
+  app.queue.wake()
+  await until(() => done.length > 0)
+  t.same(done, [job])
+  // A queue pg-boss does not know would drop the job silently: the send fails instead.
+  await t.rejects(
+    tdb.db.transaction().execute((trx) => app.queue.send(trx, 'no-such-queue' as 'add-repos', job)),
+    /the job queue "no-such-queue" is not ready/,
+  )
+})
+
+t.test('a database down at start does not keep the service from starting; the queue starts when it is back', async (t) => {
+  const tdb = await testDatabase(t)
+  let down = true
+  // The pool answers as a database that is unreachable, until it is reachable again.
+  const flaky = new Proxy(tdb.pool, {
+    get(target, property, receiver) {
+      if (property === 'query' && down) return () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432'))
+      const value = Reflect.get(target, property, receiver) as unknown
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+  const done: AddReposJob[] = []
+  const { app, lines } = await queueApp(t, flaky, done, 20)
+  await app.ready()
+  t.match(lines.join(''), 'job queue could not start; trying again shortly')
+  // Sent before the queue has started: refused, so the change that sent it rolls back.
+  await t.rejects(tdb.db.transaction().execute((trx) => app.queue.send(trx, 'add-repos', job)))
+  down = false
+  // Sends are refused until the queue has started again.
+  for (let tries = 0; ; tries++) {
+    try {
+      await tdb.db.transaction().execute((trx) => app.queue.send(trx, 'add-repos', job))
+      break
+    } catch (error) {
+      if (tries > 300) throw error
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+  }
+  app.queue.wake()
+  await until(() => done.length > 0)
+  t.same(done, [job])
+})
+
+t.test('closing before the queue ever started stops the retries', async (t) => {
+  const pool = new pg.Pool({ connectionString: 'postgres://postgres:x@127.0.0.1:1/none', connectionTimeoutMillis: 500 })
+  t.teardown(() => pool.end())
+  const { app, lines } = await queueApp(t, pool, [], 10)
+  await app.ready()
+  await app.close()
+  const logged = lines.length
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal(lines.length, logged, 'no further attempts after close')
+  t.match(lines.join(''), 'job queue could not start')
+})

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { AddressInfo } from 'node:net'
+import { createServer, type AddressInfo } from 'node:net'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import pg from 'pg'
@@ -76,11 +76,42 @@ async function seedLegacy(db: Db, world: World, worldFile: string): Promise<void
   if (result.status === 'rejected') throw new Error(`the legacy registrations of ${worldFile} are invalid: ${problems.join('; ')}`)
 }
 
+/** The base URL a browser on this machine uses for a server listening on host:port. */
+function localUrl(host: string, port: number): string {
+  const name = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host
+  return `http://${name}:${port}`
+}
+
+/**
+ * A port free on `host` now, for --port 0: the simulated GitHub must know the service's URL
+ * (where its redirects and webhooks go) before either of them listens.
+ */
+async function freePort(host: string): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, host, resolve)
+  })
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+/**
+ * The world's app sends its OAuth callback, setup redirect and webhooks to the service of this
+ * demo, wherever it listens (the demo world names http://localhost:3000).
+ */
+function pointAppAt(world: World, publicUrl: string): void {
+  world.app.callback_url = `${publicUrl}/auth/callback`
+  world.app.setup_url = `${publicUrl}/github/setup`
+  world.app.webhook_url = `${publicUrl}/github/webhooks`
+}
+
 /** The simulated GitHub the demo's service talks to, from the same world file. */
 async function startGitHub(world: World, privateKey: string | undefined, host: string, port: number): Promise<{ sim: Simulator; github: GitHubConfig; url: string }> {
   const sim = await buildSimulator({ world, privateKey })
   await sim.app.listen({ port, host })
-  const url = `http://${host}:${(sim.app.server.address() as AddressInfo).port}`
+  const url = localUrl(host, (sim.app.server.address() as AddressInfo).port)
   const github: GitHubConfig = {
     webUrl: url,
     apiUrl: `${url}/api/v3`,
@@ -99,6 +130,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   let embedded: EmbeddedPostgres | undefined
   let db: Db | undefined
   let github: Awaited<ReturnType<typeof startGitHub>> | undefined
+  let app: Awaited<ReturnType<typeof buildServer>> | undefined
   try {
     const { world, privateKey } = await loadWorld(worldFile)
     let serverUrl = options.serverUrl
@@ -109,29 +141,32 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     db = connect(await ensureDatabase(serverUrl, options.database ?? DEMO_DATABASE), { applicationName: 'oauth-to-app demo' })
     await migrateToLatest(db.db)
     await seedLegacy(db, world, worldFile)
+    const port = options.port === 0 ? await freePort(options.host) : options.port
+    const publicUrl = localUrl(options.host, port)
+    pointAppAt(world, publicUrl)
     github = await startGitHub(world, privateKey, options.host, options.githubPort)
-    const publicUrl = `http://${options.host}:${options.port}`
     // A new secret each run: demo sessions end with the demo.
     const sessionSecret = randomBytes(32).toString('hex')
-    const app = await buildServer({ db, logLevel: options.logLevel ?? 'warn', publicUrl, secureCookies: false, staffPagesOpen: true, sessionSecret, github: github.github })
-    await app.listen({ port: options.port, host: options.host })
-    // The port actually bound, for --port 0.
-    const { port } = app.server.address() as AddressInfo
+    app = await buildServer({ db, logLevel: options.logLevel ?? 'warn', publicUrl, secureCookies: false, staffPagesOpen: true, sessionSecret, github: github.github })
+    await app.listen({ port, host: options.host })
+    const openApp = app
     const openDb = db
     const sim = github.sim
     return {
-      url: `http://${options.host}:${port}`,
+      url: publicUrl,
       githubUrl: github.url,
       world: worldFile,
       users: world.users.map((u) => u.login),
       async close() {
-        await app.close()
+        await openApp.close()
         await sim.app.close()
         await openDb.close()
         await embedded?.stop()
       },
     }
   } catch (error) {
+    // A port in use fails the listen after the app started its job queue on the pool.
+    await app?.close()
     await github?.sim.app.close()
     await db?.close()
     await embedded?.stop()

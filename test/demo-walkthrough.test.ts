@@ -1,0 +1,197 @@
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import pg from 'pg'
+import type { Page, Response } from 'playwright-core'
+import t, { type Test } from 'tap'
+import { startDemo, type Demo } from '../src/demo.js'
+import { launchChromium } from './helpers/chromium.js'
+import { testDatabase } from './helpers/database.js'
+import { tempDir } from './helpers/temp-dir.js'
+
+// The demo walkthrough of issue 4 in a real browser: `npm run demo` (here on free ports), the
+// org owner signs in, and every owner she can install on reaches "Covered" in at most two
+// clicks after sign-in; the org where she is only a member waits for its owner, who approves
+// on GitHub, and then is covered too.
+
+const TOKEN = /\bgh[ousr]_[A-Za-z0-9_]+/
+
+/** Every page the browser was shown (main frame), with its URL and status. */
+interface Seen {
+  url: string
+  status: number
+  body: Promise<string>
+}
+
+/** What the browser's console said (a refused navigation, a CSP violation). */
+const consoleLines: string[] = []
+
+function watch(page: Page): Seen[] {
+  const seen: Seen[] = []
+  page.on('console', (message) => {
+    const where = message.location().url
+    consoleLines.push(`${message.type()}: ${message.text()}${where ? ` [${where}]` : ''}`)
+  })
+  page.on('response', (response: Response) => {
+    const request = response.request()
+    if (!request.isNavigationRequest()) {
+      if (response.status() >= 400) consoleLines.push(`${response.status()} for ${response.url()}`)
+      return
+    }
+    if (request.frame() !== page.mainFrame()) return
+    const status = response.status()
+    const location = response.headers()['location'] ?? ''
+    // A redirect has no body; what could leak there is its Location.
+    const body = status >= 300 && status < 400 ? Promise.resolve(`Location: ${location}`) : response.text().catch(() => '')
+    seen.push({ url: response.url(), status, body })
+  })
+  return seen
+}
+
+/** The text of the owner's section on /migrate, or '' when there is none. */
+async function section(page: Page, owner: string): Promise<string> {
+  const found = page.locator(`section#owner-${owner}`)
+  return (await found.count()) === 0 ? '' : ((await found.innerText()) ?? '')
+}
+
+/** The owner's status on /migrate, reloading up to `reloads` times (for a webhook) until it matches. */
+async function statusOf(page: Page, owner: string, want: RegExp, reloads: number): Promise<{ text: string; reloads: number }> {
+  let text = await section(page, owner)
+  let n = 0
+  while (!want.test(text) && n < reloads) {
+    await page.waitForTimeout(250)
+    await page.reload()
+    n++
+    text = await section(page, owner)
+  }
+  return { text, reloads: n }
+}
+
+/** Waits for the browser to arrive where `where` says; if it does not, says where it is instead. */
+async function arrive(page: Page, where: (url: URL) => boolean, what: string): Promise<void> {
+  try {
+    await page.waitForURL(where)
+  } catch {
+    const text = (await page.locator('body').innerText().catch(() => '')).replace(/\s+/g, ' ').slice(0, 600)
+    const said = consoleLines.length === 0 ? '' : ` (console: ${consoleLines.join(' | ')})`
+    throw new Error(`expected ${what}, but the browser is at ${page.url()}${said}: ${text}`)
+  }
+}
+
+async function startDemoOnFreePorts(t: Test): Promise<Demo> {
+  const server = (await testDatabase(t, { migrate: false })).url
+  const database = `demo_walk_${randomBytes(4).toString('hex')}`
+  t.teardown(async () => {
+    const c = new pg.Client({ connectionString: server })
+    await c.connect()
+    await c.query(`drop database if exists ${database} with (force)`)
+    await c.end()
+  })
+  const demo = await startDemo({ port: 0, githubPort: 0, host: '127.0.0.1', serverUrl: server, dataDir: '', database, logLevel: 'silent' })
+  t.teardown(() => demo.close())
+  return demo
+}
+
+t.test('the demo walkthrough in Chromium: mona reaches "Covered" for every owner', async (t) => {
+  const demo = await startDemoOnFreePorts(t)
+  const gh = demo.githubUrl
+  const shots = await tempDir(t, 'walkthrough')
+  const browser = await launchChromium(t)
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } })
+  const page = await context.newPage()
+  page.setDefaultTimeout(10_000)
+  const seen = watch(page)
+  const onMigrate = (url: URL): boolean => url.origin === demo.url && url.pathname === '/migrate'
+
+  // 1. Sign in with GitHub as mona; the first time, GitHub asks her to authorize the App.
+  await page.goto(demo.url)
+  await page.getByRole('link', { name: 'Sign in with GitHub' }).first().click()
+  await arrive(page, (url) => url.origin === gh, 'GitHub')
+  await page.getByRole('button', { name: 'Sign in as mona' }).click()
+  await arrive(page, (url) => url.origin === gh && url.pathname === '/login/oauth/authorize', "GitHub's Authorize page")
+  t.match(await page.textContent('h1'), 'Authorize', 'GitHub asks mona to authorize the App the first time')
+  await page.getByRole('button', { name: /^Authorize/ }).click()
+  await arrive(page, onMigrate, '/migrate')
+  t.match(await page.textContent('h1'), 'Your migration')
+  t.match(await page.locator('header.site').innerText(), 'Signed in as mona')
+
+  // 2. The owners mona can install on: Install here (click 1), Install on GitHub (click 2).
+  const clicks: Record<string, number> = {}
+  for (const owner of ['mona', 'acme']) {
+    t.match(await section(page, owner), `Install on ${owner}`, `${owner} offers the install`)
+    clicks[owner] = 0
+    await page.getByRole('button', { name: `Install on ${owner}` }).click()
+    clicks[owner]++
+    await arrive(page, (url) => url.origin === gh && url.pathname.endsWith('/installations/new/permissions'), "GitHub's install page")
+    t.match(await page.textContent('h1'), 'Install', `GitHub's install page for ${owner}`)
+    t.match(await page.textContent('main'), `on ${owner}`)
+    await page.getByRole('button', { name: 'Install', exact: true }).click()
+    clicks[owner]++
+    await arrive(page, onMigrate, '/migrate')
+    t.equal(new URL(page.url()).hash, `#owner-${owner}`, `back on /migrate at ${owner}`)
+    const covered = await statusOf(page, owner, /Covered/, 1)
+    t.match(covered.text, /Covered/, `${owner} is covered`)
+    t.equal(covered.reloads, 0, `${owner} is covered as the browser comes back, without a reload`)
+    t.ok(clicks[owner]! <= 2, `${owner}: ${clicks[owner]} clicks from the migrate page`)
+  }
+
+  // 3. widgets, where mona is a member: Ask the owners (click 1), Request on GitHub (click 2).
+  t.match(await section(page, 'widgets'), 'Ask the owners of widgets')
+  clicks['widgets'] = 0
+  await page.getByRole('button', { name: 'Ask the owners of widgets' }).click()
+  clicks['widgets']++
+  await arrive(page, (url) => url.origin === gh && url.pathname.endsWith('/installations/new/permissions'), "GitHub's install page")
+  t.match(await page.textContent('h1'), 'Request')
+  await page.getByRole('button', { name: 'Request', exact: true }).click()
+  clicks['widgets']++
+  await arrive(page, onMigrate, '/migrate')
+  t.match(await section(page, 'widgets'), 'Waiting for approval', 'widgets waits for its owners')
+
+  // octo, an owner of widgets, approves on GitHub; GitHub sends them to the setup URL with no state.
+  await page.goto(`${gh}/login`)
+  await page.getByRole('button', { name: 'Sign out' }).click()
+  await arrive(page, (url) => url.href === `${gh}/`, "GitHub's front page")
+  await page.goto(`${gh}/login`)
+  await page.getByRole('button', { name: 'Sign in as octo' }).click()
+  await page.goto(`${gh}/organizations/widgets/settings/installations`)
+  t.match(await page.textContent('main'), 'mona', "mona's request is pending")
+  const [setup] = await Promise.all([
+    page.waitForResponse((r) => r.url().startsWith(`${demo.url}/github/setup`) && r.request().isNavigationRequest()),
+    page.getByRole('button', { name: 'Approve & install' }).click(),
+  ])
+  await page.waitForLoadState()
+  const setupUrl = new URL(setup.url())
+  t.equal(setupUrl.searchParams.get('setup_action'), 'install')
+  t.equal(setupUrl.searchParams.get('state'), null, 'no state: the owner never started the flow')
+  t.equal(setup.status(), 200, 'a confirmation page, not an error')
+  t.match(await page.textContent('h1'), 'Installation received')
+
+  // Back as mona (the service's session is still hers): widgets is covered once the webhook is in.
+  await page.goto(`${demo.url}/migrate`)
+  t.match(await page.locator('header.site').innerText(), 'Signed in as mona')
+  const widgets = await statusOf(page, 'widgets', /Covered/, 20)
+  t.match(widgets.text, /Covered/, 'widgets is covered after the approval')
+  t.comment(`widgets covered after ${widgets.reloads} reload(s) of /migrate`)
+  for (const owner of ['mona', 'acme', 'widgets']) t.match(await section(page, owner), /Covered/, `${owner} still covered`)
+
+  // 4. The covered page on a phone and on a desktop.
+  await page.setViewportSize({ width: 390, height: 844 })
+  await page.reload()
+  await page.screenshot({ path: path.join(shots, 'migrate-390.png'), fullPage: true })
+  const scrollWidth = Number(await page.evaluate('document.documentElement.scrollWidth'))
+  t.ok(scrollWidth <= 390, `no horizontal overflow at 390 px (scrollWidth ${scrollWidth})`)
+  await page.setViewportSize({ width: 1200, height: 900 })
+  await page.reload()
+  await page.screenshot({ path: path.join(shots, 'migrate-1200.png'), fullPage: true })
+
+  t.comment(`clicks from /migrate: ${Object.entries(clicks).map(([o, n]) => `${o} ${n}`).join(', ')}`)
+  for (const [owner, n] of Object.entries(clicks)) t.ok(n <= 2, `${owner}: at most two clicks (${n})`)
+
+  // No page the browser saw, and no redirect, carried a token.
+  t.ok(seen.length > 10, `${seen.length} pages and redirects seen`)
+  for (const s of seen) {
+    const body = await s.body
+    const leak = TOKEN.exec(s.url) ?? TOKEN.exec(body)
+    t.equal(leak?.[0], undefined, `no token on ${s.status} ${s.url}`)
+    if (s.status >= 400) t.fail(`the browser was shown ${s.status} at ${s.url}: ${body.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').slice(0, 300)}`)
+  }
+})

@@ -194,6 +194,9 @@ t.test('legacy OAuth tokens', async () => {
   await mona.request('GET /repos/{owner}/{repo}/hooks/{hook_id}', { owner: 'mona', repo: 'site', hook_id: 5001 })
   await mona.request('DELETE /repos/{owner}/{repo}/hooks/{hook_id}', { owner: 'mona', repo: 'site', hook_id: 5002 })
   await mona.request('GET /orgs/{org}/hooks', { org: 'acme' })
+  await mona.paginate('GET /orgs/{org}/members', { org: 'acme', per_page: 2 })
+  await mona.request('GET /orgs/{org}/members', { org: 'widgets', role: 'admin' })
+  await settled(mona.request('GET /orgs/{org}/members', { org: 'no-such-org' }))
   await mona.request('GET /orgs/{org}/hooks/{hook_id}', { org: 'acme', hook_id: 6000 })
   await mona.request('DELETE /orgs/{org}/hooks/{hook_id}', { org: 'acme', hook_id: 6000 })
   await mona.request('GET /rate_limit')
@@ -239,6 +242,7 @@ t.test('a user token from the OAuth web flow', async (t) => {
   await mona.paginate('GET /user/installations/{installation_id}/repositories', { installation_id: 7001, per_page: 1 })
   await mona.paginate('GET /user/repos', { per_page: 100 })
   await mona.request('GET /user/orgs')
+  await mona.request('GET /orgs/{org}/members', { org: 'acme' })
   // GitHub documents this endpoint for classic tokens only; a GitHub App user token gets 403.
   await settled(mona.request('PUT /user/installations/{installation_id}/repositories/{repository_id}', { installation_id: 7001, repository_id: 1002 }))
   await settled(mona.request('GET /user/installations/{installation_id}/repositories', { installation_id: 999_999 }))

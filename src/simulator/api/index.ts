@@ -8,6 +8,7 @@ import { appRoutes } from './app.js'
 import { ApiError, DOCS_URL, jwtRequired, MovedPermanently, notAccessibleByIntegration, notFound } from './errors.js'
 import { hookRoutes } from './hooks.js'
 import { installationRoutes } from './installation.js'
+import { orgMemberRoutes } from './org-members.js'
 import { rateLimitRoutes } from './rate-limit.js'
 import { repoRoutes } from './repos.js'
 import { userInstallationRoutes } from './user-installations.js'
@@ -142,5 +143,6 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(installationRoutes)
   await app.register(repoRoutes)
   await app.register(hookRoutes)
+  await app.register(orgMemberRoutes)
   await app.register(rateLimitRoutes)
 }

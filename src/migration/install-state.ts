@@ -1,6 +1,6 @@
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
-import { sql, type Kysely, type Selectable } from 'kysely'
-import type { Database, InstallStateTable } from '../db/database.js'
+import { sql, type Kysely } from 'kysely'
+import type { Database } from '../db/database.js'
 
 // The `state` of an install link: signed, naming the user and the owner, one-time and
 // expiring. The signature says this service issued it; the row it names (app.install_state)
@@ -40,7 +40,9 @@ export function readState(key: StateKey, state: string, now = Date.now()): State
   if (body === undefined || signature === undefined || extra !== undefined) return { ok: false, reason: 'forged' }
   const given = Buffer.from(signature, 'base64url')
   const expected = mac(key, body)
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'forged' }
+  // Node's base64url decoder skips characters it does not know and ignores a last character's
+  // spare bits: only the one canonical spelling of the signature is taken.
+  if (given.toString('base64url') !== signature || given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'forged' }
   const [nonce, userId, ownerId, expiresAt] = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as [string, number, number, number]
   if (expiresAt < now) return { ok: false, reason: 'expired' }
   return { ok: true, payload: { nonce, userId, ownerId, expiresAt } }
@@ -59,20 +61,6 @@ export async function issueState(
     .values({ nonce, batch_id: batch.id, user_id: batch.user_id, owner_id: batch.owner_id, repo_ids: repoIds, expires_at: new Date(expiresAt), used_at: null })
     .execute()
   return signState(key, { nonce, userId: batch.user_id, ownerId: batch.owner_id, expiresAt })
-}
-
-export type StateRow = Selectable<InstallStateTable>
-
-/** The row of a signed state, if it is still unused. */
-export async function unusedState(db: Kysely<Database>, payload: StatePayload): Promise<StateRow | undefined> {
-  return db
-    .selectFrom('app.install_state')
-    .selectAll()
-    .where('nonce', '=', payload.nonce)
-    .where('user_id', '=', payload.userId)
-    .where('owner_id', '=', payload.ownerId)
-    .where('used_at', 'is', null)
-    .executeTakeFirst()
 }
 
 /** Spends the state; false when another request (a second tab, a double click) spent it first. */

@@ -50,7 +50,9 @@ export async function applyInstallationEvent(db: Kysely<Database>, github: GitHu
       .where((eb) => eb.or([eb('installation_id', 'is', null), eb('installation_id', '<>', installation.id)]))
       .returning(['id', 'user_id', 'status'])
       .execute()
-    const approved = job.action === 'created' && job.requester !== null
+    // GitHub names a requester when the change is an approved request: a new installation, or
+    // repositories added to one that exists.
+    const approved = job.requester !== null
     await appendAudit(trx, {
       actor,
       action: job.event === 'installation' ? `installation_${job.action}` : `installation_repositories_${job.action}`,

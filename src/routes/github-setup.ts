@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
+import { sql } from 'kysely'
 import type { GitHubClients } from '../github/clients.js'
 import { appendAudit } from '../migration/audit.js'
 import { claimState, readState, type StateKey } from '../migration/install-state.js'
@@ -35,51 +36,71 @@ export const setupRoutes: FastifyPluginAsync<SetupRoutesOptions> = async (app, {
     if (state === undefined || state === '') {
       return reply.view('setup-received.eta', { title: action === 'request' ? 'Request sent' : 'Installation received', action, signedIn: viewerOf(request) !== undefined })
     }
-    const read = readState(stateKey, state)
-    if (!read.ok) {
-      request.log.info({ reason: read.reason }, 'setup callback with a bad state')
-      throw new HttpError(400, read.reason === 'expired' ? 'This installation link has expired. Start again from your migration page.' : 'This installation link was not made by this service. Start again from your migration page.')
-    }
-    const { payload } = read
-    const row = await app.db.selectFrom('app.install_state as s').innerJoin('app.batch as b', 'b.id', 's.batch_id').select(['s.used_at', 'b.id as batch_id', 'b.owner_login', 'b.user_id']).where('s.nonce', '=', payload.nonce).executeTakeFirst()
-    if (row === undefined) throw new HttpError(409, 'This installation link belongs to a plan that was made again since. Start again from your migration page.')
     const viewer = viewerOf(request)
-    if (viewer !== undefined && viewer.id !== payload.userId) {
-      throw new HttpError(403, `You are signed in as ${viewer.login}, but this installation was started by another account. Sign out, and sign in as that account.`)
-    }
-    if (row.used_at !== null) {
+    /** Every refusal is on the record (never the state itself: it is as good as a password until used). */
+    const reject = async (status: number, reason: string, target: { ownerId?: number; ownerLogin?: string }): Promise<never> => {
+      const installationId = Number(installationParam)
       await appendAudit(app.db, {
         actor: viewer === undefined ? { kind: 'user' } : { kind: 'user', githubId: viewer.id, login: viewer.login },
         action: 'installation_rejected',
-        target: { ownerId: payload.ownerId, ownerLogin: row.owner_login },
+        target: { ...target, ...(Number.isSafeInteger(installationId) && installationId > 0 ? { installationId } : {}) },
         outcome: 'rejected',
-        reason: 'the installation link was used again',
+        reason,
         requestId: request.id,
+        detail: { setupAction: action },
       })
-      throw new HttpError(409, 'This installation link was already used. Your migration page shows where things stand.')
+      throw new HttpError(status, reason)
     }
+    const read = readState(stateKey, state)
+    if (!read.ok) {
+      return reject(
+        400,
+        read.reason === 'expired'
+          ? 'This installation link has expired. Start again from your migration page.'
+          : 'This installation link was not made by this service. Start again from your migration page.',
+        {},
+      )
+    }
+    const { payload } = read
+    const row = await app.db
+      .selectFrom('app.install_state as s')
+      .innerJoin('app.batch as b', 'b.id', 's.batch_id')
+      .select(['s.used_at', 'b.id as batch_id', 'b.owner_login', 'b.installation_id'])
+      .where('s.nonce', '=', payload.nonce)
+      .executeTakeFirst()
+    if (row === undefined) {
+      return reject(409, 'This installation link belongs to a plan that was made again since. Start again from your migration page.', { ownerId: payload.ownerId })
+    }
+    const target = { ownerId: payload.ownerId, ownerLogin: row.owner_login }
+    if (viewer !== undefined && viewer.id !== payload.userId) {
+      return reject(403, `You are signed in as ${viewer.login}, but this installation was started by another account. Sign out, and sign in as that account.`, target)
+    }
+    const usedAgain = 'This installation link was already used. Your migration page shows where things stand.'
 
     if (action === 'request') {
-      if (viewer === undefined) throw new HttpError(401, 'Your session has ended. Sign in again: your migration page shows whether your request reached GitHub.')
+      if (viewer === undefined) return reject(401, 'Your session has ended. Sign in again: your migration page shows whether your request reached GitHub.', target)
       const recorded = await app.db.transaction().execute(async (trx) => {
         if (!(await claimState(trx, payload.nonce))) return false
-        await trx.updateTable('app.batch').set({ status: 'request_pending' }).where('id', '=', row.batch_id).where('installation_id', 'is', null).execute()
+        await trx.updateTable('app.batch').set({ status: 'request_pending', updated_at: sql<Date>`now()` }).where('id', '=', row.batch_id).where('installation_id', 'is', null).execute()
         await appendAudit(trx, {
           actor: { kind: 'user', githubId: viewer.id, login: viewer.login },
           action: 'request_pending',
-          target: { ownerId: payload.ownerId, ownerLogin: row.owner_login },
+          target,
           outcome: 'ok',
           reason: `waiting for an owner of ${row.owner_login} to approve`,
           requestId: request.id,
         })
         return true
       })
-      if (!recorded) throw new HttpError(409, 'This installation link was already used. Your migration page shows where things stand.')
+      if (!recorded) return reject(409, usedAgain, target)
       return reply.redirect(`/migrate#owner-${row.owner_login}`, 303)
     }
 
     const installationId = Number(installationParam)
-    if (!Number.isSafeInteger(installationId) || installationId <= 0) throw new HttpError(400, 'GitHub sent no valid installation id. Start again from your migration page.')
+    if (!Number.isSafeInteger(installationId) || installationId <= 0) return reject(400, 'GitHub sent no valid installation id. Start again from your migration page.', target)
+    // Used already: a reload, a second tab or a double click of the same install goes on to
+    // land where the first did (the check on GitHub still decides who may); anything else is a replay.
+    if (row.used_at !== null && row.installation_id !== installationId) return reject(409, usedAgain, target)
     return authorizeOnGitHub(request, reply, github, publicUrl, { ...payload, installationId, setupAction: action as 'install' | 'update' })
   })
 }

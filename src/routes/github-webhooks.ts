@@ -39,12 +39,15 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
     const event = header(request.headers['x-github-event'])
     const signature = header(request.headers['x-hub-signature-256'])
     const body = request.body
-    if (deliveryId === undefined || event === undefined || signature === undefined || typeof body !== 'string') {
-      return reply.code(400).send({ error: 'A GitHub webhook delivery needs X-GitHub-Delivery, X-GitHub-Event, X-Hub-Signature-256 and a JSON body.' })
+    if (deliveryId === undefined || event === undefined) {
+      return reply.code(400).send({ error: 'A GitHub webhook delivery names its X-GitHub-Delivery and X-GitHub-Event.' })
     }
-    if (!(await webhooks.verify(body, signature))) {
-      request.log.warn({ deliveryId, event }, 'webhook signature does not match')
-      return reply.code(401).send({ error: 'The signature does not match this App’s webhook secret.' })
+    // (An empty body is refused here: the signature check throws on one.)
+    if (typeof body !== 'string' || body === '') return reply.code(400).send({ error: 'A GitHub webhook delivery has a JSON body.' })
+    // A delivery that is not signed, or not with this App's secret, is not looked at further.
+    if (signature === undefined || !(await webhooks.verify(body, signature))) {
+      request.log.warn({ deliveryId, event, signed: signature !== undefined }, 'webhook signature missing or wrong')
+      return reply.code(401).send({ error: 'The X-Hub-Signature-256 signature is missing or does not match this App’s webhook secret.' })
     }
     if (!HANDLED.has(event)) return reply.code(202).send({ ignored: event })
     let payload: InstallationPayload

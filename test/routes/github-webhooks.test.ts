@@ -1,0 +1,386 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { sql } from 'kysely'
+import pg from 'pg'
+import t, { type Test } from 'tap'
+import { signature, webhookPayload } from '../../src/simulator/delivery.js'
+import { installWithEvents } from '../../src/simulator/install-events.js'
+import type { SimEvent } from '../../src/simulator/state.js'
+import { serviceWithGitHub, type Service } from '../helpers/service.js'
+import { signIn } from '../helpers/sign-in.js'
+import { followSetup, formAction, installOnGitHub, press, settled, view } from '../helpers/wizard.js'
+
+// POST /github/webhooks, the App's webhook URL: only signed deliveries, each taken once,
+// answered at once with the work queued; and what the work does to the batches of the
+// installation's account, as the user sees it on /migrate. GitHub's side is the simulator,
+// whose deliveries arrive signed over HTTP as GitHub's do.
+
+const MONA = 1
+const SECRET = 'sim-webhook-secret'
+
+function section(body: string, owner: string): string {
+  const start = body.indexOf(`id="owner-${owner}"`)
+  if (start < 0) throw new Error(`no batch for ${owner}`)
+  return body.slice(start, body.indexOf('</section>', start))
+}
+
+async function ownerSection(service: Service, cookie: string, owner: string): Promise<string> {
+  return section((await view(service.app, cookie)).body, owner)
+}
+
+/** Presses the button of the owner's batch on /migrate; returns where it leads (GitHub's install page). */
+async function pressFor(service: Service, cookie: string, owner: string, label: string): Promise<string> {
+  const res = await press(service.app, cookie, formAction(await ownerSection(service, cookie, owner), label))
+  return res.headers.location as string
+}
+
+interface Delivery {
+  event?: string
+  deliveryId?: string
+  body: string
+  /** The X-Hub-Signature-256 header; by default the right one. */
+  signature?: string
+  contentType?: string
+}
+
+async function post(app: FastifyInstance, d: Delivery): Promise<LightMyRequestResponse> {
+  const headers: Record<string, string> = { 'content-type': d.contentType ?? 'application/json', 'user-agent': 'GitHub-Hookshot/test' }
+  if (d.event !== undefined) headers['x-github-event'] = d.event
+  if (d.deliveryId !== undefined) headers['x-github-delivery'] = d.deliveryId
+  const sig = d.signature ?? signature('sha256', SECRET, d.body)
+  if (sig !== '') headers['x-hub-signature-256'] = sig
+  return app.inject({ method: 'POST', url: '/github/webhooks', headers, payload: d.body })
+}
+
+/** An event's body exactly as GitHub (the simulator) would send it. */
+function bodyOf(service: Service, event: SimEvent): string {
+  return JSON.stringify(webhookPayload(service.sim.state, event, service.sim.url))
+}
+
+/** What a delivery could leave behind. */
+async function recorded(service: Service) {
+  const db = service.tdb.db
+  const { rows } = await sql<{ id: string; state: string; data: { deliveryId: string } }>`select id, state, data from pgboss.job where name = 'installation-event' order by created_on`.execute(db)
+  return {
+    deliveries: await db.selectFrom('app.webhook_delivery').selectAll().execute(),
+    received: await db.selectFrom('app.audit_event').selectAll().where('action', '=', 'webhook_received').execute(),
+    jobs: rows,
+    installations: await db.selectFrom('app.installation').selectAll().execute(),
+  }
+}
+
+async function auditOf(service: Service, action: string) {
+  return service.tdb.db.selectFrom('app.audit_event').selectAll().where('action', '=', action).orderBy('id').execute()
+}
+
+async function batchOf(service: Service, ownerLogin: string) {
+  return service.tdb.db.selectFrom('app.batch').selectAll().where('user_id', '=', MONA).where('owner_login', '=', ownerLogin).executeTakeFirstOrThrow()
+}
+
+/** mona signed in, the App installed on her account through the wizard, every repo covered. */
+async function monaCovered(t: Test): Promise<{ service: Service; cookie: string; installationId: number }> {
+  const service = await serviceWithGitHub(t)
+  const { app, sim } = service
+  const cookie = await signIn(app, sim, MONA)
+  const link = await pressFor(service, cookie, 'mona', 'Install on mona')
+  const setupPath = installOnGitHub(sim, link, 'mona')
+  await followSetup(app, sim, cookie, setupPath, MONA)
+  await settled(service)
+  const mona = await ownerSection(service, cookie, 'mona')
+  if (!/Covered[\s\S]*3 covered/.test(mona)) throw new Error('mona is not covered to begin with')
+  return { service, cookie, installationId: Number(new URL(setupPath, 'http://x').searchParams.get('installation_id')) }
+}
+
+t.test('an unsigned or wrongly signed delivery is refused with 401, and nothing is recorded', async (t) => {
+  const service = await serviceWithGitHub(t)
+  const { app, sim } = service
+  const mona = sim.state.userByLogin('mona')!
+  delete sim.state.app.webhook_url
+  const { installation } = installWithEvents(sim.state, MONA, 'all', [], mona)
+  const body = bodyOf(service, { name: 'installation', action: 'created', installation, sender: mona })
+  const nothing = await recorded(service)
+
+  const attempts: Record<string, Delivery> = {
+    'no signature': { body, signature: '' },
+    'signed with another secret': { body, signature: signature('sha256', 'not-the-secret', body) },
+    'the signature of another body': { body: body.replace('"created"', '"deleted"'), signature: signature('sha256', SECRET, body) },
+    'a SHA-1 signature': { body, signature: signature('sha1', SECRET, body) },
+    'the hex of the right signature alone': { body, signature: signature('sha256', SECRET, body).slice('sha256='.length) },
+    'garbage': { body, signature: 'sha256=zzz' },
+  }
+  for (const [what, attempt] of Object.entries(attempts)) {
+    const res = await post(app, { event: 'installation', deliveryId: randomUUID(), ...attempt })
+    t.equal(res.statusCode, 401, `${what}: 401`)
+    t.match(res.json(), { error: /signature is missing or does not match/ }, `${what}: says why`)
+  }
+  await settled(service)
+  t.same(await recorded(service), nothing, 'no delivery taken, no audit event, no job, no installation')
+})
+
+t.test('a delivery that lacks what GitHub always sends is refused with 400, and nothing is recorded', async (t) => {
+  const service = await serviceWithGitHub(t)
+  const { app, sim } = service
+  const mona = sim.state.userByLogin('mona')!
+  delete sim.state.app.webhook_url
+  const { installation } = installWithEvents(sim.state, MONA, 'all', [], mona)
+  const body = bodyOf(service, { name: 'installation', action: 'created', installation, sender: mona })
+  const nothing = await recorded(service)
+
+  const cases: Record<string, [Delivery, RegExp]> = {
+    'no X-GitHub-Delivery': [{ event: 'installation', body }, /names its X-GitHub-Delivery and X-GitHub-Event/],
+    'no X-GitHub-Event': [{ deliveryId: randomUUID(), body }, /names its X-GitHub-Delivery and X-GitHub-Event/],
+    'no headers at all, not even a signature': [{ body, signature: '' }, /names its X-GitHub-Delivery and X-GitHub-Event/],
+    'an empty body': [{ event: 'installation', deliveryId: randomUUID(), body: '', signature: 'sha256=00' }, /has a JSON body/],
+    'a form instead of JSON': [{ event: 'installation', deliveryId: randomUUID(), body: `payload=${encodeURIComponent(body)}`, contentType: 'application/x-www-form-urlencoded' }, /has a JSON body/],
+    'a body that is not JSON': [{ event: 'installation', deliveryId: randomUUID(), body: '{"action": "created",' }, /not JSON/],
+    'no installation': [{ event: 'installation', deliveryId: randomUUID(), body: JSON.stringify({ action: 'created', sender: { id: 1, login: 'mona' } }) }, /names no installation account/],
+    'an installation without its account': [
+      { event: 'installation', deliveryId: randomUUID(), body: JSON.stringify({ action: 'created', installation: { ...JSON.parse(body).installation, account: null }, sender: { id: 1, login: 'mona' } }) },
+      /names no installation account/,
+    ],
+  }
+  for (const [what, [delivery, says]] of Object.entries(cases)) {
+    const res = await post(app, delivery)
+    t.equal(res.statusCode, 400, `${what}: 400`)
+    t.match(res.json(), { error: says }, `${what}: says why`)
+  }
+  await settled(service)
+  t.same(await recorded(service), nothing, 'nothing recorded')
+})
+
+t.test('other events (push, ping) are answered 202 and ignored', async (t) => {
+  const service = await serviceWithGitHub(t)
+  const nothing = await recorded(service)
+  for (const [event, body] of [
+    ['push', JSON.stringify({ ref: 'refs/heads/main', repository: { id: 1000, full_name: 'mona/dotfiles' }, installation: { id: 1 }, sender: { id: 1, login: 'mona' } })],
+    ['ping', JSON.stringify({ zen: 'Keep it logically awesome.', hook_id: 9001 })],
+  ] as const) {
+    const res = await post(service.app, { event, deliveryId: randomUUID(), body })
+    t.equal(res.statusCode, 202, `${event}: 202`)
+    t.same(res.json(), { ignored: event })
+  }
+  await settled(service)
+  t.same(await recorded(service), nothing, 'nothing recorded, nothing queued')
+})
+
+t.test('a redelivery (the same X-GitHub-Delivery) is taken once', async (t) => {
+  const service = await serviceWithGitHub(t)
+  const { app, sim } = service
+  const cookie = await signIn(app, sim, MONA)
+  await view(app, cookie)
+  const mona = sim.state.userByLogin('mona')!
+  // GitHub's own delivery held back: this test sends it, twice, as GitHub redelivers.
+  delete sim.state.app.webhook_url
+  const { installation } = installWithEvents(sim.state, MONA, 'all', [], mona)
+  const body = bodyOf(service, { name: 'installation', action: 'created', installation, sender: mona })
+  const deliveryId = randomUUID()
+
+  const first = await post(app, { event: 'installation', deliveryId, body })
+  t.equal(first.statusCode, 202)
+  t.same(first.json(), { queued: deliveryId })
+  const again = await post(app, { event: 'installation', deliveryId, body })
+  t.equal(again.statusCode, 200, 'a redelivery is fine with GitHub')
+  t.same(again.json(), { duplicate: deliveryId })
+  await settled(service)
+  const after = await post(app, { event: 'installation', deliveryId, body })
+  t.equal(after.statusCode, 200, 'and so is one after the work was done')
+
+  const r = await recorded(service)
+  t.match(r.deliveries, [{ delivery_id: deliveryId, event: 'installation', action: 'created', installation_id: installation.id }])
+  t.equal(r.deliveries.length, 1)
+  t.equal(r.jobs.length, 1, 'one job')
+  t.equal(r.received.length, 1, 'one webhook_received')
+  t.match(r.received, [{ actor_kind: 'github', actor_login: 'mona', owner_login: 'mona', installation_id: installation.id, outcome: 'queued', detail: { deliveryId, event: 'installation', action: 'created' } }])
+  t.equal((await auditOf(service, 'installation_created')).length, 1, 'the work done once')
+  t.equal((await auditOf(service, 'coverage_checked')).length, 1)
+  t.match(await ownerSection(service, cookie, 'mona'), /Covered[\s\S]*3 covered/)
+})
+
+t.test('GitHub gets its answer before the work is done: the work is queued and runs afterwards', async (t) => {
+  const service = await serviceWithGitHub(t)
+  const { app, sim, tdb } = service
+  const cookie = await signIn(app, sim, MONA)
+  await view(app, cookie)
+  // Hold every write to app.installation, the job's first step; the webhook route writes none.
+  const holder = new pg.Client({ connectionString: tdb.url })
+  await holder.connect()
+  t.teardown(() => holder.end())
+  await holder.query('begin')
+  await holder.query('lock table app.installation in exclusive mode')
+
+  // mona installs the App on her account on GitHub, without going through the wizard.
+  const { installation } = installWithEvents(sim.state, MONA, 'all', [], sim.state.userByLogin('mona')!)
+  await sim.sim.delivery.settle()
+  t.match(sim.state.deliveries, [{ event: 'installation', action: 'created', installationId: installation.id, status: 202 }], 'GitHub got 202 while the work was held')
+  const held = await recorded(service)
+  t.match(held.jobs, [{ state: /^(created|active)$/, data: { deliveryId: sim.state.deliveries[0]!.id } }], 'the job is queued, not done')
+  t.same(held.installations, [], 'nothing applied yet')
+  t.match(held.received, [{ outcome: 'queued' }])
+  t.match(await batchOf(service, 'mona'), { installation_id: null })
+
+  await holder.query('commit')
+  await settled(service)
+  const done = await recorded(service)
+  t.match(done.jobs, [{ state: 'completed' }], 'the job ran afterwards')
+  t.match(done.installations, [{ id: installation.id, account_login: 'mona', repository_selection: 'all' }])
+  t.match(await batchOf(service, 'mona'), { status: 'installed', installation_id: installation.id })
+  t.match(await ownerSection(service, cookie, 'mona'), /Covered[\s\S]*3 covered/)
+  const order = (await tdb.db.selectFrom('app.audit_event').select('action').where('action', 'in', ['webhook_received', 'installation_created', 'coverage_checked']).orderBy('id').execute()).map((e) => e.action)
+  t.same(order, ['webhook_received', 'installation_created', 'coverage_checked'])
+})
+
+t.test('uninstalled on GitHub: the batches of that account go back to planned, and the page says why', async (t) => {
+  const { service, cookie, installationId } = await monaCovered(t)
+  const res = await service.sim.sim.app.inject({ method: 'DELETE', url: `/_sim/installations/${installationId}` })
+  t.equal(res.statusCode, 200)
+  await settled(service)
+
+  t.match(await batchOf(service, 'mona'), { status: 'planned', installation_id: null, adding: false, coverage_problem: 'The App is not installed on mona.' })
+  t.match(await service.tdb.db.selectFrom('app.installation').selectAll().where('id', '=', installationId).executeTakeFirstOrThrow(), { deleted_at: Date })
+  const mona = await ownerSection(service, cookie, 'mona')
+  t.notMatch(mona, 'Covered')
+  t.match(mona, 'The App is not installed on mona.')
+  t.match(mona, 'Install on mona', 'installing is the next step again')
+  t.match(await auditOf(service, 'installation_deleted'), [
+    { actor_kind: 'github', actor_github_id: MONA, actor_login: 'mona', owner_login: 'mona', installation_id: installationId, outcome: 'ok', reason: 'mona uninstalled the App', detail: { batches: 1 } },
+  ])
+  t.match((await auditOf(service, 'coverage_checked')).at(-1), { actor_kind: 'github', actor_login: 'mona', outcome: 'not_covered', reason: 'The App is not installed on mona.' })
+})
+
+t.test('suspended on GitHub: coverage shows the problem; unsuspended: covered again', async (t) => {
+  const { service, cookie, installationId } = await monaCovered(t)
+  const { sim } = service
+  t.equal((await sim.sim.app.inject({ method: 'POST', url: `/_sim/installations/${installationId}/suspend` })).statusCode, 200)
+  await settled(service)
+  let mona = await ownerSection(service, cookie, 'mona')
+  t.notMatch(mona, 'Covered')
+  t.match(mona, "The App&#39;s installation on mona is suspended: GitHub sends it no events until it is unsuspended.")
+  t.match(await batchOf(service, 'mona'), { status: 'installed', installation_id: installationId, coverage_problem: /suspended/ })
+  t.match(await auditOf(service, 'installation_suspend'), [{ actor_kind: 'github', actor_login: 'mona', installation_id: installationId }])
+
+  t.equal((await sim.sim.app.inject({ method: 'POST', url: `/_sim/installations/${installationId}/unsuspend` })).statusCode, 200)
+  await settled(service)
+  mona = await ownerSection(service, cookie, 'mona')
+  t.match(mona, /Covered[\s\S]*3 covered/)
+  t.notMatch(mona, 'suspended')
+  t.match(await batchOf(service, 'mona'), { status: 'installed', coverage_problem: null })
+  t.match(await auditOf(service, 'installation_unsuspend'), [{ actor_kind: 'github', actor_login: 'mona' }])
+})
+
+t.test('repositories taken off the installation on GitHub are no longer covered; added back, they are', async (t) => {
+  const { service, cookie } = await monaCovered(t)
+  const { sim } = service
+  const mona = sim.state.userByLogin('mona')!
+  // On the installation's settings page on GitHub, mona unticks new-name (1002).
+  installWithEvents(sim.state, MONA, 'selected', [1000, 1001], mona)
+  await settled(service)
+  let page = await ownerSection(service, cookie, 'mona')
+  t.notMatch(page, 'Covered')
+  t.match(page, 'does not cover 1 of these repositories yet')
+  t.match(page, 'Add the 1 missing repository')
+  t.match(page, /mona\/new-name[\s\S]*?not covered/)
+  t.match(page, '2 covered, 1 not covered')
+  t.match(await auditOf(service, 'installation_repositories_removed'), [{ actor_kind: 'github', actor_login: 'mona', owner_login: 'mona', outcome: 'ok' }])
+
+  installWithEvents(sim.state, MONA, 'selected', [1000, 1001, 1002], mona)
+  await settled(service)
+  page = await ownerSection(service, cookie, 'mona')
+  t.match(page, /Covered[\s\S]*3 covered/)
+  t.match(await auditOf(service, 'installation_repositories_added'), [{ actor_kind: 'github', actor_login: 'mona', owner_login: 'mona', outcome: 'ok' }])
+})
+
+t.test("an org owner approves mona's request on GitHub: her waiting batch is installed and covered, the approver on record", async (t) => {
+  const service = await serviceWithGitHub(t)
+  const { app, sim } = service
+  const cookie = await signIn(app, sim, MONA)
+  const link = await pressFor(service, cookie, 'widgets', 'Ask the owners of widgets')
+  t.equal((await followSetup(app, sim, cookie, installOnGitHub(sim, link, 'mona'), MONA)).statusCode, 303)
+  t.match(await ownerSection(service, cookie, 'widgets'), 'Waiting for approval')
+  t.match(await batchOf(service, 'widgets'), { status: 'request_pending', installation_id: null })
+
+  const [request] = [...sim.state.requests.values()]
+  const approved = await sim.sim.app.inject({ method: 'POST', url: `/_sim/requests/${request!.id}/approve`, payload: { approver: 'octo' } })
+  t.equal(approved.statusCode, 200)
+  const installationId = (approved.json() as { installation: { id: number } }).installation.id
+  await settled(service)
+
+  t.match(await batchOf(service, 'widgets'), { status: 'installed', installation_id: installationId, coverage_problem: null })
+  const widgets = await ownerSection(service, cookie, 'widgets')
+  t.match(widgets, /Covered[\s\S]*1 covered/)
+  t.notMatch(widgets, 'Waiting for approval')
+  t.match(await auditOf(service, 'installation_created'), [
+    { actor_kind: 'github', actor_github_id: 3, actor_login: 'octo', owner_id: 101, owner_login: 'widgets', installation_id: installationId, outcome: 'ok', reason: "octo approved mona's request", detail: { batchesAttached: 1 } },
+  ])
+  t.match((await auditOf(service, 'coverage_checked')).at(-1), { actor_kind: 'github', actor_login: 'octo', owner_login: 'widgets', outcome: 'covered', detail: { forUser: MONA } })
+})
+
+t.test('a member asks for more on an org where the App is installed: the approval adds the repository, the approver on record', async (t) => {
+  const service = await serviceWithGitHub(t)
+  const { app, sim } = service
+  const cookie = await signIn(app, sim, MONA)
+  await view(app, cookie)
+  // octo installs the App on widgets with none of its repositories.
+  const octo = sim.state.userByLogin('octo')!
+  const { installation } = installWithEvents(sim.state, 101, 'selected', [], octo)
+  await settled(service)
+  const before = await ownerSection(service, cookie, 'widgets')
+  t.match(before, 'Ask the owners of widgets to add the rest')
+  t.match(await auditOf(service, 'installation_created'), [{ actor_login: 'octo', reason: null, detail: { batchesAttached: 1 } }], 'an owner installing is no approval')
+
+  const link = await pressFor(service, cookie, 'widgets', 'Ask the owners of widgets')
+  t.equal((await followSetup(app, sim, cookie, installOnGitHub(sim, link, 'mona'), MONA)).statusCode, 303)
+  const [request] = [...sim.state.requests.values()]
+  t.equal((await sim.sim.app.inject({ method: 'POST', url: `/_sim/requests/${request!.id}/approve`, payload: { approver: 'octo' } })).statusCode, 200)
+  await settled(service)
+
+  t.match(await ownerSection(service, cookie, 'widgets'), /Covered[\s\S]*1 covered/)
+  t.match(await auditOf(service, 'installation_repositories_added'), [
+    { actor_kind: 'github', actor_login: 'octo', owner_login: 'widgets', installation_id: installation.id, reason: "octo approved mona's request" },
+  ])
+})
+
+t.test('uninstalled from an org: the batch of every user migrating to it goes back to planned', async (t) => {
+  const service = await serviceWithGitHub(t)
+  const { app, sim, tdb } = service
+  const mona = await signIn(app, sim, MONA)
+  const octo = await signIn(app, sim, 3)
+  await view(app, mona)
+  await view(app, octo)
+  // mona, an owner of acme, installs there; octo, a member, never pressed anything.
+  const link = await pressFor(service, mona, 'acme', 'Install on acme')
+  await followSetup(app, sim, mona, installOnGitHub(sim, link, 'mona'), MONA)
+  await settled(service)
+  const acme = () => tdb.db.selectFrom('app.batch').select(['user_id', 'status', 'installation_id', 'coverage_problem']).where('owner_login', '=', 'acme').orderBy('user_id').execute()
+  const [installation] = [...sim.state.installations.values()]
+  t.match(await acme(), [
+    { user_id: MONA, status: 'installed', installation_id: installation!.id, coverage_problem: null },
+    { user_id: 3, status: 'installed', installation_id: installation!.id, coverage_problem: null },
+  ])
+  t.match(await ownerSection(service, octo, 'acme'), 'Covered', "octo's batch is covered by mona's install")
+
+  t.equal((await sim.sim.app.inject({ method: 'DELETE', url: `/_sim/installations/${installation!.id}`, payload: { sender: 'mona' } })).statusCode, 200)
+  await settled(service)
+  t.same(await acme(), [
+    { user_id: MONA, status: 'planned', installation_id: null, coverage_problem: 'The App is not installed on acme.' },
+    { user_id: 3, status: 'planned', installation_id: null, coverage_problem: 'The App is not installed on acme.' },
+  ])
+  for (const cookie of [mona, octo]) t.match(await ownerSection(service, cookie, 'acme'), 'The App is not installed on acme.')
+  t.match(await auditOf(service, 'installation_deleted'), [{ actor_login: 'mona', owner_login: 'acme', detail: { batches: 2 } }])
+})
+
+t.test('an installation on an account GitHub names without a login (an enterprise) is recorded under its id', async (t) => {
+  const service = await serviceWithGitHub(t)
+  const deliveryId = randomUUID()
+  const body = JSON.stringify({
+    action: 'created',
+    installation: { id: 77001, account: { id: 5001, slug: 'bigcorp', name: 'BigCorp' }, repository_selection: 'all' },
+    requester: null,
+    sender: { id: 3, login: 'octo' },
+  })
+  const res = await post(service.app, { event: 'installation', deliveryId, body })
+  t.equal(res.statusCode, 202)
+  await settled(service)
+  t.match(await service.tdb.db.selectFrom('app.installation').selectAll().execute(), [{ id: 77001, account_id: 5001, account_login: '5001', repository_selection: 'all', suspended_at: null, deleted_at: null }])
+  t.match(await auditOf(service, 'installation_created'), [{ actor_login: 'octo', owner_id: 5001, owner_login: '5001', installation_id: 77001, detail: { batchesAttached: 0 } }])
+  t.same(await auditOf(service, 'coverage_checked'), [], 'nobody migrates to it: nothing to check')
+})

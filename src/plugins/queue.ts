@@ -22,8 +22,8 @@ export interface QueueOptions {
   handlers: JobHandlers
   /** A failed job is tried again this many times, with growing delays. */
   retryLimit?: number
-  /** How long to wait before trying to start again when the database was unreachable. */
-  restartDelayMs?: number
+  /** Waits, in ms: before trying to start again when the database was unreachable (5 s), for the queue at start-up before the service answers anyway (1 s), and by a send for a queue still starting (5 s). */
+  timing?: { restartDelayMs?: number; readyWaitMs?: number; sendWaitMs?: number }
 }
 
 declare module 'fastify' {
@@ -47,12 +47,24 @@ const plugin: FastifyPluginAsync<QueueOptions> = async (app, options) => {
   }
   // pg-boss cannot be started again after a failed start: each attempt gets a new one.
   let boss = newBoss()
-  /** Worker ids by queue: a start tried again after a failure half-way does not work a queue twice. */
   const workers = new Map<JobName, string>()
+  const timing = { restartDelayMs: 5_000, readyWaitMs: 1_000, sendWaitMs: 5_000, ...options.timing }
   let started = false
+  /** Started, with every queue created and worked. */
+  let running = false
+  let markRunning!: () => void
+  const isRunning = new Promise<void>((resolve) => (markRunning = resolve))
+  /** Resolves after `ms`, or at once if `until` settles first; never keeps the process alive. */
+  const within = async (until: Promise<unknown>, ms: number): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([until, new Promise((resolve) => (timer = setTimeout(resolve, ms).unref()))])
+    clearTimeout(timer)
+  }
 
   app.decorate('queue', {
     async send(db, name, data) {
+      // Right after start-up the queue may still be creating its tables.
+      if (!running) await within(isRunning, timing.sendWaitMs)
       const id = await boss.send(name, data, {
         retryLimit: options.retryLimit ?? 5,
         retryBackoff: true,
@@ -71,7 +83,6 @@ const plugin: FastifyPluginAsync<QueueOptions> = async (app, options) => {
     await boss.start()
     started = true
     for (const name of Object.keys(options.handlers) as JobName[]) {
-      if (workers.has(name)) continue
       await boss.createQueue(name)
       const handler = options.handlers[name] as (data: unknown) => Promise<void>
       const id = await boss.work<unknown>(name, { pollingIntervalSeconds: POLLING_INTERVAL_SECONDS }, async (jobs) => {
@@ -79,6 +90,8 @@ const plugin: FastifyPluginAsync<QueueOptions> = async (app, options) => {
       })
       workers.set(name, id)
     }
+    running = true
+    markRunning()
   }
 
   // A database that is down when the service starts must not keep it from starting: pages say
@@ -88,13 +101,22 @@ const plugin: FastifyPluginAsync<QueueOptions> = async (app, options) => {
   const startOrRetry = async (): Promise<void> => {
     try {
       await start()
+      // Closed while it was starting: onClose could not stop it.
+      if (closing) await boss.stop({ graceful: false, close: false, wait: true })
     } catch (error) {
       app.log.error({ err: error }, 'job queue could not start; trying again shortly')
+      // Whatever this attempt got going (it may have failed half-way) stops with it.
+      const failed = boss
+      await failed.stop({ graceful: false, close: false, wait: true }).catch(() => {})
+      workers.clear()
+      started = false
       boss = newBoss()
-      if (!closing) retry = setTimeout(() => void startOrRetry(), options.restartDelayMs ?? 5_000).unref()
+      if (!closing) retry = setTimeout(() => void startOrRetry(), timing.restartDelayMs).unref()
     }
   }
-  app.addHook('onReady', startOrRetry)
+  // Ready once the queue runs, or after a second when the database is slow or down (the queue
+  // keeps trying): the service answers, and /healthz says what is wrong, either way.
+  app.addHook('onReady', async () => within(startOrRetry(), timing.readyWaitMs))
   app.addHook('onClose', async () => {
     closing = true
     clearTimeout(retry)

@@ -8,12 +8,12 @@ import { testDatabase, type TestDatabase } from '../helpers/database.js'
 
 const job: AddReposJob = { batchId: 7, actor: { id: 1, login: 'mona' } }
 
-async function queueApp(t: Test, pool: pg.Pool, done: AddReposJob[], restartDelayMs?: number) {
+async function queueApp(t: Test, pool: pg.Pool, done: AddReposJob[], timing: { restartDelayMs?: number; readyWaitMs?: number; sendWaitMs?: number } = {}) {
   const lines: string[] = []
   const app = Fastify({ logger: { level: 'error', stream: { write: (line: string) => lines.push(line) } } })
   await app.register(queuePlugin, {
     pool,
-    restartDelayMs,
+    timing,
     handlers: {
       'add-repos': async (data: AddReposJob) => {
         done.push(data)
@@ -68,7 +68,7 @@ t.test('a database down at start does not keep the service from starting; the qu
     },
   })
   const done: AddReposJob[] = []
-  const { app, lines } = await queueApp(t, flaky, done, 20)
+  const { app, lines } = await queueApp(t, flaky, done, { restartDelayMs: 20, sendWaitMs: 50 })
   await app.ready()
   t.match(lines.join(''), 'job queue could not start; trying again shortly')
   // Sent before the queue has started: refused, so the change that sent it rolls back.
@@ -92,11 +92,47 @@ t.test('a database down at start does not keep the service from starting; the qu
 t.test('closing before the queue ever started stops the retries', async (t) => {
   const pool = new pg.Pool({ connectionString: 'postgres://postgres:x@127.0.0.1:1/none', connectionTimeoutMillis: 500 })
   t.teardown(() => pool.end())
-  const { app, lines } = await queueApp(t, pool, [], 10)
+  const { app, lines } = await queueApp(t, pool, [], { restartDelayMs: 10 })
   await app.ready()
   await app.close()
   const logged = lines.length
   await new Promise((resolve) => setTimeout(resolve, 100))
   t.equal(lines.length, logged, 'no further attempts after close')
   t.match(lines.join(''), 'job queue could not start')
+})
+
+t.test('a database too slow to answer: the service is ready anyway, and a queue that starts after close is stopped', async (t) => {
+  const tdb = await testDatabase(t)
+  let slow = true
+  const sluggish = new Proxy(tdb.pool, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown
+      if (property === 'query' && slow) {
+        return async (...args: unknown[]) => {
+          await new Promise((resolve) => setTimeout(resolve, 300))
+          return (value as (...a: unknown[]) => unknown).apply(target, args)
+        }
+      }
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+  let queries = 0
+  const counted = new Proxy(sluggish, {
+    get(target, property, receiver) {
+      if (property === 'query') queries += 1
+      return Reflect.get(target, property, receiver) as unknown
+    },
+  })
+  const { app } = await queueApp(t, counted, [], { readyWaitMs: 20 })
+  const started = Date.now()
+  await app.ready()
+  t.ok(Date.now() - started < 250, 'ready before the queue')
+  await app.close()
+  slow = false
+  // The start under way finishes and stops its queue: no worker polls a database nobody serves.
+  await new Promise((resolve) => setTimeout(resolve, 2_000))
+  const after = queries
+  // Longer than a worker's polling interval (2 s): a worker left running would have asked.
+  await new Promise((resolve) => setTimeout(resolve, 2_500))
+  t.equal(queries, after, 'nothing polls after close')
 })

@@ -98,6 +98,8 @@ export interface BatchTable {
   adding: Generated<boolean>
   coverage_checked_at: Date | null
   coverage_problem: string | null
+  /** The org owners who can approve this batch's request, as GitHub listed them. */
+  approvers: Generated<string[]>
   updated_at: Generated<Date>
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { sql } from 'kysely'
 import type { GitHubClients } from '../github/clients.js'
+import { orgOwners } from '../migration/approvers.js'
 import { appendAudit } from '../migration/audit.js'
 import { claimState, readState, type StateKey } from '../migration/install-state.js'
 import { HttpError } from '../plugins/error-handler.js'
@@ -79,15 +80,17 @@ export const setupRoutes: FastifyPluginAsync<SetupRoutesOptions> = async (app, {
 
     if (action === 'request') {
       if (viewer === undefined) return reject(401, 'Your session has ended. Sign in again: your migration page shows whether your request reached GitHub.', target)
+      const approvers = await orgOwners(app.db, github, viewer.id, row.owner_login)
       const recorded = await app.db.transaction().execute(async (trx) => {
         if (!(await claimState(trx, payload.nonce))) return false
-        await trx.updateTable('app.batch').set({ status: 'request_pending', updated_at: sql<Date>`now()` }).where('id', '=', row.batch_id).where('installation_id', 'is', null).execute()
+        await trx.updateTable('app.batch').set({ status: 'request_pending', approvers, updated_at: sql<Date>`now()` }).where('id', '=', row.batch_id).where('installation_id', 'is', null).execute()
         await appendAudit(trx, {
           actor: { kind: 'user', githubId: viewer.id, login: viewer.login },
           action: 'request_pending',
           target,
           outcome: 'ok',
           reason: `waiting for an owner of ${row.owner_login} to approve`,
+          detail: { approvers },
           requestId: request.id,
         })
         return true

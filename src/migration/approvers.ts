@@ -1,0 +1,20 @@
+import type { Kysely } from 'kysely'
+import type { Database } from '../db/database.js'
+import type { GitHubClients } from '../github/clients.js'
+
+// Who can approve a member's request to install the App on an org: its owners, as GitHub lists
+// them to that member (GET /orgs/{org}/members?role=admin, with the member's legacy token).
+// Shown to the member who waits, so they know whom to ask; when GitHub will not say, the page
+// links to the org's owners on GitHub instead.
+
+export async function orgOwners(db: Kysely<Database>, github: GitHubClients, userId: number, org: string): Promise<string[]> {
+  const user = await db.selectFrom('legacy.oauth_users').select('oauth_token').where('github_user_id', '=', userId).executeTakeFirst()
+  if (user?.oauth_token == null) return []
+  try {
+    const owners = await github.asUser(user.oauth_token).paginate('GET /orgs/{org}/members', { org, role: 'admin', per_page: 100 })
+    return owners.map((o) => o.login).sort()
+  } catch {
+    // Only a courtesy: the request is recorded either way.
+    return []
+  }
+}

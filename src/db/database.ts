@@ -150,6 +150,7 @@ export interface WebhookDeliveryTable {
   action: string | null
   installation_id: number | null
   received_at: Generated<Date>
+  applied_at: Date | null
 }
 
 export interface Database {

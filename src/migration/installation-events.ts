@@ -23,6 +23,15 @@ export async function applyInstallationEvent(db: Kysely<Database>, github: GitHu
   const { installation } = job
   const target = { ownerId: installation.accountId, ownerLogin: installation.accountLogin, installationId: installation.id }
   await db.transaction().execute(async (trx) => {
+    // Once per delivery: a retried job (its coverage check failed, say) goes straight to the check.
+    const first = await trx
+      .updateTable('app.webhook_delivery')
+      .set({ applied_at: sql<Date>`now()` })
+      .where('delivery_id', '=', job.deliveryId)
+      .where('applied_at', 'is', null)
+      .returning('delivery_id')
+      .executeTakeFirst()
+    if (first === undefined) return
     if (job.event === 'installation' && job.action === 'deleted') {
       await trx.updateTable('app.installation').set({ deleted_at: sql<Date>`now()`, updated_at: sql<Date>`now()` }).where('id', '=', installation.id).execute()
       const batches = await trx

@@ -75,7 +75,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
     const fresh = await app.db.transaction().execute(async (trx) => {
       const taken = await trx
         .insertInto('app.webhook_delivery')
-        .values({ delivery_id: deliveryId, event, action: payload.action, installation_id: job.installation.id })
+        .values({ delivery_id: deliveryId, event, action: payload.action, installation_id: job.installation.id, applied_at: null })
         .onConflict((oc) => oc.column('delivery_id').doNothing())
         .returning('delivery_id')
         .executeTakeFirst()

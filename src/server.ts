@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import fastifyFormbody from '@fastify/formbody'
+import fastifyRateLimit from '@fastify/rate-limit'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { GitHubConfig } from './config.js'
 import type { Db } from './db/connect.js'
@@ -40,6 +41,8 @@ export interface ServerOptions {
    * known to be https (Secure cookies are only sent then) and the client's address is right.
    */
   trustProxy?: boolean
+  /** Requests a minute one client may make to sign-in and the setup callback (default 120). */
+  rateLimitPerMinute?: number
   /** Where log lines go instead of stdout (tests read them). */
   logStream?: LogDestination
 }
@@ -62,6 +65,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   // External plugins first, then the app's own, then routes (the layout of fastify/demo).
   await app.register(securityHeadersPlugin, { secure: options.secureCookies, githubWebUrl: options.github.webUrl })
   await app.register(fastifyFormbody)
+  // Only where strangers can make the service work or write: sign-in and the setup callback
+  // (each refusal there is an audit event). Per client address, per instance.
+  await app.register(fastifyRateLimit, { global: false, max: options.rateLimitPerMinute ?? 120, timeWindow: 60_000 })
   await app.register(viewsPlugin, { defaultContext: { staffPagesOpen: options.staffPagesOpen, title: 'oauth-to-app' } })
 
   await app.register(databasePlugin, { db: options.db.db })

@@ -231,3 +231,16 @@ t.test('templates are found from the project root, wherever the module runs from
   t.teardown(() => rm(outside, { recursive: true, force: true }))
   t.throws(() => projectRoot(pathToFileURL(path.join(outside, 'server.js'))), /no package\.json above/)
 })
+
+t.test('sign-in and the setup callback are rate limited per client; other pages are not', async (t) => {
+  const tdb = await testDatabase(t)
+  const app = await server(t, tdb, { rateLimitPerMinute: 2 })
+  for (let i = 0; i < 2; i++) t.equal((await app.inject({ url: '/github/setup?setup_action=install' })).statusCode, 200)
+  const limited = await app.inject({ url: '/github/setup?setup_action=install', headers: { accept: 'text/html' } })
+  t.equal(limited.statusCode, 429)
+  t.match(limited.body, /Rate limit exceeded, retry in 1 minute/)
+  t.ok(Number(limited.headers['retry-after']) > 0)
+  t.equal((await app.inject({ url: '/healthz' })).statusCode, 200)
+  t.equal((await app.inject({ url: '/healthz' })).statusCode, 200)
+  t.equal((await app.inject({ url: '/healthz' })).statusCode, 200)
+})

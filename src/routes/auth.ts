@@ -61,9 +61,9 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, { g
   const redirectUri = `${publicUrl}/auth/callback`
   const { webUrl, clientId, clientSecret } = github.config
 
-  app.get('/auth/login', async (request, reply) => authorizeOnGitHub(request, reply, github, publicUrl))
+  app.get('/auth/login', { config: { rateLimit: {} } }, async (request, reply) => authorizeOnGitHub(request, reply, github, publicUrl))
 
-  app.get<{ Querystring: { code?: string; state?: string; error?: string } }>('/auth/callback', async (request, reply) => {
+  app.get<{ Querystring: { code?: string; state?: string; error?: string } }>('/auth/callback', { config: { rateLimit: {} } }, async (request, reply) => {
     const pending = request.session.get('oauth')
     // One use: whatever happens next, this state is spent.
     request.session.set('oauth', undefined)

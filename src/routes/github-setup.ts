@@ -29,7 +29,7 @@ interface SetupQuery {
 const ACTIONS = new Set(['install', 'update', 'request'])
 
 export const setupRoutes: FastifyPluginAsync<SetupRoutesOptions> = async (app, { github, stateKey, publicUrl }) => {
-  app.get<{ Querystring: SetupQuery }>('/github/setup', async (request, reply) => {
+  app.get<{ Querystring: SetupQuery }>('/github/setup', { config: { rateLimit: {} } }, async (request, reply) => {
     const { installation_id: installationParam, setup_action: action, state } = request.query
     if (action === undefined || !ACTIONS.has(action)) {
       throw new HttpError(400, 'This page is where GitHub sends you after installing the App; this link does not say what happened on GitHub.')

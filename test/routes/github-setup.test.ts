@@ -407,7 +407,7 @@ t.test('the request flow: recorded as waiting with a session, a 401 page without
   t.match(widgets, { status: 'request_pending', installation_id: null })
   const page = (await view(app, cookie)).body
   t.match(page, 'Waiting for approval')
-  t.match(page, `Any <a href="${sim.url}/orgs/widgets/people?query=role%3Aowner">owner of widgets</a> can approve it on GitHub.`, 'who can approve')
+  t.match(page, 'Who can approve it on GitHub: <strong>octo</strong>', 'who can approve, by name')
 
   const pending = await snapshot(service)
   const replay = await app.inject({ url: setupPath, cookies: { [SESSION_COOKIE]: cookie } })

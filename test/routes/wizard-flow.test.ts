@@ -47,7 +47,9 @@ t.test('mona, the org owner: every owner she can install on reaches "covered" in
   const widgetsLink = (await press(app, cookie, formAction((await view(app, cookie)).body, 'Ask the owners of widgets'))).headers.location as string
   const requested = await followSetup(app, sim, cookie, installOnGitHub(sim, widgetsLink, 'mona'), 1)
   t.equal(requested.statusCode, 303)
-  t.match(section((await view(app, cookie)).body, 'widgets'), 'Waiting for approval')
+  const waiting = section((await view(app, cookie)).body, 'widgets')
+  t.match(waiting, 'Waiting for approval')
+  t.match(waiting, 'Who can approve it on GitHub: <strong>octo</strong>')
   const [request] = [...sim.state.requests.values()]
   const approved = await sim.sim.app.inject({ method: 'POST', url: `/_sim/requests/${request!.id}/approve`, payload: { approver: 'octo' } })
   t.equal(approved.statusCode, 200)

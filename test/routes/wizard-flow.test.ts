@@ -61,3 +61,23 @@ t.test('mona, the org owner: every owner she can install on reaches "covered" in
     t.ok(actions.includes(action), `audited: ${action}`)
   }
 })
+
+t.test('octo, owner of widgets and member of acme: installs widgets in two clicks, asks acme; hubot, revoked, is told so', async (t) => {
+  const service = await serviceWithGitHub(t)
+  const { app, sim } = service
+  const octo = await signIn(app, sim, 3)
+  const first = await view(app, octo)
+  t.match(section(first.body, 'widgets'), 'Install on widgets')
+  t.match(section(first.body, 'acme'), 'Ask the owners of acme')
+  const link = (await press(app, octo, formAction(first.body, 'Install on widgets'))).headers.location as string
+  const back = await followSetup(app, sim, octo, installOnGitHub(sim, link, 'octo'), 3)
+  t.equal(back.headers.location, '/migrate#owner-widgets')
+  await settled(service)
+  t.match(section((await view(app, octo)).body, 'widgets'), /Covered[\s\S]*1 covered/)
+
+  const hubot = await signIn(app, sim, 2)
+  const page = await view(app, hubot)
+  t.equal(page.statusCode, 200)
+  t.match(page.body, 'Your legacy authorization was revoked')
+  t.notMatch(page.body, /<form method="post" action="\/migrate\/batches/, 'nothing to press')
+})

@@ -37,7 +37,9 @@ export async function startAdding(db: Kysely<Database>, enqueue: Enqueue, batchI
       .returning(['owner_id', 'owner_login', 'installation_id'])
       .executeTakeFirst()
     if (batch === undefined) return false
-    await trx.updateTable('app.batch_repo').set({ add_state: 'pending', add_reason: null }).where('batch_id', '=', batchId).where('repo_id', 'in', repoIds).execute()
+    // A new run: what earlier runs added or failed to add is in the audit log; the page counts this one.
+    await trx.updateTable('app.batch_repo').set({ add_state: null, add_reason: null }).where('batch_id', '=', batchId).where('add_state', 'is not', null).execute()
+    await trx.updateTable('app.batch_repo').set({ add_state: 'pending' }).where('batch_id', '=', batchId).where('repo_id', 'in', repoIds).execute()
     await appendAudit(trx, {
       actor: { kind: 'user', githubId: job.actor.id, login: job.actor.login },
       action: 'repos_add_started',
@@ -51,16 +53,25 @@ export async function startAdding(db: Kysely<Database>, enqueue: Enqueue, batchI
   })
 }
 
-type Attempt = { kind: 'added' } | { kind: 'failed'; reason: string } | { kind: 'refused'; reason: string }
+type Attempt = { kind: 'added' } | { kind: 'failed'; reason: string } | Stop
+/**
+ * The run ends early. refused: GitHub does not take the legacy token here, the user ticks the
+ * rest on the settings page. stopped: GitHub cannot take it now (rate limit, an outage): the
+ * rest is marked with the reason and offered again, rather than the batch staying "adding"
+ * through retries that cannot succeed sooner.
+ */
+type Stop = { kind: 'refused'; reason: string } | { kind: 'stopped'; reason: string }
 
 function judge(error: unknown): Attempt {
-  const { status, message } = error as { status?: number; message?: string }
-  const said = message ?? ''
+  // GitHub's answers reach here as octokit's RequestError, which always has a message.
+  const { status, message: said } = error as { status?: number; message: string }
+  if (/rate limit/i.test(said)) return { kind: 'stopped', reason: "GitHub's rate limit for your account was reached: try again in a while." }
   if (status === 401) return { kind: 'refused', reason: 'GitHub no longer accepts the legacy OAuth token' }
   if (status === 403 && /admin/i.test(said)) return { kind: 'failed', reason: 'You need admin rights on this repository to add it.' }
   if (status === 403) return { kind: 'refused', reason: `GitHub refused the legacy OAuth token for this: ${said}` }
   if (status === 404 || status === 422) return { kind: 'failed', reason: `GitHub answered ${status}: ${said}` }
-  throw error
+  // octokit gives every failure a status, a network error included (500).
+  return { kind: 'stopped', reason: `GitHub did not answer (${status}): try again in a moment.` }
 }
 
 export async function addRepos(db: Kysely<Database>, github: GitHubClients, job: AddReposJob): Promise<void> {
@@ -71,10 +82,10 @@ export async function addRepos(db: Kysely<Database>, github: GitHubClients, job:
   const target = { ownerId: batch.owner_id, ownerLogin: batch.owner_login, installationId }
   const user = await db.selectFrom('legacy.oauth_users').select('oauth_token').where('github_user_id', '=', batch.user_id).executeTakeFirst()
   const token = user?.oauth_token ?? null
-  let refused: string | undefined = token === null ? 'The legacy OAuth token was revoked.' : undefined
+  let stop: Stop | undefined = token === null ? { kind: 'refused', reason: 'The legacy OAuth token was revoked.' } : undefined
   let added = 0
   for (const repo of batch.repos.filter((r) => r.add_state === 'pending')) {
-    if (refused !== undefined) break
+    if (stop !== undefined) break
     let attempt: Attempt
     try {
       await github.asUser(token!).request('PUT /user/installations/{installation_id}/repositories/{repository_id}', { installation_id: installationId, repository_id: repo.repo_id })
@@ -82,14 +93,15 @@ export async function addRepos(db: Kysely<Database>, github: GitHubClients, job:
     } catch (error) {
       attempt = judge(error)
     }
-    if (attempt.kind === 'refused') {
-      refused = attempt.reason
+    if (attempt.kind === 'refused' || attempt.kind === 'stopped') {
+      stop = attempt
       break
     }
+    const done = attempt
     await db.transaction().execute(async (trx) => {
       await trx
         .updateTable('app.batch_repo')
-        .set({ add_state: attempt.kind === 'added' ? 'added' : 'failed', add_reason: attempt.kind === 'failed' ? attempt.reason : null })
+        .set({ add_state: done.kind, add_reason: done.kind === 'failed' ? done.reason : null })
         .where('batch_id', '=', batch.id)
         .where('repo_id', '=', repo.repo_id)
         .execute()
@@ -97,27 +109,29 @@ export async function addRepos(db: Kysely<Database>, github: GitHubClients, job:
         actor,
         action: 'repo_added',
         target: { ...target, repoId: repo.repo_id, repoName: repo.repo_name },
-        outcome: attempt.kind === 'added' ? 'ok' : 'failed',
-        ...(attempt.kind === 'failed' ? { reason: attempt.reason } : {}),
+        outcome: done.kind === 'added' ? 'ok' : 'failed',
+        ...(done.kind === 'failed' ? { reason: done.reason } : {}),
         requestId: job.requestId,
         detail: { path: 'api' },
       })
     })
-    if (attempt.kind === 'added') added += 1
+    if (done.kind === 'added') added += 1
   }
   await db.transaction().execute(async (trx) => {
-    const path = refused === undefined ? 'api' : 'settings_page'
+    const path = stop?.kind === 'refused' ? 'settings_page' : 'api'
     await trx.updateTable('app.batch').set({ adding: false, add_path: path, updated_at: sql<Date>`now()` }).where('id', '=', batch.id).execute()
-    if (refused !== undefined) {
-      // What is left is the user's to tick on GitHub's settings page.
-      await trx.updateTable('app.batch_repo').set({ add_state: null }).where('batch_id', '=', batch.id).where('add_state', '=', 'pending').execute()
+    if (stop !== undefined) {
+      // Refused: what is left is the user's to tick on GitHub's settings page. Stopped: what is
+      // left says why, and "Add" offers it again.
+      const left = stop.kind === 'refused' ? { add_state: null, add_reason: null } : { add_state: 'failed' as const, add_reason: stop.reason }
+      await trx.updateTable('app.batch_repo').set(left).where('batch_id', '=', batch.id).where('add_state', '=', 'pending').execute()
     }
     await appendAudit(trx, {
       actor,
       action: 'repos_add_finished',
       target,
-      outcome: refused === undefined ? 'ok' : 'fallback_settings_page',
-      ...(refused === undefined ? {} : { reason: refused }),
+      outcome: stop === undefined ? 'ok' : stop.kind === 'refused' ? 'fallback_settings_page' : 'stopped',
+      ...(stop === undefined ? {} : { reason: stop.reason }),
       requestId: job.requestId,
       detail: { path, added },
     })

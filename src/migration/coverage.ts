@@ -2,9 +2,9 @@ import { sql, type Kysely } from 'kysely'
 import type { BatchStatus, Coverage, Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
 import { appendAudit, type AuditActor } from './audit.js'
-import { liveInstallationOf } from './installations.js'
+import { installationNow, liveInstallationOf, recordInstallation } from './installations.js'
 import { batchesOfOwner, type StoredBatch } from './plan-store.js'
-import { LegacyTokenRevoked, lookupRepos, type RepoNow } from './repo-refresh.js'
+import { LegacyTokenRevoked, lookupRepos, refreshRepos, type RepoNow } from './repo-refresh.js'
 
 // Which legacy repositories the App's installation on an owner covers, asked with an
 // installation token (GET /installation/repositories, every page) and compared by id. A
@@ -59,13 +59,20 @@ async function listInstallationRepos(github: GitHubClients, installationId: numb
   return listed
 }
 
+/** Past this many repositories to look up, the user's repository list is read instead. */
+const PAGE_OVER = 100
+
 /** For repositories the installation does not list: gone, moved, or there but not covered. */
 async function whereabouts(db: Kysely<Database>, github: GitHubClients, batch: StoredBatch, ids: number[]): Promise<Map<number, RepoNow>> {
   if (ids.length === 0) return new Map()
   const user = await db.selectFrom('legacy.oauth_users').select('oauth_token').where('github_user_id', '=', batch.user_id).executeTakeFirst()
   if (user?.oauth_token == null) return new Map()
+  const octokit = github.asUser(user.oauth_token)
   try {
-    return await lookupRepos(github.asUser(user.oauth_token), ids)
+    // Many at once (a large batch, partly installed): the user's own list, 100 a page, costs
+    // far fewer requests than one lookup each, and the user's hourly quota is shared with the
+    // rest of the migration.
+    return await (ids.length > PAGE_OVER ? refreshRepos(octokit, ids) : lookupRepos(octokit, ids))
   } catch (error) {
     if (error instanceof LegacyTokenRevoked) return new Map()
     throw error
@@ -78,6 +85,8 @@ function verdict(repoId: number, ownerId: number, listed: Listed, now: RepoNow |
   if (now?.status === 'current' && now.repo.ownerId !== ownerId) return { coverage: 'moved', movedTo: now.repo.ownerLogin }
   return { coverage: 'not_covered', movedTo: null }
 }
+
+const SUSPENDED = (login: string): string => `The App's installation on ${login} is suspended: GitHub sends it no events until it is unsuspended.`
 
 export interface CheckContext {
   actor: AuditActor
@@ -111,26 +120,35 @@ async function recordProblem(db: Kysely<Database>, batches: StoredBatch[], insta
 /** Checks, records and audits coverage for every batch of the owner. */
 export async function checkCoverage(db: Kysely<Database>, github: GitHubClients, ownerId: number, context: CheckContext): Promise<void> {
   const batches = await batchesOfOwner(db, ownerId)
-  if (batches.length === 0) return
+  // Repositories are being added to this owner's installation, one webhook each: the job
+  // adding them checks once when it is done, instead of a check per repository added.
+  if (batches.length === 0 || batches.some((b) => b.adding)) return
   const installation = await liveInstallationOf(db, ownerId)
   const login = batches[0]!.owner_login
   if (installation === undefined) {
     return recordProblem(db, batches, null, `The App is not installed on ${login}.`, context)
   }
-  if (installation.suspended_at !== null) {
-    return recordProblem(db, batches, installation.id, `The App's installation on ${login} is suspended: GitHub sends it no events until it is unsuspended.`, context)
-  }
   let listed: Listed
   try {
     listed = await listInstallationRepos(github, installation.id)
   } catch (error) {
-    // GitHub knows better than our record: uninstalled or suspended since we last heard.
-    const status = (error as { status?: number }).status
-    if (status === 404) {
+    // GitHub knows better than our record: uninstalled or suspended since we last heard. A
+    // token refused (401: a cached token of an installation deleted since; 403: suspended;
+    // 404: no token for an installation that is gone) is explained by asking, as the App,
+    // what became of the installation.
+    const { status, message } = error as { status?: number; message?: string }
+    // Out of quota is GitHub saying "later", not anything about the installation.
+    if ((status !== 401 && status !== 403 && status !== 404) || /rate limit/i.test(String(message))) throw error
+    const now = await installationNow(github, installation.id, installation.account_login)
+    if (now === undefined) {
       await db.updateTable('app.installation').set({ deleted_at: sql<Date>`now()` }).where('id', '=', installation.id).execute()
       return recordProblem(db, batches, null, `The App is no longer installed on ${login}.`, context)
     }
-    if (status === 403) return recordProblem(db, batches, installation.id, `GitHub refused the App's installation on ${login} (it may be suspended).`, context)
+    if (now.suspendedAt !== null) {
+      await recordInstallation(db, now)
+      return recordProblem(db, batches, installation.id, SUSPENDED(login), context)
+    }
+    if (status === 403) return recordProblem(db, batches, installation.id, `GitHub refused the App's installation on ${login}.`, context)
     throw error
   }
   const results = new Map<number, Map<number, { coverage: Coverage; movedTo: string | null }>>()
@@ -140,11 +158,20 @@ export async function checkCoverage(db: Kysely<Database>, github: GitHubClients,
     results.set(batch.id, new Map(batch.repos.map((r) => [r.repo_id, verdict(r.repo_id, ownerId, listed, now.get(r.repo_id))])))
   }
   await db.transaction().execute(async (trx) => {
-    await trx.updateTable('app.installation').set({ repository_selection: listed.selection, updated_at: sql<Date>`now()` }).where('id', '=', installation.id).execute()
+    // GitHub gives no token to a suspended installation: this one is not (or no longer) suspended.
+    await trx.updateTable('app.installation').set({ repository_selection: listed.selection, suspended_at: null, updated_at: sql<Date>`now()` }).where('id', '=', installation.id).execute()
     for (const batch of batches) {
       const verdicts = results.get(batch.id)!
+      // One statement per distinct verdict, not one per repository: batches run to hundreds.
+      const groups = new Map<string, { verdict: { coverage: Coverage; movedTo: string | null }; ids: number[] }>()
       for (const [repoId, v] of verdicts) {
-        await trx.updateTable('app.batch_repo').set({ coverage: v.coverage, moved_to: v.movedTo }).where('batch_id', '=', batch.id).where('repo_id', '=', repoId).execute()
+        const key = JSON.stringify([v.coverage, v.movedTo])
+        const group = groups.get(key) ?? { verdict: v, ids: [] }
+        groups.set(key, group)
+        group.ids.push(repoId)
+      }
+      for (const { verdict: v, ids } of groups.values()) {
+        await trx.updateTable('app.batch_repo').set({ coverage: v.coverage, moved_to: v.movedTo }).where('batch_id', '=', batch.id).where('repo_id', 'in', ids).execute()
       }
       await trx
         .updateTable('app.batch')

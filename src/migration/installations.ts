@@ -47,6 +47,17 @@ export async function installationOn(
   }
 }
 
+/** An installation by id, as the App sees it now; undefined when GitHub no longer has it. */
+export async function installationNow(github: GitHubClients, installationId: number, accountLogin: string): Promise<KnownInstallation | undefined> {
+  try {
+    const { data } = await github.asApp.request('GET /app/installations/{installation_id}', { installation_id: installationId })
+    return fromApi(data as ApiInstallation, accountLogin)
+  } catch (error) {
+    if ((error as { status?: number }).status === 404) return undefined
+    throw error
+  }
+}
+
 export async function recordInstallation(db: Kysely<Database>, installation: KnownInstallation): Promise<void> {
   await db
     .insertInto('app.installation')

@@ -4,7 +4,7 @@ import type { GitHubClients } from '../github/clients.js'
 import { appendAudit } from './audit.js'
 import { planBatches, type Viewer } from './batches.js'
 import { checkCoverage } from './coverage.js'
-import { installationOn, recordInstallation } from './installations.js'
+import { installationOn, liveInstallationOf, recordInstallation } from './installations.js'
 import { savePlan } from './plan-store.js'
 
 // Planning a user's migration: the batches from the legacy records and GitHub, kept in
@@ -17,7 +17,11 @@ export async function planMigration(db: Kysely<Database>, github: GitHubClients,
   const actor = { kind: 'user' as const, githubId: viewer.id, login: viewer.login }
   for (const batch of inventory.batches) {
     const installation = await installationOn(github, batch.owner)
-    if (installation === undefined) continue
+    if (installation === undefined) {
+      // Uninstalled while its webhook did not reach us: the check finds out and says so.
+      if ((await liveInstallationOf(db, batch.owner.id)) !== undefined) await checkCoverage(db, github, batch.owner.id, { actor, requestId })
+      continue
+    }
     await db.transaction().execute(async (trx) => {
       await recordInstallation(trx, installation)
       const attached = await trx

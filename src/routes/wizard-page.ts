@@ -24,6 +24,8 @@ export type NextStep =
   | 'covered'
   /** Nothing this user can do: an owner of the account must act. */
   | 'none'
+  /** Installed, and every repository of the batch was deleted or moved elsewhere since. */
+  | 'nothing-left'
 
 export interface BatchView {
   batch: StoredBatch
@@ -47,10 +49,15 @@ function nextStep(batch: StoredBatch, covered: boolean, counts: CoverageCounts):
     return batch.action
   }
   if (covered) return 'covered'
-  if (batch.coverage_problem !== null || batch.action === 'none') return 'none'
+  if (batch.coverage_problem !== null) return 'none'
   const missingRepos = counts.not_covered > 0
-  if (batch.action === 'request') return missingRepos || !orgHooksCovered(batch) ? 'request-more' : 'none'
-  if (!missingRepos) return 'install' // only the org hook is left: install on all repositories
+  const hooksLeft = batch.orgHooks.length > 0 && !orgHooksCovered(batch)
+  // Checked, nothing missing, no org hook left, yet not covered: all of it is gone or moved.
+  if (!missingRepos && !hooksLeft && counts.unknown === 0) return 'nothing-left'
+  if (batch.action === 'none') return 'none'
+  if (batch.action === 'request') return 'request-more'
+  // Only the org hook is left, or repositories not checked yet: the install link (again).
+  if (!missingRepos) return 'install'
   return batch.add_path === 'settings_page' ? 'settings' : 'add'
 }
 

@@ -1,0 +1,227 @@
+import pino from 'pino'
+import t, { type Test } from 'tap'
+import { createGitHubClients, type GitHubClients } from '../../src/github/clients.js'
+import { createOctokitClass } from '../../src/github/octokit.js'
+import { addRepos, startAdding, type AddReposJob, type Enqueue } from '../../src/migration/add-repos.js'
+import { SESSION_COOKIE } from '../../src/plugins/session.js'
+import type { World } from '../../src/simulator/world.js'
+import { loadBatch } from '../../src/migration/plan-store.js'
+import { batchView } from '../../src/routes/wizard-page.js'
+import { serviceWithGitHub, type Service } from '../helpers/service.js'
+import { signIn } from '../helpers/sign-in.js'
+import { demoWorld } from '../helpers/simulator.js'
+import { settled, view } from '../helpers/wizard.js'
+
+// Adding repositories to an existing installation with the user's legacy token: started once
+// (whatever the number of clicks), each repository recorded as it lands, a job tried again
+// doing only what is left, what GitHub refuses for one repository told apart from GitHub
+// refusing the legacy token altogether (then: the settings page), and failures that are
+// worth trying again left for the queue to retry.
+
+const mona = { id: 1, login: 'mona' }
+
+/** The App installed on mona's account (dotfiles only) and on acme (api only). */
+function world(): World {
+  const w = demoWorld()
+  w.installations = [
+    { id: 500, account: 'mona', repository_selection: 'selected', repositories: [1000] },
+    { id: 501, account: 'acme', repository_selection: 'selected', repositories: [1100] },
+  ]
+  return w
+}
+
+function clientsOf(service: Service, w: World, retries?: number): GitHubClients {
+  const GitHub = createOctokitClass({ apiUrl: service.sim.apiUrl, log: pino({ level: 'silent' }) as never, ...(retries === undefined ? {} : { retries }) })
+  return createGitHubClients(
+    {
+      webUrl: service.sim.url,
+      apiUrl: service.sim.apiUrl,
+      appId: w.app.id,
+      appSlug: w.app.slug,
+      clientId: w.app.client_id,
+      clientSecret: w.app.client_secret,
+      privateKey: service.sim.privateKey,
+      webhookSecret: w.app.webhook_secret,
+    },
+    GitHub,
+  )
+}
+
+interface Setup {
+  service: Service
+  github: GitHubClients
+  queued: AddReposJob[]
+  enqueue: Enqueue
+  batchOf(owner: string, userId?: number): Promise<{ id: number; adding: boolean; add_path: string | null }>
+  states(batchId: number): Promise<[number, string | null, string | null][]>
+  audit(action: string): Promise<{ outcome: string; reason: string | null; repo_id: number | null; detail: unknown }[]>
+  puts(): number
+}
+
+/** The service planned for mona (and octo when asked); jobs are collected, not run, so each test runs them itself. */
+async function setUp(t: Test, signInAs: number[] = [1], w = world()): Promise<Setup> {
+  const service = await serviceWithGitHub(t, w)
+  for (const id of signInAs) await view(service.app, await signIn(service.app, service.sim, id))
+  const queued: AddReposJob[] = []
+  const { db } = service.tdb
+  return {
+    service,
+    github: clientsOf(service, w, 0),
+    queued,
+    enqueue: async (_trx, job) => {
+      queued.push(job)
+    },
+    batchOf: async (owner, userId = 1) => db.selectFrom('app.batch').select(['id', 'adding', 'add_path']).where('owner_login', '=', owner).where('user_id', '=', userId).executeTakeFirstOrThrow(),
+    states: async (batchId) =>
+      (await db.selectFrom('app.batch_repo').select(['repo_id', 'add_state', 'add_reason']).where('batch_id', '=', batchId).orderBy('repo_name').execute()).map((r) => [r.repo_id, r.add_state, r.add_reason]),
+    audit: async (action) => db.selectFrom('app.audit_event').select(['outcome', 'reason', 'repo_id', 'detail']).where('action', '=', action).orderBy('id').execute(),
+    puts: () => service.sim.state.apiLog.filter((e) => e.method === 'PUT' && e.path.startsWith('/user/installations/')).length,
+  }
+}
+
+t.test('startAdding: once per batch at a time, only with an installation, only with something to add', async (t) => {
+  const s = await setUp(t)
+  const { db } = s.service.tdb
+  const own = await s.batchOf('mona')
+  const job = { batchId: own.id, actor: mona, requestId: 'req-1' }
+  t.equal(await startAdding(db, s.enqueue, own.id, [], job), false, 'nothing to add')
+  t.equal(await startAdding(db, s.enqueue, own.id, [1001, 1002], job), true)
+  t.equal(await startAdding(db, s.enqueue, own.id, [1001, 1002], job), false, 'already adding')
+  t.same(s.queued, [job], 'one job')
+  t.same(await s.states(own.id), [
+    [1000, null, null],
+    [1002, 'pending', null],
+    [1001, 'pending', null],
+  ])
+  t.match(await s.audit('repos_add_started'), [{ outcome: 'ok', detail: { repos: 2 } }])
+
+  const widgets = await s.batchOf('widgets')
+  t.equal(await startAdding(db, s.enqueue, widgets.id, [1200], { ...job, batchId: widgets.id }), false, 'no installation on widgets')
+  t.equal(s.queued.length, 1)
+  t.equal((await s.audit('repos_add_started')).length, 1)
+})
+
+t.test('addRepos: each repository added and recorded, then coverage; a job run again after a crash does only what is left', async (t) => {
+  const s = await setUp(t)
+  const { db } = s.service.tdb
+  const own = await s.batchOf('mona')
+  const job = { batchId: own.id, actor: mona }
+  await startAdding(db, s.enqueue, own.id, [1001, 1002], job)
+  // A first run added new-name on GitHub and recorded it, then the process died.
+  await s.github.asUser('gho_legacy_mona_0001').request('PUT /user/installations/{installation_id}/repositories/{repository_id}', { installation_id: 500, repository_id: 1002 })
+  await db.updateTable('app.batch_repo').set({ add_state: 'added' }).where('batch_id', '=', own.id).where('repo_id', '=', 1002).execute()
+  const before = s.puts()
+  await addRepos(db, s.github, job)
+  t.equal(s.puts() - before, 1, 'only site is PUT')
+  t.same(await s.states(own.id), [
+    [1000, null, null],
+    [1002, 'added', null],
+    [1001, 'added', null],
+  ])
+  t.match(await s.batchOf('mona'), { adding: false, add_path: 'api' })
+  t.match(await s.audit('repo_added'), [{ repo_id: 1001, outcome: 'ok' }])
+  t.match(await s.audit('repos_add_finished'), [{ outcome: 'ok', detail: { path: 'api', added: 1 } }], 'this run added one')
+  const coverage = await db.selectFrom('app.batch_repo').select('coverage').where('batch_id', '=', own.id).execute()
+  t.same(coverage.map((r) => r.coverage), ['covered', 'covered', 'covered'], 'coverage checked at the end')
+
+  // A later run (say site was taken out of the installation again) counts only its own repositories.
+  await db.updateTable('app.batch_repo').set({ coverage: 'not_covered' }).where('batch_id', '=', own.id).where('repo_id', '=', 1001).execute()
+  t.equal(await startAdding(db, s.enqueue, own.id, [1001], job), true)
+  t.same(await s.states(own.id), [
+    [1000, null, null],
+    [1002, null, null],
+    [1001, 'pending', null],
+  ])
+  t.match(batchView((await loadBatch(db, own.id))!, { webUrl: s.service.sim.url }), { next: 'adding', added: 0, toAdd: 1 })
+  await addRepos(db, s.github, job)
+
+  // The job again (a redelivery): the batch is no longer adding, nothing is done.
+  const calls = s.service.sim.state.apiLog.length
+  await addRepos(db, s.github, job)
+  await addRepos(db, s.github, { ...job, batchId: 999_999 })
+  t.equal(s.service.sim.state.apiLog.length, calls, 'GitHub not asked')
+  await settled(s.service)
+})
+
+t.test('what GitHub refuses for one repository is recorded with the reason; the others are added', async (t) => {
+  // octo is a member of acme with read access to vault: not enough to add it.
+  const s = await setUp(t, [1, 3])
+  const { db } = s.service.tdb
+  const octos = await s.batchOf('acme', 3)
+  const job = { batchId: octos.id, actor: { id: 3, login: 'octo' } }
+  await startAdding(db, s.enqueue, octos.id, [1102], job)
+  await addRepos(db, s.github, job)
+  t.same(await s.states(octos.id), [
+    [1100, null, null],
+    [1102, 'failed', 'You need admin rights on this repository to add it.'],
+    [1101, null, null],
+  ])
+  t.match(await s.audit('repo_added'), [{ repo_id: 1102, outcome: 'failed', reason: 'You need admin rights on this repository to add it.' }])
+  t.match(await s.batchOf('acme', 3), { adding: false, add_path: 'api' }, 'the API path works: it is one repository that failed')
+
+  // mona's own: site deleted on GitHub before she adds it.
+  const own = await s.batchOf('mona')
+  s.service.sim.state.deleteRepo(s.service.sim.state.liveRepo(1001)!)
+  await startAdding(db, s.enqueue, own.id, [1001, 1002], { batchId: own.id, actor: mona })
+  await addRepos(db, s.github, { batchId: own.id, actor: mona })
+  t.same(await s.states(own.id), [
+    [1000, null, null],
+    [1002, 'added', null],
+    [1001, 'failed', 'GitHub answered 404: Not Found - https://docs.github.com/rest'],
+  ])
+  t.match(await s.audit('repos_add_finished'), [{}, { outcome: 'ok', detail: { path: 'api', added: 1 } }])
+  await settled(s.service)
+  const page = (await s.service.app.inject({ url: '/migrate', cookies: { [SESSION_COOKIE]: await signIn(s.service.app, s.service.sim, 3) } })).body
+  t.match(page, 'not added: You need admin rights on this repository to add it.', 'the page says why')
+})
+
+t.test('GitHub refusing the legacy token itself: the rest is left for the settings page, and the path recorded', async (t) => {
+  const s = await setUp(t)
+  const { db } = s.service.tdb
+  // The token revoked on GitHub, still on record: 401.
+  const own = await s.batchOf('mona')
+  s.service.sim.state.revokeLegacyToken(s.service.sim.state.userByLogin('mona')!)
+  await startAdding(db, s.enqueue, own.id, [1001, 1002], { batchId: own.id, actor: mona })
+  await addRepos(db, s.github, { batchId: own.id, actor: mona })
+  t.match(await s.batchOf('mona'), { adding: false, add_path: 'settings_page' })
+  t.same((await s.states(own.id)).map((r) => r[1]), [null, null, null], 'nothing pending, nothing marked failed')
+  t.match(await s.audit('repos_add_finished'), [{ outcome: 'fallback_settings_page', reason: 'GitHub no longer accepts the legacy OAuth token', detail: { path: 'settings_page', added: 0 } }])
+  t.same(await s.audit('repo_added'), [])
+
+  // No token on record at all: GitHub is not asked.
+  const acme = await s.batchOf('acme')
+  await db.updateTable('legacy.oauth_users').set({ oauth_token: null }).where('github_user_id', '=', 1).execute()
+  await startAdding(db, s.enqueue, acme.id, [1101, 1102], { batchId: acme.id, actor: mona })
+  const before = s.puts()
+  await addRepos(db, s.github, { batchId: acme.id, actor: mona })
+  t.equal(s.puts(), before)
+  t.match(await s.batchOf('acme'), { adding: false, add_path: 'settings_page' })
+  t.match((await s.audit('repos_add_finished')).at(-1), { outcome: 'fallback_settings_page', reason: 'The legacy OAuth token was revoked.' })
+  await settled(s.service)
+})
+
+t.test('GitHub unable to take it now (out of quota, failing): the run stops, says why on what is left, and is not stuck "adding"', async (t) => {
+  const s = await setUp(t)
+  const { db } = s.service.tdb
+  const own = await s.batchOf('mona')
+  await startAdding(db, s.enqueue, own.id, [1001, 1002], { batchId: own.id, actor: mona })
+  s.service.sim.state.limits.hourlyQuota = 0
+  // The coverage check at the end is out of quota too: that fails the job, after the run was recorded.
+  await t.rejects(addRepos(db, s.github, { batchId: own.id, actor: mona }), { status: 403, message: /rate limit/ } as never)
+  t.match(await s.batchOf('mona'), { adding: false, add_path: 'api' }, 'not a refusal of the token: no settings page')
+  const quota = "GitHub's rate limit for your account was reached: try again in a while."
+  t.same(await s.states(own.id), [
+    [1000, null, null],
+    [1002, 'failed', quota],
+    [1001, 'failed', quota],
+  ])
+  t.match(await s.audit('repos_add_finished'), [{ outcome: 'stopped', reason: quota, detail: { path: 'api', added: 0 } }])
+  t.same(await s.audit('repo_added'), [], 'nothing tried is recorded as tried')
+
+  s.service.sim.state.limits.hourlyQuota = 5000
+  s.service.sim.state.faults.errors = [{ method: 'PUT', pattern: '/user/installations/{installation_id}/repositories/{repository_id}', status: 503, rate: 1 }]
+  await startAdding(db, s.enqueue, own.id, [1001, 1002], { batchId: own.id, actor: mona })
+  await addRepos(db, s.github, { batchId: own.id, actor: mona })
+  t.match(await s.batchOf('mona'), { adding: false, add_path: 'api' })
+  t.same((await s.states(own.id)).map((r) => r[2]), [null, 'GitHub did not answer (503): try again in a moment.', 'GitHub did not answer (503): try again in a moment.'])
+})

@@ -1,0 +1,344 @@
+import pino from 'pino'
+import t from 'tap'
+import { createGitHubClients, type GitHubClients } from '../../src/github/clients.js'
+import { createOctokitClass } from '../../src/github/octokit.js'
+import { checkCoverage } from '../../src/migration/coverage.js'
+import { fromApi } from '../../src/migration/installations.js'
+import type { World } from '../../src/simulator/world.js'
+import { serviceWithGitHub, type Service } from '../helpers/service.js'
+import { signIn } from '../helpers/sign-in.js'
+import { clientFor, demoWorld } from '../helpers/simulator.js'
+import { formAction, press, settled, view } from '../helpers/wizard.js'
+
+// Coverage as the user sees it on /migrate: which legacy repositories the App's installation
+// covers, asked with an installation token and compared by id; gone, moved and not covered told
+// apart with the user's legacy token; "Check again"; GitHub's replication lag on new tokens;
+// suspended and uninstalled installations.
+
+function section(body: string, owner: string): string {
+  const start = body.indexOf(`id="owner-${owner}"`)
+  if (start < 0) throw new Error(`no batch for ${owner}`)
+  return body.slice(start, body.indexOf('</section>', start))
+}
+
+/** The demo world with the App installed on all three of mona's repositories. */
+function installedOnMona(selection: 'all' | 'selected' = 'selected'): World {
+  const world = demoWorld()
+  world.installations = [{ id: 500, account: 'mona', repository_selection: selection, ...(selection === 'selected' ? { repositories: [1000, 1001, 1002] } : {}) }]
+  return world
+}
+
+async function monaSection(service: Service, cookie: string): Promise<string> {
+  return section((await view(service.app, cookie)).body, 'mona')
+}
+
+async function checkAgain(service: Service, cookie: string): Promise<void> {
+  const res = await press(service.app, cookie, formAction(await monaSection(service, cookie), 'Check again'))
+  if (res.statusCode !== 303) throw new Error(`Check again answered ${res.statusCode}`)
+}
+
+async function coverageOf(service: Service, owner = 'mona', userId = 1) {
+  return service.tdb.db
+    .selectFrom('app.batch_repo as r')
+    .innerJoin('app.batch as b', 'b.id', 'r.batch_id')
+    .select(['r.repo_id', 'r.coverage', 'r.moved_to'])
+    .where('b.owner_login', '=', owner)
+    .where('b.user_id', '=', userId)
+    .orderBy('r.repo_id')
+    .execute()
+}
+
+async function checks(service: Service) {
+  return service.tdb.db.selectFrom('app.audit_event').selectAll().where('action', '=', 'coverage_checked').orderBy('id').execute()
+}
+
+/** Deliveries from now on go nowhere: GitHub changes things the service does not hear of. */
+function deafen(service: Service): void {
+  service.sim.state.app.webhook_url = 'http://127.0.0.1:9/github/webhooks'
+}
+
+function clientsOf(service: Service, world: World): GitHubClients {
+  const GitHub = createOctokitClass({ apiUrl: service.sim.apiUrl, log: pino({ level: 'silent' }) as never })
+  return createGitHubClients(
+    {
+      webUrl: service.sim.url,
+      apiUrl: service.sim.apiUrl,
+      appId: world.app.id,
+      appSlug: world.app.slug,
+      clientId: world.app.client_id,
+      clientSecret: world.app.client_secret,
+      privateKey: service.sim.privateKey,
+      webhookSecret: world.app.webhook_secret,
+    },
+    GitHub,
+  )
+}
+
+t.test('gone, moved and not covered, each told apart; "Check again" asks GitHub again', async (t) => {
+  const service = await serviceWithGitHub(t, installedOnMona())
+  const { app, sim } = service
+  const cookie = await signIn(app, sim, 1)
+  const first = await monaSection(service, cookie)
+  t.match(first, /Covered[\s\S]*Coverage: 3 covered \(checked /)
+
+  // dotfiles deleted, new-name transferred to acme (where mona is an owner): GitHub sends the
+  // App no webhook for either, so the page does not know until it checks again.
+  t.equal((await sim.sim.app.inject({ method: 'DELETE', url: '/_sim/repos/1000' })).statusCode, 200)
+  t.equal((await sim.sim.app.inject({ method: 'POST', url: '/_sim/repos/1002/transfer', payload: { owner: 'acme' } })).statusCode, 200)
+  t.match(await monaSection(service, cookie), 'Coverage: 3 covered', 'nothing heard yet')
+  const before = (await checks(service)).length
+  await checkAgain(service, cookie)
+  const after = await monaSection(service, cookie)
+  t.match(after, 'Coverage: 1 covered, 1 gone, 1 moved')
+  t.match(after, /mona\/dotfiles[\s\S]*?<span class="coverage gone">gone from GitHub<\/span>/)
+  t.match(after, /mona\/new-name[\s\S]*?<span class="coverage moved">moved to acme<\/span>/)
+  t.match(after, /mona\/site \(private\)[\s\S]*?<span class="coverage covered">covered<\/span>/)
+  t.match(after, /Covered/, 'what is left is covered')
+  t.same(await coverageOf(service), [
+    { repo_id: 1000, coverage: 'gone', moved_to: null },
+    { repo_id: 1001, coverage: 'covered', moved_to: null },
+    { repo_id: 1002, coverage: 'moved', moved_to: 'acme' },
+  ])
+  const audited = (await checks(service)).slice(before)
+  t.match(audited, [{ actor_login: 'mona', owner_login: 'mona', installation_id: 500, outcome: 'covered', detail: { covered: 1, gone: 1, moved: 1, not_covered: 0, repositorySelection: 'selected' } }])
+
+  // site taken out of the installation (GitHub sends installation_repositories removed).
+  const legacy = clientFor(sim.apiUrl, 'gho_legacy_mona_0001')
+  await legacy.request('DELETE /user/installations/{installation_id}/repositories/{repository_id}', { installation_id: 500, repository_id: 1001 })
+  await settled(service)
+  const removed = await monaSection(service, cookie)
+  t.match(removed, 'Coverage: 0 covered, 1 not covered, 1 gone, 1 moved')
+  t.match(removed, /mona\/site \(private\)[\s\S]*?<span class="coverage not_covered">not covered<\/span>/)
+  t.notMatch(removed, /status ok">Covered/)
+  t.match(removed, 'Add the 1 missing repository', 'not covered offers the fix')
+  await press(app, cookie, formAction(removed, 'Add the 1 missing repository'))
+  await settled(service)
+  t.match(await monaSection(service, cookie), /Covered[\s\S]*Coverage: 1 covered, 1 gone, 1 moved/)
+})
+
+t.test('every repository gone or moved: nothing left to migrate, and no link installing on everything', async (t) => {
+  const service = await serviceWithGitHub(t, installedOnMona())
+  const { app, sim } = service
+  const cookie = await signIn(app, sim, 1)
+  await view(app, cookie)
+  for (const id of [1000, 1001]) await sim.sim.app.inject({ method: 'DELETE', url: `/_sim/repos/${id}` })
+  await sim.sim.app.inject({ method: 'POST', url: '/_sim/repos/1002/transfer', payload: { owner: 'acme' } })
+  await checkAgain(service, cookie)
+  const mona = await monaSection(service, cookie)
+  t.match(mona, 'Nothing is left to migrate here: GitHub no longer shows these repositories on mona')
+  t.notMatch(mona, /Install on mona|\/install"/, 'no install link (it would preselect nothing: all repositories)')
+})
+
+t.test("the first 401 of a new installation token is GitHub's replication lag: retried, and coverage still checked", async (t) => {
+  const service = await serviceWithGitHub(t, installedOnMona())
+  const { app, sim } = service
+  const lag = await sim.sim.app.inject({ method: 'PUT', url: '/_sim/faults', payload: { installationTokenLag: true } })
+  t.equal(lag.statusCode, 200)
+  const cookie = await signIn(app, sim, 1)
+  t.match(await monaSection(service, cookie), /Covered[\s\S]*Coverage: 3 covered/)
+  const listed = sim.state.apiLog.filter((e) => e.path === '/installation/repositories').map((e) => e.status)
+  t.same(listed, [401, 200], 'refused once, then answered')
+})
+
+t.test('repository_selection "all" covers every repository of the owner, and replaces an org hook', async (t) => {
+  const world = installedOnMona('all')
+  world.installations!.push({ id: 501, account: 'acme', repository_selection: 'all' })
+  const service = await serviceWithGitHub(t, world)
+  const { app, sim } = service
+  const cookie = await signIn(app, sim, 1)
+  const body = (await view(app, cookie)).body
+  t.match(section(body, 'mona'), /Covered[\s\S]*Coverage: 3 covered/)
+  const acme = section(body, 'acme')
+  t.match(acme, /Covered[\s\S]*replaces the organization webhook/)
+  t.match(acme, 'The organization webhook (enabled by mona) is replaced by the installation')
+  const installation = await service.tdb.db.selectFrom('app.installation').selectAll().where('id', '=', 501).executeTakeFirstOrThrow()
+  t.equal(installation.repository_selection, 'all')
+  t.match(await checks(service), [
+    { owner_login: 'mona', outcome: 'covered', detail: { repositorySelection: 'all', covered: 3 } },
+    { owner_login: 'acme', outcome: 'covered', detail: { repositorySelection: 'all', covered: 3, orgHooks: 1, orgHooksCovered: true } },
+  ])
+})
+
+t.test('suspended: the problem is shown, nothing counts as covered, and unsuspending brings it back', async (t) => {
+  const service = await serviceWithGitHub(t, installedOnMona())
+  const { app, sim } = service
+  const cookie = await signIn(app, sim, 1)
+  await view(app, cookie)
+  t.equal((await sim.sim.app.inject({ method: 'POST', url: '/_sim/installations/500/suspend' })).statusCode, 200)
+  await settled(service)
+  const suspended = await monaSection(service, cookie)
+  t.match(suspended, '<p class="problem">The App&#39;s installation on mona is suspended: GitHub sends it no events until it is unsuspended.</p>')
+  t.notMatch(suspended, /status ok">Covered/)
+  t.match(suspended, 'Coverage: 0 covered, 3 not covered')
+  t.notMatch(suspended, 'Add the', 'no fix the user can make: an owner must unsuspend')
+  t.match((await checks(service)).at(-1), { outcome: 'not_covered', reason: /suspended/, installation_id: 500 })
+
+  await sim.sim.app.inject({ method: 'POST', url: '/_sim/installations/500/unsuspend' })
+  await settled(service)
+  t.match(await monaSection(service, cookie), /Covered[\s\S]*Coverage: 3 covered/)
+})
+
+t.test('suspended while the service did not hear of it: GitHub refusing the token is explained, not a crash', async (t) => {
+  const service = await serviceWithGitHub(t, installedOnMona())
+  const { app, sim } = service
+  const cookie = await signIn(app, sim, 1)
+  await view(app, cookie)
+  deafen(service)
+  await sim.sim.app.inject({ method: 'POST', url: '/_sim/installations/500/suspend' })
+  await checkAgain(service, cookie)
+  const mona = await monaSection(service, cookie)
+  t.match(mona, 'The App&#39;s installation on mona is suspended: GitHub sends it no events until it is unsuspended.')
+  t.notMatch(mona, /status ok">Covered/)
+  const recorded = await service.tdb.db.selectFrom('app.installation').select('suspended_at').where('id', '=', 500).executeTakeFirstOrThrow()
+  t.ok(recorded.suspended_at instanceof Date, 'the suspension is recorded')
+
+  // Refused for another reason (the installation is there and not suspended): said as it is.
+  await sim.sim.app.inject({ method: 'POST', url: '/_sim/installations/500/unsuspend' })
+  sim.state.faults.errors = [{ method: 'GET', pattern: '/installation/repositories', status: 403, rate: 1 }]
+  await checkAgain(service, cookie)
+  t.match(await monaSection(service, cookie), '<p class="problem">GitHub refused the App&#39;s installation on mona.</p>')
+  // A 401 for a live installation says nothing about it: an error, as any other failure.
+  sim.state.faults.errors = [{ method: 'GET', pattern: '/installation/repositories', status: 401, rate: 1 }]
+  const failed = await press(app, cookie, formAction(await monaSection(service, cookie), 'Check again'))
+  t.equal(failed.statusCode, 500)
+  // So is GitHub failing when asked what became of the installation.
+  sim.state.faults.errors = [
+    { method: 'GET', pattern: '/installation/repositories', status: 403, rate: 1 },
+    { method: 'GET', pattern: '/app/installations/{installation_id}', status: 500, rate: 1 },
+  ]
+  t.equal((await press(app, cookie, formAction(await monaSection(service, cookie), 'Check again'))).statusCode, 500)
+  sim.state.faults.errors = []
+  await checkAgain(service, cookie)
+  t.match(await monaSection(service, cookie), /Covered[\s\S]*Coverage: 3 covered/, 'and back to covered when GitHub answers')
+})
+
+t.test('uninstalled: the install step is back, with the reason', async (t) => {
+  const service = await serviceWithGitHub(t, installedOnMona())
+  const { app, sim } = service
+  const cookie = await signIn(app, sim, 1)
+  await view(app, cookie)
+  t.equal((await sim.sim.app.inject({ method: 'DELETE', url: '/_sim/installations/500' })).statusCode, 200)
+  await settled(service)
+  const heard = await monaSection(service, cookie)
+  t.match(heard, 'The App is not installed on mona.')
+  t.match(heard, 'Install on mona')
+  t.notMatch(heard, 'Check again')
+  const batch = await service.tdb.db.selectFrom('app.batch').selectAll().where('owner_login', '=', 'mona').executeTakeFirstOrThrow()
+  t.match(batch, { status: 'planned', installation_id: null })
+
+  const link = new URL((await press(app, cookie, formAction(heard, 'Install on mona'))).headers.location as string)
+  t.same(link.searchParams.getAll('repository_ids[]').sort(), ['1000', '1001', '1002'], 'the link preselects all three again')
+})
+
+t.test('uninstalled while the service did not hear of it: "Check again" finds out from GitHub', async (t) => {
+  const service = await serviceWithGitHub(t, installedOnMona())
+  const { app, sim } = service
+  const cookie = await signIn(app, sim, 1)
+  t.match(await monaSection(service, cookie), /Covered/)
+  deafen(service)
+  await sim.sim.app.inject({ method: 'DELETE', url: '/_sim/installations/500' })
+  await checkAgain(service, cookie)
+  const unheard = await monaSection(service, cookie)
+  t.match(unheard, 'The App is no longer installed on mona.')
+  t.match(unheard, 'Install on mona')
+  t.notMatch(unheard, /status ok">Covered/)
+  const recorded = await service.tdb.db.selectFrom('app.installation').select('deleted_at').where('id', '=', 500).executeTakeFirstOrThrow()
+  t.ok(recorded.deleted_at instanceof Date, 'the installation is recorded as gone')
+})
+
+t.test('planning again notices an installation that is gone, even without its webhook', async (t) => {
+  const service = await serviceWithGitHub(t, installedOnMona())
+  const { app, sim } = service
+  const cookie = await signIn(app, sim, 1)
+  t.match(await monaSection(service, cookie), /Covered/)
+  deafen(service)
+  await sim.sim.app.inject({ method: 'DELETE', url: '/_sim/installations/500' })
+  t.equal((await press(app, cookie, '/migrate/refresh')).statusCode, 303)
+  const mona = await monaSection(service, cookie)
+  t.match(mona, 'The App is no longer installed on mona.')
+  t.match(mona, 'Install on mona')
+  t.notMatch(mona, /status ok">Covered/)
+})
+
+t.test('without a usable legacy token, what the installation does not list is "not covered": no guess at gone or moved', async (t) => {
+  const service = await serviceWithGitHub(t, installedOnMona())
+  const { app, sim } = service
+  const cookie = await signIn(app, sim, 1)
+  await view(app, cookie)
+  await sim.sim.app.inject({ method: 'DELETE', url: '/_sim/repos/1000' })
+  // GitHub failing on the lookup of what the installation does not list: an error, nothing recorded.
+  sim.state.faults.errors = [{ method: 'GET', pattern: '/repositories/{repository_id}', status: 502, rate: 1 }]
+  const failed = await press(app, cookie, formAction(await monaSection(service, cookie), 'Check again'))
+  t.equal(failed.statusCode, 500)
+  t.same((await coverageOf(service)).map((r) => r.coverage), ['covered', 'covered', 'covered'])
+  sim.state.faults.errors = []
+  // Revoked on GitHub, still on record.
+  sim.state.revokeLegacyToken(sim.state.userByLogin('mona')!)
+  await checkAgain(service, cookie)
+  t.same((await coverageOf(service)).map((r) => r.coverage), ['not_covered', 'covered', 'covered'])
+  // No longer on record either.
+  await service.tdb.db.updateTable('legacy.oauth_users').set({ oauth_token: null }).where('github_user_id', '=', 1).execute()
+  const before = sim.state.apiLog.length
+  await checkAgain(service, cookie)
+  t.same((await coverageOf(service)).map((r) => r.coverage), ['not_covered', 'covered', 'covered'])
+  t.notOk(
+    sim.state.apiLog.slice(before).some((e) => e.tokenKind === 'legacy'),
+    'no lookup with a token that is not there',
+  )
+})
+
+t.test('every batch of the owner gets the result, whoever planned it; GitHub failing is an error page without internals', async (t) => {
+  const world = demoWorld()
+  world.installations = [{ id: 501, account: 'acme', repository_selection: 'selected', repositories: [1100, 1102] }]
+  const service = await serviceWithGitHub(t, world)
+  const { app, sim } = service
+  const mona = await signIn(app, sim, 1)
+  const octo = await signIn(app, sim, 3)
+  await view(app, mona)
+  await view(app, octo)
+  t.same((await coverageOf(service, 'acme', 3)).map((r) => [r.repo_id, r.coverage]), [
+    [1100, 'covered'],
+    [1101, 'not_covered'],
+    [1102, 'covered'],
+  ])
+  // mona adds web; octo's batch, planned by octo, shows it covered too.
+  await press(app, mona, formAction(section((await view(app, mona)).body, 'acme'), 'Add the 1 missing repository'))
+  await settled(service)
+  t.same((await coverageOf(service, 'acme', 3)).map((r) => r.coverage), ['covered', 'covered', 'covered'])
+  t.match(section((await view(app, octo)).body, 'acme'), 'Coverage: 3 covered')
+
+  sim.state.faults.errors = [{ method: 'GET', pattern: '/installation/repositories', status: 502, rate: 1 }]
+  const failed = await press(app, mona, formAction(section((await view(app, mona)).body, 'acme'), 'Check again'))
+  t.equal(failed.statusCode, 500)
+  t.notMatch(failed.body, /502|Bad Gateway|installation\/repositories/)
+  t.same((await coverageOf(service, 'acme', 3)).map((r) => r.coverage), ['covered', 'covered', 'covered'], 'what was known stays')
+})
+
+t.test('while repositories are being added, checks wait for the job that adds them; an owner with no batch is no work', async (t) => {
+  const world = installedOnMona()
+  const service = await serviceWithGitHub(t, world)
+  const { app, sim } = service
+  const cookie = await signIn(app, sim, 1)
+  await view(app, cookie)
+  await service.tdb.db.updateTable('app.batch').set({ adding: true }).where('owner_login', '=', 'mona').execute()
+  const before = (await checks(service)).length
+  t.match(await monaSection(service, cookie), 'Adding repositories to the installation')
+  await checkAgain(service, cookie)
+  t.equal((await checks(service)).length, before, 'no check while adding')
+
+  const github = clientsOf(service, world)
+  const calls = sim.state.apiLog.length
+  await checkCoverage(service.tdb.db, github, 424242, { actor: { kind: 'user', githubId: 1, login: 'mona' } })
+  t.equal((await checks(service)).length, before)
+  t.equal(sim.state.apiLog.length, calls, 'GitHub not asked')
+})
+
+t.test("an installation GitHub describes without a login (an enterprise's account has a slug) keeps the login the service knows", async (t) => {
+  t.same(fromApi({ id: 7, account: { id: 42 }, repository_selection: 'all', suspended_at: '2026-01-01T00:00:00Z' }, 'acme-enterprise'), {
+    id: 7,
+    accountId: 42,
+    accountLogin: 'acme-enterprise',
+    repositorySelection: 'all',
+    suspendedAt: new Date('2026-01-01T00:00:00Z'),
+  })
+})

@@ -77,7 +77,7 @@ async function seedLegacy(db: Db, world: World, worldFile: string): Promise<void
 }
 
 /** The base URL a browser on this machine uses for a server listening on host:port. */
-function localUrl(host: string, port: number): string {
+export function localUrl(host: string, port: number): string {
   const name = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host
   return `http://${name}:${port}`
 }

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import pg from 'pg'
 import t from 'tap'
-import { startDemo } from '../src/demo.js'
+import { localUrl, startDemo } from '../src/demo.js'
 import { testDatabase } from './helpers/database.js'
 import { demoWorld } from './helpers/simulator.js'
 
@@ -70,4 +70,11 @@ t.test('a world whose legacy registrations are invalid stops the demo with the r
   await t.rejects(startDemo({ port: 0, githubPort: 0, host: '127.0.0.1', dataDir, worldFile, logLevel: 'silent' }), /repo_id is missing/)
   const restarted = await startDemo({ port: 0, githubPort: 0, host: '127.0.0.1', dataDir, logLevel: 'silent' })
   await restarted.close()
+})
+
+t.test("the demo's URL is one a browser on this machine can open", async (t) => {
+  t.equal(localUrl('127.0.0.1', 3000), 'http://127.0.0.1:3000')
+  t.equal(localUrl('0.0.0.0', 3000), 'http://localhost:3000', 'any address: localhost')
+  t.equal(localUrl('::', 3000), 'http://localhost:3000')
+  t.equal(localUrl('::1', 3000), 'http://[::1]:3000', 'IPv6 in brackets')
 })

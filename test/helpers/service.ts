@@ -1,5 +1,8 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
+import pino from 'pino'
+import { createGitHubClients, type GitHubClients } from '../../src/github/clients.js'
+import { createOctokitClass } from '../../src/github/octokit.js'
 import type { Test } from 'tap'
 import { importLegacyCsv } from '../../src/legacy/import.js'
 import { legacyCsvFromWorld } from '../../src/legacy/world-seed.js'
@@ -40,4 +43,23 @@ export async function serviceWithGitHub(t: Test, world: World = demoWorld(), ove
   const address = app.server.address()
   sim.state.app.webhook_url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}/github/webhooks`
   return { app, sim, tdb }
+}
+
+/** The service's ways to GitHub, for tests that call the domain directly; quiet, retrying as told. */
+export function githubClientsOf(service: Pick<Service, 'sim'>, options: { retries?: number } = {}): GitHubClients {
+  const { sim } = service
+  const app = sim.state.app
+  return createGitHubClients(
+    {
+      webUrl: sim.url,
+      apiUrl: sim.apiUrl,
+      appId: app.id,
+      appSlug: app.slug,
+      clientId: app.client_id,
+      clientSecret: app.client_secret,
+      privateKey: sim.privateKey,
+      webhookSecret: app.webhook_secret,
+    },
+    createOctokitClass({ apiUrl: sim.apiUrl, log: pino({ level: 'silent' }), ...options }),
+  )
 }

@@ -1,11 +1,8 @@
-import pino from 'pino'
 import t from 'tap'
-import { createGitHubClients, type GitHubClients } from '../../src/github/clients.js'
-import { createOctokitClass } from '../../src/github/octokit.js'
 import { checkCoverage } from '../../src/migration/coverage.js'
 import { fromApi } from '../../src/migration/installations.js'
 import type { World } from '../../src/simulator/world.js'
-import { serviceWithGitHub, type Service } from '../helpers/service.js'
+import { githubClientsOf, serviceWithGitHub, type Service } from '../helpers/service.js'
 import { signIn } from '../helpers/sign-in.js'
 import { clientFor, demoWorld } from '../helpers/simulator.js'
 import { formAction, press, settled, view } from '../helpers/wizard.js'
@@ -55,23 +52,6 @@ async function checks(service: Service) {
 /** Deliveries from now on go nowhere: GitHub changes things the service does not hear of. */
 function deafen(service: Service): void {
   service.sim.state.app.webhook_url = 'http://127.0.0.1:9/github/webhooks'
-}
-
-function clientsOf(service: Service, world: World): GitHubClients {
-  const GitHub = createOctokitClass({ apiUrl: service.sim.apiUrl, log: pino({ level: 'silent' }) as never })
-  return createGitHubClients(
-    {
-      webUrl: service.sim.url,
-      apiUrl: service.sim.apiUrl,
-      appId: world.app.id,
-      appSlug: world.app.slug,
-      clientId: world.app.client_id,
-      clientSecret: world.app.client_secret,
-      privateKey: service.sim.privateKey,
-      webhookSecret: world.app.webhook_secret,
-    },
-    GitHub,
-  )
 }
 
 t.test('gone, moved and not covered, each told apart; "Check again" asks GitHub again', async (t) => {
@@ -326,7 +306,7 @@ t.test('while repositories are being added, checks wait for the job that adds th
   await checkAgain(service, cookie)
   t.equal((await checks(service)).length, before, 'no check while adding')
 
-  const github = clientsOf(service, world)
+  const github = githubClientsOf(service)
   const calls = sim.state.apiLog.length
   await checkCoverage(service.tdb.db, github, 424242, { actor: { kind: 'user', githubId: 1, login: 'mona' } })
   t.equal((await checks(service)).length, before)

@@ -1,9 +1,6 @@
-import pino from 'pino'
 import t from 'tap'
-import { createGitHubClients } from '../../src/github/clients.js'
-import { createOctokitClass } from '../../src/github/octokit.js'
 import { applyInstallationEvent, type InstallationEventJob } from '../../src/migration/installation-events.js'
-import { serviceWithGitHub, type Service } from '../helpers/service.js'
+import { githubClientsOf, serviceWithGitHub } from '../helpers/service.js'
 import { signIn } from '../helpers/sign-in.js'
 import { demoWorld } from '../helpers/simulator.js'
 import { view } from '../helpers/wizard.js'
@@ -11,13 +8,6 @@ import { view } from '../helpers/wizard.js'
 // A queued webhook job that runs again (pg-boss retries it when a later step fails) applies and
 // audits its change once; only the coverage check is repeated.
 
-function clients(service: Service) {
-  const { sim } = service
-  return createGitHubClients(
-    { webUrl: sim.url, apiUrl: sim.apiUrl, appId: sim.state.app.id, appSlug: sim.state.app.slug, clientId: sim.state.app.client_id, clientSecret: 'x', privateKey: sim.privateKey, webhookSecret: 'x' },
-    createOctokitClass({ apiUrl: sim.apiUrl, log: pino({ level: 'silent' }), retries: 0 }),
-  )
-}
 
 t.test('a job run twice applies its delivery once', async (t) => {
   const world = demoWorld()
@@ -34,7 +24,7 @@ t.test('a job run twice applies its delivery once', async (t) => {
     sender: { id: 1, login: 'mona' },
     requester: null,
   }
-  const github = clients(service)
+  const github = githubClientsOf(service, { retries: 0 })
   await applyInstallationEvent(db, github, job)
   // Unsuspended on our side meanwhile: a second run must not suspend it again.
   await db.updateTable('app.installation').set({ suspended_at: null }).where('id', '=', 500).execute()

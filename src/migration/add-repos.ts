@@ -3,6 +3,7 @@ import type { Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
 import { appendAudit, type AuditActor } from './audit.js'
 import { checkCoverage } from './coverage.js'
+import { legacyTokenOf } from './legacy-token.js'
 import { loadBatch } from './plan-store.js'
 
 // Adding repositories to an existing installation with the user's legacy OAuth token
@@ -80,8 +81,7 @@ export async function addRepos(db: Kysely<Database>, github: GitHubClients, job:
   const installationId = batch.installation_id
   const actor: AuditActor = { kind: 'user', githubId: job.actor.id, login: job.actor.login }
   const target = { ownerId: batch.owner_id, ownerLogin: batch.owner_login, installationId }
-  const user = await db.selectFrom('legacy.oauth_users').select('oauth_token').where('github_user_id', '=', batch.user_id).executeTakeFirst()
-  const token = user?.oauth_token ?? null
+  const token = (await legacyTokenOf(db, batch.user_id)) ?? null
   let stop: Stop | undefined = token === null ? { kind: 'refused', reason: 'The legacy OAuth token was revoked.' } : undefined
   let added = 0
   for (const repo of batch.repos.filter((r) => r.add_state === 'pending')) {

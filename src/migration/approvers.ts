@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
+import { legacyTokenOf } from './legacy-token.js'
 
 // Who can approve a member's request to install the App on an org: its owners, as GitHub lists
 // them to that member (GET /orgs/{org}/members?role=admin, with the member's legacy token).
@@ -8,10 +9,10 @@ import type { GitHubClients } from '../github/clients.js'
 // links to the org's owners on GitHub instead.
 
 export async function orgOwners(db: Kysely<Database>, github: GitHubClients, userId: number, org: string): Promise<string[]> {
-  const user = await db.selectFrom('legacy.oauth_users').select('oauth_token').where('github_user_id', '=', userId).executeTakeFirst()
-  if (user?.oauth_token == null) return []
+  const token = await legacyTokenOf(db, userId)
+  if (token == null) return []
   try {
-    const owners = await github.asUser(user.oauth_token).paginate('GET /orgs/{org}/members', { org, role: 'admin', per_page: 100 })
+    const owners = await github.asUser(token).paginate('GET /orgs/{org}/members', { org, role: 'admin', per_page: 100 })
     return owners.map((o) => o.login).sort()
   } catch {
     // Only a courtesy: the request is recorded either way.

@@ -3,6 +3,7 @@ import type { BatchStatus, Coverage, Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
 import { appendAudit, type AuditActor } from './audit.js'
 import { installationNow, liveInstallationOf, recordInstallation } from './installations.js'
+import { legacyTokenOf } from './legacy-token.js'
 import { batchesOfOwner, type StoredBatch } from './plan-store.js'
 import { LegacyTokenRevoked, lookupRepos, refreshRepos, type RepoNow } from './repo-refresh.js'
 
@@ -20,9 +21,9 @@ export interface CoverageCounts {
   unknown: number
 }
 
-export function countCoverage(batch: Pick<StoredBatch, 'repos'>): CoverageCounts {
+export function countCoverage(repos: Iterable<{ coverage: Coverage }>): CoverageCounts {
   const counts: CoverageCounts = { covered: 0, not_covered: 0, gone: 0, moved: 0, unknown: 0 }
-  for (const repo of batch.repos) counts[repo.coverage] += 1
+  for (const repo of repos) counts[repo.coverage] += 1
   return counts
 }
 
@@ -33,7 +34,7 @@ export function orgHooksCovered(batch: Pick<StoredBatch, 'installation'>): boole
 
 /** Everything this user migrates to this owner is covered: their old hooks may go. */
 export function batchCovered(batch: StoredBatch): boolean {
-  const counts = countCoverage(batch)
+  const counts = countCoverage(batch.repos)
   return (
     batch.installation !== undefined &&
     batch.coverage_problem === null &&
@@ -65,9 +66,9 @@ const PAGE_OVER = 100
 /** For repositories the installation does not list: gone, moved, or there but not covered. */
 async function whereabouts(db: Kysely<Database>, github: GitHubClients, batch: StoredBatch, ids: number[]): Promise<Map<number, RepoNow>> {
   if (ids.length === 0) return new Map()
-  const user = await db.selectFrom('legacy.oauth_users').select('oauth_token').where('github_user_id', '=', batch.user_id).executeTakeFirst()
-  if (user?.oauth_token == null) return new Map()
-  const octokit = github.asUser(user.oauth_token)
+  const token = await legacyTokenOf(db, batch.user_id)
+  if (token == null) return new Map()
+  const octokit = github.asUser(token)
   try {
     // Many at once (a large batch, partly installed): the user's own list, 100 a page, costs
     // far fewer requests than one lookup each, and the user's hourly quota is shared with the
@@ -178,7 +179,7 @@ export async function checkCoverage(db: Kysely<Database>, github: GitHubClients,
         .set({ coverage_problem: null, coverage_checked_at: new Date(), installation_id: installation.id, status: 'installed', updated_at: sql<Date>`now()` })
         .where('id', '=', batch.id)
         .execute()
-      const counts = countCoverage({ repos: [...verdicts.values()].map((v) => ({ coverage: v.coverage }) as StoredBatch['repos'][number]) })
+      const counts = countCoverage(verdicts.values())
       const hooksCovered = batch.orgHooks.length === 0 || listed.selection === 'all'
       await appendAudit(trx, {
         actor: context.actor,

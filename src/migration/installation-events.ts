@@ -3,7 +3,7 @@ import type { Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
 import { appendAudit, type AuditActor } from './audit.js'
 import { checkCoverage } from './coverage.js'
-import { recordInstallation } from './installations.js'
+import { attachInstallation, recordInstallation } from './installations.js'
 
 // What the App's `installation` and `installation_repositories` webhooks change: the
 // installation as the service knows it, the batches of that account, and then their coverage,
@@ -52,13 +52,7 @@ export async function applyInstallationEvent(db: Kysely<Database>, github: GitHu
     })
     // Batches waiting for this account's installation have it now: an approved request, an
     // install finished in another browser, or an owner who installed on their own.
-    const waiting = await trx
-      .updateTable('app.batch')
-      .set({ status: 'installed', installation_id: installation.id, updated_at: sql<Date>`now()` })
-      .where('owner_id', '=', installation.accountId)
-      .where((eb) => eb.or([eb('installation_id', 'is', null), eb('installation_id', '<>', installation.id)]))
-      .returning(['id', 'user_id', 'status'])
-      .execute()
+    const waiting = await attachInstallation(trx, installation.id, installation.accountId)
     // GitHub names a requester when the change is an approved request: a new installation, or
     // repositories added to one that exists.
     const approved = job.requester !== null

@@ -13,7 +13,7 @@ export interface KnownInstallation {
   suspendedAt: Date | null
 }
 
-interface ApiInstallation {
+export interface ApiInstallation {
   id: number
   account: { id: number; login?: string } | null
   repository_selection: 'all' | 'selected'
@@ -78,6 +78,21 @@ export async function recordInstallation(db: Kysely<Database>, installation: Kno
         updated_at: sql<Date>`now()`,
       })),
     )
+    .execute()
+}
+
+/**
+ * Gives the owner's batches (one user's, or everyone's) this installation; returns those that
+ * did not have it yet.
+ */
+export async function attachInstallation(db: Kysely<Database>, installationId: number, ownerId: number, userId?: number): Promise<{ id: number }[]> {
+  return db
+    .updateTable('app.batch')
+    .set({ status: 'installed', installation_id: installationId, updated_at: sql<Date>`now()` })
+    .where('owner_id', '=', ownerId)
+    .$if(userId !== undefined, (q) => q.where('user_id', '=', userId!))
+    .where((eb) => eb.or([eb('installation_id', 'is', null), eb('installation_id', '<>', installationId)]))
+    .returning('id')
     .execute()
 }
 

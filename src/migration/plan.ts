@@ -1,10 +1,10 @@
-import { sql, type Kysely } from 'kysely'
+import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
 import { appendAudit } from './audit.js'
 import { planBatches, type Viewer } from './batches.js'
 import { checkCoverage } from './coverage.js'
-import { installationOn, liveInstallationOf, recordInstallation } from './installations.js'
+import { attachInstallation, installationOn, liveInstallationOf, recordInstallation } from './installations.js'
 import { savePlan } from './plan-store.js'
 
 // Planning a user's migration: the batches from the legacy records and GitHub, kept in
@@ -24,15 +24,8 @@ export async function planMigration(db: Kysely<Database>, github: GitHubClients,
     }
     await db.transaction().execute(async (trx) => {
       await recordInstallation(trx, installation)
-      const attached = await trx
-        .updateTable('app.batch')
-        .set({ status: 'installed', installation_id: installation.id, updated_at: sql<Date>`now()` })
-        .where('user_id', '=', viewer.id)
-        .where('owner_id', '=', batch.owner.id)
-        .where((eb) => eb.or([eb('installation_id', 'is', null), eb('installation_id', '<>', installation.id)]))
-        .returning('id')
-        .executeTakeFirst()
-      if (attached !== undefined) {
+      const attached = await attachInstallation(trx, installation.id, batch.owner.id, viewer.id)
+      if (attached.length > 0) {
         await appendAudit(trx, {
           actor,
           action: 'installation_found',

@@ -7,7 +7,7 @@ import { appendAudit, type AuditActor } from './audit.js'
 import type { Viewer } from './batches.js'
 import { checkCoverage } from './coverage.js'
 import { claimState, type StatePayload } from './install-state.js'
-import { fromApi, recordInstallation } from './installations.js'
+import { fromApi, recordInstallation, type ApiInstallation } from './installations.js'
 import { loadBatch } from './plan-store.js'
 
 // The end of an install: GitHub sent the user back to the setup URL with an installation id,
@@ -26,13 +26,6 @@ export type SetupResult =
   /** Another tab or a double click finished this one first. */
   | { kind: 'already'; ownerLogin: string }
   | { kind: 'rejected'; status: 403 | 409; reason: string }
-
-interface ApiInstallation {
-  id: number
-  account: { id: number; login: string } | null
-  repository_selection: 'all' | 'selected'
-  suspended_at?: string | null
-}
 
 export async function verifySetup(
   db: Kysely<Database>,

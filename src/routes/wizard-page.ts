@@ -62,7 +62,7 @@ function nextStep(batch: StoredBatch, covered: boolean, counts: CoverageCounts):
 }
 
 export function batchView(batch: StoredBatch, github: Pick<GitHubConfig, 'webUrl'>): BatchView {
-  const counts = countCoverage(batch)
+  const counts = countCoverage(batch.repos)
   const covered = batchCovered(batch)
   const eligible = batch.repos.filter((r) => r.coverage === 'unknown' || r.coverage === 'not_covered').length
   return {

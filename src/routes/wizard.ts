@@ -6,6 +6,7 @@ import type { Viewer } from '../migration/batches.js'
 import { checkCoverage } from '../migration/coverage.js'
 import { issueState, type StateKey } from '../migration/install-state.js'
 import { installLinkRepos, installUrl, settingsUrl } from '../migration/install-link.js'
+import { legacyTokenOf } from '../migration/legacy-token.js'
 import { planMigration } from '../migration/plan.js'
 import { loadBatch, loadPlan, type StoredBatch } from '../migration/plan-store.js'
 import { LegacyTokenRevoked } from '../migration/repo-refresh.js'
@@ -22,17 +23,7 @@ export interface WizardRoutesOptions {
   stateKey: StateKey
 }
 
-type Legacy = { kind: 'token'; token: string } | { kind: 'none' } | { kind: 'revoked' }
-
 export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app, { github, stateKey }) => {
-  /** The user's legacy OAuth token, read for this request only. */
-  async function legacyOf(viewer: Viewer): Promise<Legacy> {
-    const row = await app.db.selectFrom('legacy.oauth_users').select('oauth_token').where('github_user_id', '=', viewer.id).executeTakeFirst()
-    if (row === undefined) return { kind: 'none' }
-    if (row.oauth_token === null) return { kind: 'revoked' }
-    return { kind: 'token', token: row.oauth_token }
-  }
-
   function signedIn(request: FastifyRequest): Viewer {
     const viewer = viewerOf(request)
     if (viewer === undefined) throw new HttpError(401, 'Your session has ended. Please sign in again.')
@@ -51,13 +42,19 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
   const nothingPage = (reply: FastifyReply, viewer: Viewer) => reply.view('wizard-nothing.eta', { title: 'Nothing to migrate', login: viewer.login })
   const backTo = (reply: FastifyReply, batch?: { owner_login: string }) => reply.redirect(batch === undefined ? '/migrate' : `/migrate#owner-${batch.owner_login}`, 303)
 
-  /** Plans with GitHub; false when the legacy token no longer works. */
-  async function plan(request: FastifyRequest, viewer: Viewer, token: string): Promise<boolean> {
+  /**
+   * Plans with GitHub, with the user's legacy token read for this request only; a page that
+   * explains why not when there is no legacy user or the token no longer works.
+   */
+  async function plan(request: FastifyRequest, reply: FastifyReply, viewer: Viewer): Promise<FastifyReply | undefined> {
+    const token = await legacyTokenOf(app.db, viewer.id)
+    if (token === undefined) return nothingPage(reply, viewer)
+    if (token === null) return revokedPage(reply, viewer)
     try {
       await planMigration(app.db, github, viewer, token, request.id)
-      return true
+      return undefined
     } catch (error) {
-      if (error instanceof LegacyTokenRevoked) return false
+      if (error instanceof LegacyTokenRevoked) return revokedPage(reply, viewer)
       throw error
     }
   }
@@ -67,9 +64,8 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
     if (viewer === undefined) return reply.redirect('/auth/login')
     let stored = await loadPlan(app.db, viewer.id)
     if (stored === undefined) {
-      const legacy = await legacyOf(viewer)
-      if (legacy.kind === 'none') return nothingPage(reply, viewer)
-      if (legacy.kind === 'revoked' || !(await plan(request, viewer, legacy.token))) return revokedPage(reply, viewer)
+      const explained = await plan(request, reply, viewer)
+      if (explained !== undefined) return explained
       stored = (await loadPlan(app.db, viewer.id))!
     }
     if (stored.batches.length === 0 && stored.gone.length === 0) return nothingPage(reply, viewer)
@@ -78,10 +74,7 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
 
   app.post('/migrate/refresh', async (request, reply) => {
     const viewer = signedIn(request)
-    const legacy = await legacyOf(viewer)
-    if (legacy.kind === 'none') return nothingPage(reply, viewer)
-    if (legacy.kind === 'revoked' || !(await plan(request, viewer, legacy.token))) return revokedPage(reply, viewer)
-    return backTo(reply)
+    return (await plan(request, reply, viewer)) ?? backTo(reply)
   })
 
   app.post<{ Params: { id: string } }>('/migrate/batches/:id/install', async (request, reply) => {

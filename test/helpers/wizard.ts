@@ -4,6 +4,7 @@ import { SESSION_COOKIE } from '../../src/plugins/session.js'
 import { installWithEvents } from '../../src/simulator/install-events.js'
 import { targetFrom } from '../../src/simulator/web/install-target.js'
 import type { Service } from './service.js'
+import { codeFor } from './sign-in.js'
 import type { StartedSimulator } from './simulator.js'
 
 // Walking the wizard as a browser would, with GitHub's side played on the simulator's state:
@@ -71,14 +72,7 @@ export async function followSetup(app: FastifyInstance, sim: StartedSimulator, c
   const setup = await app.inject({ url: setupPath, cookies })
   if (setup.statusCode !== 302 || !String(setup.headers.location).startsWith(sim.url)) return setup
   const authorize = new URL(setup.headers.location as string)
-  const code = `code-${Math.random().toString(36).slice(2)}`
-  sim.state.codes.set(code, {
-    clientId: authorize.searchParams.get('client_id')!,
-    userId,
-    redirectUri: authorize.searchParams.get('redirect_uri')!,
-    codeChallenge: authorize.searchParams.get('code_challenge')!,
-    expiresAt: new Date(Date.now() + 60_000),
-  })
+  const code = codeFor(sim, authorize, userId)
   const session = setup.cookies.find((c) => c.name === SESSION_COOKIE)?.value ?? cookie
   return app.inject({ url: `/auth/callback?code=${code}&state=${authorize.searchParams.get('state')}`, cookies: session === undefined ? {} : { [SESSION_COOKIE]: session } })
 }

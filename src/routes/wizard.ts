@@ -43,29 +43,32 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
   const backTo = (reply: FastifyReply, batch?: { owner_login: string }) => reply.redirect(batch === undefined ? '/migrate' : `/migrate#owner-${batch.owner_login}`, 303)
 
   /**
-   * Plans with GitHub, with the user's legacy token read for this request only; a page that
-   * explains why not when there is no legacy user or the token no longer works.
+   * Plans with GitHub, with the user's legacy token read for this request only; or says why
+   * not: no legacy user, or a token GitHub no longer takes. (A FastifyReply is not returned from
+   * here: it is thenable, and an async function would wait for it instead of handing it back.)
    */
-  async function plan(request: FastifyRequest, reply: FastifyReply, viewer: Viewer): Promise<FastifyReply | undefined> {
+  async function plan(request: FastifyRequest, viewer: Viewer): Promise<'planned' | 'nothing' | 'revoked'> {
     const token = await legacyTokenOf(app.db, viewer.id)
-    if (token === undefined) return nothingPage(reply, viewer)
-    if (token === null) return revokedPage(reply, viewer)
+    if (token === undefined) return 'nothing'
+    if (token === null) return 'revoked'
     try {
       await planMigration(app.db, github, viewer, token, request.id)
-      return undefined
+      return 'planned'
     } catch (error) {
-      if (error instanceof LegacyTokenRevoked) return revokedPage(reply, viewer)
+      if (error instanceof LegacyTokenRevoked) return 'revoked'
       throw error
     }
   }
+
+  const explain = (reply: FastifyReply, viewer: Viewer, outcome: 'nothing' | 'revoked') => (outcome === 'nothing' ? nothingPage(reply, viewer) : revokedPage(reply, viewer))
 
   app.get('/migrate', async (request, reply) => {
     const viewer = viewerOf(request)
     if (viewer === undefined) return reply.redirect('/auth/login')
     let stored = await loadPlan(app.db, viewer.id)
     if (stored === undefined) {
-      const explained = await plan(request, reply, viewer)
-      if (explained !== undefined) return explained
+      const outcome = await plan(request, viewer)
+      if (outcome !== 'planned') return explain(reply, viewer, outcome)
       stored = (await loadPlan(app.db, viewer.id))!
     }
     if (stored.batches.length === 0 && stored.gone.length === 0) return nothingPage(reply, viewer)
@@ -74,7 +77,8 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
 
   app.post('/migrate/refresh', async (request, reply) => {
     const viewer = signedIn(request)
-    return (await plan(request, reply, viewer)) ?? backTo(reply)
+    const outcome = await plan(request, viewer)
+    return outcome === 'planned' ? backTo(reply) : explain(reply, viewer, outcome)
   })
 
   app.post<{ Params: { id: string } }>('/migrate/batches/:id/install', async (request, reply) => {

@@ -137,3 +137,15 @@ t.test('a session that has lost its user: POSTs ask to sign in again', async (t)
     t.match(res.body, 'Your session has ended. Please sign in again.')
   }
 })
+
+t.test('a page that explains why there is no plan is the whole answer: nothing runs after it', async (t) => {
+  const lines: string[] = []
+  const world = demoWorld()
+  world.users.push({ id: 4, login: 'newbie', legacy_token: 'gho_legacy_newbie_0004', legacy_scopes: ['repo'] })
+  const { app, sim } = await serviceWithGitHub(t, world, { logLevel: 'warn', logStream: { write: (line: string) => void lines.push(line) } })
+  const newbie = await signIn(app, sim, 4)
+  t.match((await view(app, newbie)).body, 'Nothing to migrate')
+  const hubot = await signIn(app, sim, 2)
+  t.match((await view(app, hubot)).body, 'Your legacy authorization was revoked')
+  t.same(lines, [], 'no error logged behind the page')
+})

@@ -71,6 +71,21 @@ export interface InventoryTable {
   planned_at: ColumnType<Date, Date | string, Date | string>
   /** The user's own registrations whose repository GitHub no longer shows them. */
   gone: ColumnType<GoneRepoRecord[], string, string>
+  /** What the user's legacy token could not show, and why. */
+  notes: ColumnType<PlanNoteRecord[], string | undefined, string>
+}
+
+/** A fault of a user's legacy token, as planning recorded it (src/migration/plan-notes.ts). */
+export interface PlanNoteRecord {
+  /** The owner it concerns; null for the user's whole authorization (their organization list). */
+  ownerId: number | null
+  ownerLogin: string | null
+  fault: 'revoked' | 'sso' | 'scope' | 'forbidden' | 'not_found' | 'unavailable'
+  message: string
+  /** Where the user authorizes the token for an organization's single sign-on, as GitHub gave it. */
+  url?: string
+  /** The scopes GitHub would have taken. */
+  scopes?: string[]
 }
 
 export interface GoneRepoRecord {
@@ -89,12 +104,14 @@ export interface BatchTable {
   owner_id: number
   owner_login: string
   owner_type: 'User' | 'Organization'
-  role: 'owner' | 'admin' | 'member' | 'outsider'
+  role: 'owner' | 'admin' | 'member' | 'outsider' | 'unknown'
   action: 'install' | 'request' | 'none'
   hidden_repos: number
   status: Generated<BatchStatus>
   installation_id: number | null
   add_path: 'api' | 'settings_page' | null
+  /** Why GitHub refused the API path, for the page. */
+  add_path_reason: ColumnType<string | null, string | null | undefined, string | null>
   adding: Generated<boolean>
   coverage_checked_at: Date | null
   coverage_problem: string | null
@@ -115,7 +132,11 @@ export interface BatchRepoTable {
   moved_to: string | null
   add_state: 'pending' | 'added' | 'failed' | null
   add_reason: string | null
+  /** The legacy token could not see it when planned: the kind of fault. */
+  unseen: ColumnType<UnseenKind | null, UnseenKind | null | undefined, UnseenKind | null>
 }
+
+export type UnseenKind = 'sso' | 'scope' | 'forbidden' | 'unavailable'
 
 export interface BatchOrgHookTable {
   batch_id: number

@@ -1,6 +1,7 @@
-import { sql, type Kysely } from 'kysely'
+import { sql, type Kysely, type Transaction } from 'kysely'
 import type { Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
+import { explainFault, tokenFault } from '../github/token-fault.js'
 import { appendAudit, type AuditActor } from './audit.js'
 import { checkCoverage } from './coverage.js'
 import { legacyTokenOf } from './legacy-token.js'
@@ -19,39 +20,39 @@ export interface AddReposJob {
 }
 
 export interface Enqueue {
-  (db: Kysely<Database>, job: AddReposJob): Promise<void>
+  (trx: Transaction<Database>, job: AddReposJob): Promise<void>
 }
 
 /**
- * Marks the repositories to add and queues the work, in one transaction; false when the batch
- * is already adding (a second tab, a double click) or has no installation.
+ * Marks the repositories to add and queues the work, within the caller's transaction (the one
+ * that records the installation, or the user's click); false when the batch is already adding
+ * (a second tab, a double click) or has no installation. Asking for the API path again after
+ * GitHub refused it (the legacy token may work again) is the `retryApi` of a click.
  */
-export async function startAdding(db: Kysely<Database>, enqueue: Enqueue, batchId: number, repoIds: number[], job: AddReposJob): Promise<boolean> {
+export async function startAdding(trx: Transaction<Database>, enqueue: Enqueue, batchId: number, repoIds: number[], job: AddReposJob): Promise<boolean> {
   if (repoIds.length === 0) return false
-  return db.transaction().execute(async (trx) => {
-    const batch = await trx
-      .updateTable('app.batch')
-      .set({ adding: true, updated_at: sql<Date>`now()` })
-      .where('id', '=', batchId)
-      .where('adding', '=', false)
-      .where('installation_id', 'is not', null)
-      .returning(['owner_id', 'owner_login', 'installation_id'])
-      .executeTakeFirst()
-    if (batch === undefined) return false
-    // A new run: what earlier runs added or failed to add is in the audit log; the page counts this one.
-    await trx.updateTable('app.batch_repo').set({ add_state: null, add_reason: null }).where('batch_id', '=', batchId).where('add_state', 'is not', null).execute()
-    await trx.updateTable('app.batch_repo').set({ add_state: 'pending' }).where('batch_id', '=', batchId).where('repo_id', 'in', repoIds).execute()
-    await appendAudit(trx, {
-      actor: { kind: 'user', githubId: job.actor.id, login: job.actor.login },
-      action: 'repos_add_started',
-      target: { ownerId: batch.owner_id, ownerLogin: batch.owner_login, installationId: batch.installation_id! },
-      outcome: 'ok',
-      requestId: job.requestId,
-      detail: { repos: repoIds.length },
-    })
-    await enqueue(trx, job)
-    return true
+  const batch = await trx
+    .updateTable('app.batch')
+    .set({ adding: true, add_path: 'api', add_path_reason: null, updated_at: sql<Date>`now()` })
+    .where('id', '=', batchId)
+    .where('adding', '=', false)
+    .where('installation_id', 'is not', null)
+    .returning(['owner_id', 'owner_login', 'installation_id'])
+    .executeTakeFirst()
+  if (batch === undefined) return false
+  // A new run: what earlier runs added or failed to add is in the audit log; the page counts this one.
+  await trx.updateTable('app.batch_repo').set({ add_state: null, add_reason: null }).where('batch_id', '=', batchId).where('add_state', 'is not', null).execute()
+  await trx.updateTable('app.batch_repo').set({ add_state: 'pending' }).where('batch_id', '=', batchId).where('repo_id', 'in', repoIds).execute()
+  await appendAudit(trx, {
+    actor: { kind: 'user', githubId: job.actor.id, login: job.actor.login },
+    action: 'repos_add_started',
+    target: { ownerId: batch.owner_id, ownerLogin: batch.owner_login, installationId: batch.installation_id! },
+    outcome: 'ok',
+    requestId: job.requestId,
+    detail: { repos: repoIds.length },
   })
+  await enqueue(trx, job)
+  return true
 }
 
 type Attempt = { kind: 'added' } | { kind: 'failed'; reason: string } | Stop
@@ -63,16 +64,28 @@ type Attempt = { kind: 'added' } | { kind: 'failed'; reason: string } | Stop
  */
 type Stop = { kind: 'refused'; reason: string } | { kind: 'stopped'; reason: string }
 
+const SETTINGS = "Tick them on the installation's settings page on GitHub instead."
+
 function judge(error: unknown): Attempt {
-  // GitHub's answers reach here as octokit's RequestError, which always has a message.
-  const { status, message: said } = error as { status?: number; message: string }
-  if (/rate limit/i.test(said)) return { kind: 'stopped', reason: "GitHub's rate limit for your account was reached: try again in a while." }
-  if (status === 401) return { kind: 'refused', reason: 'GitHub no longer accepts the legacy OAuth token' }
-  if (status === 403 && /admin/i.test(said)) return { kind: 'failed', reason: 'You need admin rights on this repository to add it.' }
-  if (status === 403) return { kind: 'refused', reason: `GitHub refused the legacy OAuth token for this: ${said}` }
-  if (status === 404 || status === 422) return { kind: 'failed', reason: `GitHub answered ${status}: ${said}` }
-  // octokit gives every failure a status, a network error included (500).
-  return { kind: 'stopped', reason: `GitHub did not answer (${status}): try again in a moment.` }
+  const fault = tokenFault(error)
+  const { message } = error as { message: string }
+  switch (fault.kind) {
+    case 'revoked':
+      return { kind: 'refused', reason: explainFault(fault, 'adding repositories', SETTINGS) }
+    case 'unavailable':
+      if (/rate limit/i.test(message)) return { kind: 'stopped', reason: "GitHub's rate limit for your account was reached: try again in a while." }
+      // octokit gives every failure a status, a network error included (500).
+      return { kind: 'stopped', reason: `GitHub did not answer (${fault.status}): try again in a moment.` }
+    case 'forbidden':
+      if (/admin/i.test(fault.message)) return { kind: 'failed', reason: 'You need admin rights on this repository to add it.' }
+      return { kind: 'refused', reason: explainFault(fault, 'adding repositories', SETTINGS) }
+    case 'not_found':
+      // The installation out of this token's reach (or the endpoint closed to OAuth App
+      // tokens): the settings page on GitHub, where the user is signed in, still works.
+      return { kind: 'refused', reason: `GitHub does not let the old app's authorization add repositories to this installation. ${SETTINGS}` }
+    default:
+      return { kind: 'refused', reason: explainFault(fault, 'adding repositories', SETTINGS) }
+  }
 }
 
 export async function addRepos(db: Kysely<Database>, github: GitHubClients, job: AddReposJob): Promise<void> {
@@ -82,7 +95,7 @@ export async function addRepos(db: Kysely<Database>, github: GitHubClients, job:
   const actor: AuditActor = { kind: 'user', githubId: job.actor.id, login: job.actor.login }
   const target = { ownerId: batch.owner_id, ownerLogin: batch.owner_login, installationId }
   const token = (await legacyTokenOf(db, batch.user_id)) ?? null
-  let stop: Stop | undefined = token === null ? { kind: 'refused', reason: 'The legacy OAuth token was revoked.' } : undefined
+  let stop: Stop | undefined = token === null ? { kind: 'refused', reason: `The old app's authorization was revoked. ${SETTINGS}` } : undefined
   let added = 0
   for (const repo of batch.repos.filter((r) => r.add_state === 'pending')) {
     if (stop !== undefined) break
@@ -119,7 +132,11 @@ export async function addRepos(db: Kysely<Database>, github: GitHubClients, job:
   }
   await db.transaction().execute(async (trx) => {
     const path = stop?.kind === 'refused' ? 'settings_page' : 'api'
-    await trx.updateTable('app.batch').set({ adding: false, add_path: path, updated_at: sql<Date>`now()` }).where('id', '=', batch.id).execute()
+    await trx
+      .updateTable('app.batch')
+      .set({ adding: false, add_path: path, add_path_reason: stop?.kind === 'refused' ? stop.reason : null, updated_at: sql<Date>`now()` })
+      .where('id', '=', batch.id)
+      .execute()
     if (stop !== undefined) {
       // Refused: what is left is the user's to tick on GitHub's settings page. Stopped: what is
       // left says why, and "Add" offers it again.

@@ -1,19 +1,24 @@
 import type { Kysely, Selectable } from 'kysely'
-import type { Database, LegacyWebhooksTable } from '../db/database.js'
+import type { Database, LegacyWebhooksTable, UnseenKind } from '../db/database.js'
 import type { GitHubOctokit } from '../github/octokit.js'
-import { LegacyTokenRevoked, refreshRepos } from './repo-refresh.js'
+import { ssoPartialOrgs } from '../github/token-fault.js'
+import { PlanNotes, type PlanNote } from './plan-notes.js'
+import { faultOf, lookupRepos, refreshRepos, type RepoNow } from './repo-refresh.js'
 
 // One installation batch per current owner: what the signed-in user sees of the legacy
 // registrations of their own account, of every org they belong to that has any, and of every
 // owner of their own registrations, refreshed through GitHub with their legacy token so that
-// renamed and transferred repositories land on their owner of today.
+// renamed and transferred repositories land on their owner of today. What the token may not
+// see (single sign-on, a scope it was never granted, no answer) is planned from the records
+// and noted with the reason, never a reason to stop.
 
 export interface Viewer {
   id: number
   login: string
 }
 
-export type Role = 'owner' | 'admin' | 'member' | 'outsider'
+/** unknown: GitHub would not tell the legacy token; GitHub's install page offers Install or Request itself. */
+export type Role = 'owner' | 'admin' | 'member' | 'outsider' | 'unknown'
 
 export interface BatchRepo {
   id: number
@@ -24,6 +29,8 @@ export interface BatchRepo {
   /** Vendor users whose legacy registration created a hook on it. */
   enabledBy: string[]
   hookIds: number[]
+  /** The legacy token could not see it now (the kind of fault): planned by its record. */
+  unseen: UnseenKind | null
 }
 
 export interface Batch {
@@ -49,6 +56,7 @@ export interface Inventory {
   batches: Batch[]
   /** The user's own registrations whose repository GitHub no longer shows them. */
   gone: GoneRepo[]
+  notes: PlanNote[]
 }
 
 type LegacyRow = Pick<
@@ -68,34 +76,73 @@ async function legacyRows(db: Kysely<Database>, viewerId: number, orgIds: number
     .execute()
 }
 
-async function roleOn(legacy: GitHubOctokit, viewer: Viewer, owner: Batch['owner']): Promise<Role> {
+async function roleOn(legacy: GitHubOctokit, viewer: Viewer, owner: Batch['owner'], notes: PlanNotes): Promise<Role> {
   if (owner.id === viewer.id) return 'owner'
   if (owner.type === 'User') return 'outsider'
   try {
     const { data } = await legacy.request('GET /user/memberships/orgs/{org}', { org: owner.login })
     return data.role === 'admin' ? 'admin' : 'member'
   } catch (error) {
-    if ((error as { status?: number }).status === 404) return 'outsider'
-    throw error
+    const fault = faultOf(error)
+    if (fault.kind === 'not_found') return 'outsider'
+    notes.add(fault, owner, `your role in ${owner.login}`, "GitHub's install page offers Install or Request, as your role there allows.")
+    return 'unknown'
   }
 }
 
-const ACTION: Record<Role, Batch['action']> = { owner: 'install', admin: 'install', member: 'request', outsider: 'none' }
+interface OrgList {
+  /** Organization id -> login today. */
+  orgs: Map<number, string>
+  /** False when GitHub would not list them to this token. */
+  listed: boolean
+}
+
+/** The user's organizations, and those GitHub left out for single sign-on; or why it would not say. */
+async function listOrgs(legacy: GitHubOctokit, notes: PlanNotes): Promise<OrgList> {
+  const out: OrgList = { orgs: new Map(), listed: true }
+  try {
+    for await (const page of legacy.paginate.iterator('GET /user/orgs', { per_page: 100 })) {
+      for (const id of ssoPartialOrgs(page.headers['x-github-sso'])) if (!out.orgs.has(id)) out.orgs.set(id, '')
+      for (const org of page.data) out.orgs.set(org.id, org.login)
+    }
+  } catch (error) {
+    notes.add(faultOf(error), null, 'the list of your organizations', 'Your organizations are found from the repositories it can see instead.')
+    out.listed = false
+  }
+  return out
+}
+
+function repoIdsOf(rows: LegacyRow[]): number[] {
+  return [...new Set(rows.flatMap((r) => (r.repo_id === null ? [] : [r.repo_id])))]
+}
+
+// Where the role is unknown, GitHub's install page offers Install or Request as the user may.
+const ACTION: Record<Role, Batch['action']> = { owner: 'install', admin: 'install', member: 'request', outsider: 'none', unknown: 'install' }
+
+const LIST = 'the list of your repositories'
+const ONE_BY_ONE = 'Your repositories are looked up one by one instead.'
 
 export async function planBatches(db: Kysely<Database>, legacy: GitHubOctokit, viewer: Viewer): Promise<Inventory> {
-  let orgs: { id: number }[]
-  try {
-    orgs = await legacy.paginate('GET /user/orgs', { per_page: 100 })
-  } catch (error) {
-    if ((error as { status?: number }).status === 401) throw new LegacyTokenRevoked('GitHub no longer accepts the legacy OAuth token')
-    throw error
+  const notes = new PlanNotes()
+  const { orgs, listed } = await listOrgs(legacy, notes)
+  let rows: LegacyRow[]
+  let now: Map<number, RepoNow>
+  if (listed) {
+    rows = await legacyRows(db, viewer.id, [...orgs.keys()])
+    const refreshed = await refreshRepos(legacy, repoIdsOf(rows))
+    now = refreshed.repos
+    if (refreshed.listFault !== undefined) notes.add(refreshed.listFault, null, LIST, ONE_BY_ONE)
+  } else {
+    // No organization list for this token: the organizations owning repositories it can see
+    // stand in for it, so the whole list is read first.
+    const refreshed = await refreshRepos(legacy, [], { listAll: true })
+    if (refreshed.listFault !== undefined) notes.add(refreshed.listFault, null, LIST, ONE_BY_ONE)
+    for (const [id, login] of refreshed.orgs) orgs.set(id, login)
+    for (const id of refreshed.ssoOrgIds) if (!orgs.has(id)) orgs.set(id, '')
+    rows = await legacyRows(db, viewer.id, [...orgs.keys()])
+    now = refreshed.repos
+    for (const [id, repo] of await lookupRepos(legacy, repoIdsOf(rows).filter((id) => !now.has(id)))) now.set(id, repo)
   }
-  const rows = await legacyRows(
-    db,
-    viewer.id,
-    orgs.map((o) => o.id),
-  )
-  const now = await refreshRepos(legacy, [...new Set(rows.flatMap((r) => (r.repo_id === null ? [] : [r.repo_id])))])
 
   const batches = new Map<number, Batch>()
   const batchOf = (owner: Batch['owner']): Batch => {
@@ -106,9 +153,25 @@ export async function planBatches(db: Kysely<Database>, legacy: GitHubOctokit, v
     }
     return batch
   }
-  const recordedOwner = (row: LegacyRow): Batch['owner'] => ({ id: row.owner_id, login: row.owner_login, type: row.owner_type })
+  // An organization renamed since it was recorded goes by its login of today where GitHub said it.
+  const recordedOwner = (row: LegacyRow): Batch['owner'] => ({ id: row.owner_id, login: orgs.get(row.owner_id) || row.owner_login, type: row.owner_type })
   const hidden = new Map<number, Set<number>>()
   const gone: GoneRepo[] = []
+  /** Someone else's registration the user cannot see: it still counts for its owner. */
+  const hide = (row: LegacyRow): void => {
+    batchOf(recordedOwner(row))
+    const set = hidden.get(row.owner_id) ?? new Set<number>()
+    hidden.set(row.owner_id, set.add(row.repo_id!))
+  }
+  const addRepo = (batch: Batch, repo: Omit<BatchRepo, 'enabledBy' | 'hookIds'>, row: LegacyRow): void => {
+    let entry = batch.repos.find((r) => r.id === repo.id)
+    if (entry === undefined) {
+      entry = { ...repo, enabledBy: [], hookIds: [] }
+      batch.repos.push(entry)
+    }
+    if (!entry.enabledBy.includes(row.enabled_by)) entry.enabledBy.push(row.enabled_by)
+    entry.hookIds.push(row.hook_id)
+  }
 
   for (const row of rows) {
     if (row.kind === 'org') {
@@ -117,35 +180,33 @@ export async function planBatches(db: Kysely<Database>, legacy: GitHubOctokit, v
       continue
     }
     const found = now.get(row.repo_id!)!
+    const mine = row.github_user_id === viewer.id
+    if (found.status === 'unseen') {
+      const owner = recordedOwner(row)
+      notes.add(found.fault, owner, undefined, "They are planned from the records; GitHub's install page shows them to you as you can see them there.")
+      // The user's own record names it; someone else's may be private: counted, never named.
+      if (mine) addRepo(batchOf(owner), { id: row.repo_id!, name: row.repo_name ?? `#${row.repo_id}`, private: true, moved: false, unseen: found.fault.kind }, row)
+      else hide(row)
+      continue
+    }
     if (found.status === 'gone') {
-      if (row.github_user_id === viewer.id) gone.push({ repoId: row.repo_id!, repoName: row.repo_name, ownerLogin: row.owner_login, hookId: row.hook_id })
-      else {
-        // Someone else's registration the user cannot see: it still counts for its owner.
-        batchOf(recordedOwner(row))
-        const set = hidden.get(row.owner_id) ?? new Set<number>()
-        hidden.set(row.owner_id, set.add(row.repo_id!))
-      }
+      if (mine) gone.push({ repoId: row.repo_id!, repoName: row.repo_name, ownerLogin: row.owner_login, hookId: row.hook_id })
+      else hide(row)
       continue
     }
     const { repo } = found
-    const batch = batchOf({ id: repo.ownerId, login: repo.ownerLogin, type: repo.ownerType })
-    let entry = batch.repos.find((r) => r.id === repo.id)
-    if (entry === undefined) {
-      entry = { id: repo.id, name: repo.name, private: repo.private, moved: repo.ownerId !== row.owner_id, enabledBy: [], hookIds: [] }
-      batch.repos.push(entry)
-    }
-    if (!entry.enabledBy.includes(row.enabled_by)) entry.enabledBy.push(row.enabled_by)
-    entry.hookIds.push(row.hook_id)
+    const owner = { id: repo.ownerId, login: repo.ownerLogin, type: repo.ownerType }
+    addRepo(batchOf(owner), { id: repo.id, name: repo.name, private: repo.private, moved: repo.ownerId !== row.owner_id, unseen: null }, row)
   }
   for (const [ownerId, repos] of hidden) batches.get(ownerId)!.hiddenRepos = repos.size
 
   const planned = [...batches.values()]
   for (const batch of planned) {
-    batch.role = await roleOn(legacy, viewer, batch.owner)
+    batch.role = await roleOn(legacy, viewer, batch.owner, notes)
     batch.action = ACTION[batch.role]
     batch.repos.sort((a, b) => a.name.localeCompare(b.name))
   }
   // The user's own account first, then owners by login.
   planned.sort((a, b) => Number(b.owner.id === viewer.id) - Number(a.owner.id === viewer.id) || a.owner.login.localeCompare(b.owner.login))
-  return { batches: planned, gone }
+  return { batches: planned, gone, notes: notes.list() }
 }

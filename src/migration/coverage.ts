@@ -73,8 +73,10 @@ async function whereabouts(db: Kysely<Database>, github: GitHubClients, batch: S
     // Many at once (a large batch, partly installed): the user's own list, 100 a page, costs
     // far fewer requests than one lookup each, and the user's hourly quota is shared with the
     // rest of the migration.
-    return await (ids.length > PAGE_OVER ? refreshRepos(octokit, ids) : lookupRepos(octokit, ids))
+    return ids.length > PAGE_OVER ? (await refreshRepos(octokit, ids)).repos : await lookupRepos(octokit, ids)
   } catch (error) {
+    // One user's token says nothing of anyone else's batch: revoked, its repositories are
+    // simply "not covered". (Every other refusal is kept per repository, as unseen.)
     if (error instanceof LegacyTokenRevoked) return new Map()
     throw error
   }
@@ -110,6 +112,45 @@ async function recordProblem(db: Kysely<Database>, batches: StoredBatch[], insta
         action: 'coverage_checked',
         target: { ownerId: batch.owner_id, ownerLogin: batch.owner_login, ...(installationId === null ? {} : { installationId }) },
         outcome: 'not_covered',
+        reason: problem,
+        requestId: context.requestId,
+        detail: { forUser: batch.user_id },
+      })
+    }
+  })
+}
+
+/**
+ * Within a request: a check GitHub could not answer now (an outage, a rate limit) is written on
+ * the owner's batches for the page, with "Check again", instead of failing the page.
+ */
+export async function checkCoverageNow(db: Kysely<Database>, github: GitHubClients, ownerId: number, context: CheckContext): Promise<void> {
+  try {
+    await checkCoverage(db, github, ownerId, context)
+  } catch (error) {
+    const status = (error as { status?: number }).status
+    // Not an answer from GitHub: a defect, which must not pass for an outage.
+    if (status === undefined) throw error
+    await noteUnanswered(db, ownerId, `GitHub did not answer when coverage was checked (HTTP ${status}): check again in a moment.`, context)
+  }
+}
+
+/** Writes on the owner's batches (or one user's) that GitHub did not answer, keeping what it said before. */
+export async function noteUnanswered(db: Kysely<Database>, ownerId: number, problem: string, context: CheckContext, userId?: number): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const batches = await trx
+      .updateTable('app.batch')
+      .set({ coverage_problem: problem, updated_at: sql<Date>`now()` })
+      .where('owner_id', '=', ownerId)
+      .$if(userId !== undefined, (q) => q.where('user_id', '=', userId!))
+      .returning(['owner_login', 'user_id', 'installation_id'])
+      .execute()
+    for (const batch of batches) {
+      await appendAudit(trx, {
+        actor: context.actor,
+        action: 'coverage_checked',
+        target: { ownerId, ownerLogin: batch.owner_login, ...(batch.installation_id === null ? {} : { installationId: batch.installation_id }) },
+        outcome: 'unanswered',
         reason: problem,
         requestId: context.requestId,
         detail: { forUser: batch.user_id },

@@ -20,6 +20,15 @@ export function installLinkRepos(batch: Pick<StoredBatch, 'repos' | 'orgHooks'>)
     .map((r) => r.repo_id)
 }
 
+/**
+ * Whether a link can name what to install: GitHub reads a link without repository ids as "all
+ * repositories", which only an organization webhook asks for. A batch of nothing but others'
+ * repositories this user cannot see gets no link (nor a request for all of the owner's).
+ */
+export function canLink(batch: Pick<StoredBatch, 'repos' | 'orgHooks'>): boolean {
+  return batch.orgHooks.length > 0 || installLinkRepos(batch).length > 0
+}
+
 export function installUrl(github: Pick<GitHubConfig, 'webUrl' | 'appSlug'>, ownerId: number, repoIds: number[], state: string): string {
   const query = new URLSearchParams({ suggested_target_id: String(ownerId) })
   for (const id of repoIds) query.append('repository_ids[]', String(id))

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely'
-import type { BatchRepoTable, BatchTable, Database, GoneRepoRecord, InstallationTable } from '../db/database.js'
+import type { BatchRepoTable, BatchTable, Database, GoneRepoRecord, InstallationTable, PlanNoteRecord } from '../db/database.js'
 import { appendAudit } from './audit.js'
 import type { Inventory, Viewer } from './batches.js'
 
@@ -19,6 +19,7 @@ export interface StoredBatch extends StoredBatchRow {
 export interface StoredPlan {
   plannedAt: Date
   gone: GoneRepoRecord[]
+  notes: PlanNoteRecord[]
   batches: StoredBatch[]
 }
 
@@ -26,8 +27,10 @@ export async function savePlan(db: Kysely<Database>, viewer: Viewer, inventory: 
   await db.transaction().execute(async (trx) => {
     await trx
       .insertInto('app.inventory')
-      .values({ user_id: viewer.id, user_login: viewer.login, planned_at: new Date(), gone: JSON.stringify(inventory.gone) })
-      .onConflict((oc) => oc.column('user_id').doUpdateSet((eb) => ({ user_login: eb.ref('excluded.user_login'), planned_at: eb.ref('excluded.planned_at'), gone: eb.ref('excluded.gone') })))
+      .values({ user_id: viewer.id, user_login: viewer.login, planned_at: new Date(), gone: JSON.stringify(inventory.gone), notes: JSON.stringify(inventory.notes) })
+      .onConflict((oc) =>
+        oc.column('user_id').doUpdateSet((eb) => ({ user_login: eb.ref('excluded.user_login'), planned_at: eb.ref('excluded.planned_at'), gone: eb.ref('excluded.gone'), notes: eb.ref('excluded.notes') })),
+      )
       .execute()
     const owners = inventory.batches.map((b) => b.owner.id)
     // Owners the user no longer has anything with: their batches go (install states with them).
@@ -82,6 +85,7 @@ export async function savePlan(db: Kysely<Database>, viewer: Viewer, inventory: 
               moved: r.moved,
               enabled_by: r.enabledBy,
               hook_ids: r.hookIds,
+              unseen: r.unseen,
               moved_to: null,
               add_state: null,
               add_reason: null,
@@ -94,6 +98,7 @@ export async function savePlan(db: Kysely<Database>, viewer: Viewer, inventory: 
               moved: eb.ref('excluded.moved'),
               enabled_by: eb.ref('excluded.enabled_by'),
               hook_ids: eb.ref('excluded.hook_ids'),
+              unseen: eb.ref('excluded.unseen'),
             })),
           )
           .execute()
@@ -149,7 +154,7 @@ export async function loadPlan(db: Kysely<Database>, userId: number): Promise<St
     .orderBy(sql`owner_id = ${userId}`, 'desc')
     .orderBy('owner_login')
     .execute()
-  return { plannedAt: inventory.planned_at, gone: inventory.gone, batches: await storedBatches(db, rows) }
+  return { plannedAt: inventory.planned_at, gone: inventory.gone, notes: inventory.notes, batches: await storedBatches(db, rows) }
 }
 
 export async function loadBatch(db: Kysely<Database>, batchId: number): Promise<StoredBatch | undefined> {

@@ -1,35 +1,48 @@
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
-import { appendAudit } from './audit.js'
-import { planBatches, type Viewer } from './batches.js'
-import { checkCoverage } from './coverage.js'
+import { appendAudit, type AuditActor } from './audit.js'
+import { planBatches, type Batch, type Viewer } from './batches.js'
+import { checkCoverageNow, noteUnanswered } from './coverage.js'
 import { attachInstallation, installationOn, liveInstallationOf, recordInstallation } from './installations.js'
 import { savePlan } from './plan-store.js'
 
 // Planning a user's migration: the batches from the legacy records and GitHub, kept in
 // Postgres; then, per owner, whether the App is already installed there (asked as the App),
-// and if so what that installation already covers.
+// and if so what that installation already covers. GitHub failing to answer for one owner is
+// written on that owner's batch; the others go on.
 
 export async function planMigration(db: Kysely<Database>, github: GitHubClients, viewer: Viewer, legacyToken: string, requestId?: string): Promise<void> {
   const inventory = await planBatches(db, github.asUser(legacyToken), viewer)
   await savePlan(db, viewer, inventory, requestId)
-  const actor = { kind: 'user' as const, githubId: viewer.id, login: viewer.login }
+  const actor: AuditActor = { kind: 'user', githubId: viewer.id, login: viewer.login }
   for (const batch of inventory.batches) {
-    const installation = await installationOn(github, batch.owner)
-    if (installation === undefined) {
+    let installation
+    try {
+      installation = await installationOn(github, batch.owner)
+    } catch (error) {
+      if ((error as { status?: number }).status === undefined) throw error
+      await noteUnanswered(db, batch.owner.id, `GitHub did not say whether the App is installed on ${batch.owner.login}: look again in a moment.`, { actor, requestId }, viewer.id)
+      continue
+    }
+    // Asked by login, which another account may hold since a rename: only the owner's own
+    // installation (by id) is ever recorded.
+    if (installation === undefined || installation.accountId !== batch.owner.id) {
       // Uninstalled while its webhook did not reach us: the check finds out and says so.
-      if ((await liveInstallationOf(db, batch.owner.id)) !== undefined) await checkCoverage(db, github, batch.owner.id, { actor, requestId })
+      if ((await liveInstallationOf(db, batch.owner.id)) !== undefined) await checkCoverageNow(db, github, batch.owner.id, { actor, requestId })
+      else await clearProblem(db, batch, viewer)
       continue
     }
     await db.transaction().execute(async (trx) => {
       await recordInstallation(trx, installation)
       const attached = await attachInstallation(trx, installation.id, batch.owner.id, viewer.id)
+      // GitHub names the account as it is called today (a renamed organization).
+      await trx.updateTable('app.batch').set({ owner_login: installation.accountLogin }).where('owner_id', '=', batch.owner.id).where('owner_login', '<>', installation.accountLogin).execute()
       if (attached.length > 0) {
         await appendAudit(trx, {
           actor,
           action: 'installation_found',
-          target: { ownerId: batch.owner.id, ownerLogin: batch.owner.login, installationId: installation.id },
+          target: { ownerId: batch.owner.id, ownerLogin: installation.accountLogin, installationId: installation.id },
           outcome: 'ok',
           reason: 'The App was already installed on this account',
           requestId,
@@ -37,6 +50,17 @@ export async function planMigration(db: Kysely<Database>, github: GitHubClients,
         })
       }
     })
-    await checkCoverage(db, github, batch.owner.id, { actor, requestId })
+    await checkCoverageNow(db, github, batch.owner.id, { actor, requestId })
   }
+}
+
+/** Not installed, as GitHub just said: an earlier "GitHub did not answer" no longer holds. */
+async function clearProblem(db: Kysely<Database>, batch: Batch, viewer: Viewer): Promise<void> {
+  await db
+    .updateTable('app.batch')
+    .set({ coverage_problem: null, updated_at: sql<Date>`now()` })
+    .where('user_id', '=', viewer.id)
+    .where('owner_id', '=', batch.owner.id)
+    .where('installation_id', 'is', null)
+    .execute()
 }

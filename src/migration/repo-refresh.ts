@@ -1,8 +1,10 @@
 import type { GitHubOctokit } from '../github/octokit.js'
+import { ssoPartialOrgs, tokenFault, type TokenFault, type UnseenFault } from '../github/token-fault.js'
 
 // What GitHub says now about repositories the legacy records name, by id (names and owners
 // change, ids do not), asked with the user's legacy OAuth token: first the user's own list,
-// then one by one for what the list missed.
+// then one by one for what the list missed. A refusal is about the one repository (or the
+// list) it answered: it is kept with the repository as "unseen", and the rest goes on.
 
 export interface CurrentRepo {
   id: number
@@ -15,11 +17,19 @@ export interface CurrentRepo {
   admin: boolean
 }
 
-export type RepoNow = { status: 'current'; repo: CurrentRepo } | { status: 'gone' }
+export type RepoNow =
+  | { status: 'current'; repo: CurrentRepo }
+  /** Deleted, or out of this user's sight for good: GitHub answered 404 to a token that could see it. */
+  | { status: 'gone' }
+  /** This token could not tell: single sign-on, a missing scope, a refusal, or no answer. */
+  | { status: 'unseen'; fault: UnseenFault }
 
 /** The legacy token no longer works: the user revoked the OAuth App, or GitHub did. */
 export class LegacyTokenRevoked extends Error {
   override name = 'LegacyTokenRevoked'
+  constructor() {
+    super('GitHub no longer accepts the legacy OAuth token')
+  }
 }
 
 interface ApiRepo {
@@ -45,21 +55,15 @@ function current(repo: ApiRepo): RepoNow {
   }
 }
 
-function statusOf(error: unknown): number | undefined {
-  return (error as { status?: number }).status
+/** A fault, or LegacyTokenRevoked thrown: a revoked token ends everything asked with it. */
+export function faultOf(error: unknown): Exclude<TokenFault, { kind: 'revoked' }> {
+  const fault = tokenFault(error)
+  if (fault.kind === 'revoked') throw new LegacyTokenRevoked()
+  return fault
 }
 
 /** Lookups of single repositories run this many at a time: enough to be quick, few enough for GitHub's secondary limits. */
 const LOOKUP_CONCURRENCY = 8
-
-async function revokedAware<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work()
-  } catch (error) {
-    if (statusOf(error) === 401) throw new LegacyTokenRevoked('GitHub no longer accepts the legacy OAuth token')
-    throw error
-  }
-}
 
 async function lookupEach(octokit: GitHubOctokit, repoIds: readonly number[], found: Map<number, RepoNow>): Promise<void> {
   for (let i = 0; i < repoIds.length; i += LOOKUP_CONCURRENCY) {
@@ -69,9 +73,9 @@ async function lookupEach(octokit: GitHubOctokit, repoIds: readonly number[], fo
           const { data } = await octokit.request('GET /repositories/{repository_id}', { repository_id: id })
           found.set(id, current(data as ApiRepo))
         } catch (error) {
+          const fault = faultOf(error)
           // Deleted, or out of this user's sight: either way not theirs to migrate.
-          if (statusOf(error) !== 404) throw error
-          found.set(id, { status: 'gone' })
+          found.set(id, fault.kind === 'not_found' ? { status: 'gone' } : { status: 'unseen', fault })
         }
       }),
     )
@@ -81,24 +85,41 @@ async function lookupEach(octokit: GitHubOctokit, repoIds: readonly number[], fo
 /** A few repositories, one by one. */
 export async function lookupRepos(octokit: GitHubOctokit, repoIds: readonly number[]): Promise<Map<number, RepoNow>> {
   const found = new Map<number, RepoNow>()
-  await revokedAware(() => lookupEach(octokit, repoIds, found))
+  await lookupEach(octokit, repoIds, found)
   return found
 }
 
-export async function refreshRepos(octokit: GitHubOctokit, repoIds: readonly number[]): Promise<Map<number, RepoNow>> {
+export interface Refreshed {
+  /** The repositories asked for; with `listAll`, every repository of the user's list too. */
+  repos: Map<number, RepoNow>
+  /** Organizations owning repositories of the user's list (read to its end only with `listAll`). */
+  orgs: Map<number, string>
+  /** Organizations whose repositories GitHub left out of the list: SAML single sign-on. */
+  ssoOrgIds: number[]
+  /** Why the list itself could not be read; the repositories were then looked up one by one. */
+  listFault?: Exclude<TokenFault, { kind: 'revoked' }>
+}
+
+export async function refreshRepos(octokit: GitHubOctokit, repoIds: readonly number[], options: { listAll?: boolean } = {}): Promise<Refreshed> {
   const wanted = new Set(repoIds)
-  const found = new Map<number, RepoNow>()
-  if (wanted.size === 0) return found
-  await revokedAware(async () => {
+  const out: Refreshed = { repos: new Map(), orgs: new Map(), ssoOrgIds: [] }
+  if (wanted.size === 0 && options.listAll !== true) return out
+  try {
     for await (const page of octokit.paginate.iterator('GET /user/repos', { per_page: 100 })) {
-      for (const repo of page.data as ApiRepo[]) if (wanted.has(repo.id)) found.set(repo.id, current(repo))
-      if (found.size === wanted.size) break
+      for (const id of ssoPartialOrgs(page.headers['x-github-sso'])) if (!out.ssoOrgIds.includes(id)) out.ssoOrgIds.push(id)
+      for (const repo of page.data as ApiRepo[]) {
+        if (options.listAll === true || wanted.has(repo.id)) out.repos.set(repo.id, current(repo))
+        if (repo.owner.type === 'Organization') out.orgs.set(repo.owner.id, repo.owner.login)
+      }
+      if (options.listAll !== true && out.repos.size === wanted.size) break
     }
-    await lookupEach(
-      octokit,
-      [...wanted].filter((id) => !found.has(id)),
-      found,
-    )
-  })
-  return found
+  } catch (error) {
+    out.listFault = faultOf(error)
+  }
+  await lookupEach(
+    octokit,
+    [...wanted].filter((id) => !out.repos.has(id)),
+    out.repos,
+  )
+  return out
 }

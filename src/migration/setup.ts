@@ -5,7 +5,7 @@ import type { GitHubOctokit } from '../github/octokit.js'
 import { startAdding, type Enqueue } from './add-repos.js'
 import { appendAudit, type AuditActor } from './audit.js'
 import type { Viewer } from './batches.js'
-import { checkCoverage } from './coverage.js'
+import { checkCoverageNow } from './coverage.js'
 import { claimState, type StatePayload } from './install-state.js'
 import { fromApi, recordInstallation, type ApiInstallation } from './installations.js'
 import { loadBatch } from './plan-store.js'
@@ -67,32 +67,35 @@ export async function verifySetup(
     return reject(403, `Installation ${pending.installationId} is on ${found.account?.login ?? 'another account'}, not on ${batch.owner_login}.`)
   }
   const installation = fromApi(found, batch.owner_login)
+  // A batch larger than one link: the rest goes in through the API, queued with the
+  // installation's record so that neither a failed check nor a reload of this page loses it.
+  // (An installation on all repositories has them already.)
+  const linked = new Set(stateRow.repo_ids)
+  const rest =
+    stateRow.repo_ids.length === 0 || installation.repositorySelection === 'all'
+      ? []
+      : batch.repos.filter((r) => !linked.has(r.repo_id) && (r.coverage === 'unknown' || r.coverage === 'not_covered')).map((r) => r.repo_id)
   const claimed = await db.transaction().execute(async (trx) => {
     if (!(await claimState(trx, pending.nonce))) return false
     await recordInstallation(trx, installation)
     await trx
       .updateTable('app.batch')
-      .set({ status: 'installed', installation_id: installation.id, updated_at: sql<Date>`now()` })
+      .set({ status: 'installed', installation_id: installation.id, owner_login: installation.accountLogin, updated_at: sql<Date>`now()` })
       .where('id', '=', batch.id)
       .execute()
     await appendAudit(trx, {
       actor,
       action: 'installation_verified',
-      target: { ownerId: batch.owner_id, ownerLogin: batch.owner_login, installationId: installation.id },
+      target: { ownerId: batch.owner_id, ownerLogin: installation.accountLogin, installationId: installation.id },
       outcome: 'ok',
       requestId,
       detail: { setupAction: pending.setupAction, repositorySelection: installation.repositorySelection, preselected: stateRow.repo_ids.length },
     })
+    await startAdding(trx, enqueue, batch.id, rest, { batchId: batch.id, actor: { id: user.id, login: user.login }, ...(requestId === undefined ? {} : { requestId }) })
     return true
   })
   if (!claimed) return { kind: 'already', ownerLogin: batch.owner_login }
-  await checkCoverage(db, github, batch.owner_id, { actor, requestId })
-  // A batch larger than one link: the rest goes in through the API.
-  const linked = new Set(stateRow.repo_ids)
-  const after = (await loadBatch(db, batch.id))!
-  const rest = after.repos.filter((r) => !linked.has(r.repo_id) && r.coverage === 'not_covered').map((r) => r.repo_id)
-  if (stateRow.repo_ids.length > 0 && rest.length > 0) {
-    await startAdding(db, enqueue, batch.id, rest, { batchId: batch.id, actor: { id: user.id, login: user.login }, ...(requestId === undefined ? {} : { requestId }) })
-  }
-  return { kind: 'verified', ownerLogin: batch.owner_login }
+  // While repositories are being added, the job adding them checks when it is done.
+  await checkCoverageNow(db, github, batch.owner_id, { actor, requestId })
+  return { kind: 'verified', ownerLogin: installation.accountLogin }
 }

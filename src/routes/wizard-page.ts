@@ -1,6 +1,6 @@
 import type { GitHubConfig } from '../config.js'
 import { batchCovered, countCoverage, orgHooksCovered, type CoverageCounts } from '../migration/coverage.js'
-import { installLinkRepos, MAX_LINK_REPOS, settingsUrl } from '../migration/install-link.js'
+import { canLink, installLinkRepos, MAX_LINK_REPOS, settingsUrl } from '../migration/install-link.js'
 import type { StoredBatch, StoredPlan } from '../migration/plan-store.js'
 
 // What the wizard page shows of a stored plan: per batch, where it stands and the one next
@@ -24,6 +24,8 @@ export type NextStep =
   | 'covered'
   /** Nothing this user can do: an owner of the account must act. */
   | 'none'
+  /** Only others' repositories this user cannot see: an owner must install, this user cannot name them. */
+  | 'owners-only'
   /** Installed, and every repository of the batch was deleted or moved elsewhere since. */
   | 'nothing-left'
 
@@ -46,6 +48,7 @@ function nextStep(batch: StoredBatch, covered: boolean, counts: CoverageCounts):
   if (batch.installation_id === null || batch.installation === undefined) {
     if (batch.action === 'none') return 'none'
     if (batch.status === 'request_pending') return 'waiting'
+    if (!canLink(batch)) return 'owners-only'
     return batch.action
   }
   if (covered) return 'covered'
@@ -57,7 +60,7 @@ function nextStep(batch: StoredBatch, covered: boolean, counts: CoverageCounts):
   if (batch.action === 'none') return 'none'
   if (batch.action === 'request') return 'request-more'
   // Only the org hook is left, or repositories not checked yet: the install link (again).
-  if (!missingRepos) return 'install'
+  if (!missingRepos) return canLink(batch) ? 'install' : 'owners-only'
   return batch.add_path === 'settings_page' ? 'settings' : 'add'
 }
 
@@ -85,6 +88,7 @@ export function wizardPage(plan: StoredPlan, github: Pick<GitHubConfig, 'webUrl'
     title: 'Your migration',
     plannedAt: plan.plannedAt,
     gone: plan.gone,
+    notes: plan.notes,
     batches,
     // Progress shows itself: the page reloads while repositories are being added.
     refreshSeconds: batches.some((b) => b.next === 'adding') ? 2 : undefined,

@@ -3,9 +3,9 @@ import type { GitHubClients } from '../github/clients.js'
 import { startAdding } from '../migration/add-repos.js'
 import { appendAudit } from '../migration/audit.js'
 import type { Viewer } from '../migration/batches.js'
-import { checkCoverage } from '../migration/coverage.js'
+import { checkCoverageNow } from '../migration/coverage.js'
 import { issueState, type StateKey } from '../migration/install-state.js'
-import { installLinkRepos, installUrl, settingsUrl } from '../migration/install-link.js'
+import { canLink, installLinkRepos, installUrl, settingsUrl } from '../migration/install-link.js'
 import { legacyTokenOf } from '../migration/legacy-token.js'
 import { planMigration } from '../migration/plan.js'
 import { loadBatch, loadPlan, type StoredBatch } from '../migration/plan-store.js'
@@ -85,6 +85,9 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
     const viewer = signedIn(request)
     const batch = await ownBatch(request, viewer)
     if (batch.action === 'none') throw new HttpError(403, `Only an owner or member of ${batch.owner_login} can install the App there.`)
+    if (!canLink(batch)) {
+      throw new HttpError(409, `Everything left on ${batch.owner_login} was enabled by others in repositories you cannot see: one of its owners has to install the App.`)
+    }
     const repoIds = installLinkRepos(batch)
     const url = await app.db.transaction().execute(async (trx) => {
       const state = await issueState(trx, stateKey, batch, repoIds)
@@ -102,14 +105,17 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
     return reply.redirect(url, 303)
   })
 
-  app.post<{ Params: { id: string } }>('/migrate/batches/:id/add', async (request, reply) => {
+  app.post<{ Params: { id: string }; Body: { via?: unknown } }>('/migrate/batches/:id/add', async (request, reply) => {
     const viewer = signedIn(request)
     const batch = await ownBatch(request, viewer)
     if (batch.action !== 'install' || batch.installation_id === null) throw new HttpError(409, `The App is not installed on ${batch.owner_login} yet, or you cannot change its installation.`)
-    if (batch.add_path === 'settings_page') return reply.redirect(settingsUrl(github.config, batch), 303)
+    // After GitHub refused the legacy token, the settings page; unless the user asks to try the
+    // API again (the token may work again: a new authorization imported, single sign-on approved).
+    if (batch.add_path === 'settings_page' && request.body?.via !== 'api') return reply.redirect(settingsUrl(github.config, batch), 303)
     const missing = batch.repos.filter((r) => r.coverage === 'not_covered').map((r) => r.repo_id)
     // A second click while the first is adding, or nothing left to add: nothing more to do.
-    if (await startAdding(app.db, (trx, job) => app.queue.send(trx, 'add-repos', job), batch.id, missing, { batchId: batch.id, actor: viewer, requestId: request.id })) {
+    const job = { batchId: batch.id, actor: viewer, requestId: request.id }
+    if (await app.db.transaction().execute((trx) => startAdding(trx, (t, data) => app.queue.send(t, 'add-repos', data), batch.id, missing, job))) {
       app.queue.wake()
     }
     return backTo(reply, batch)
@@ -118,7 +124,7 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
   app.post<{ Params: { id: string } }>('/migrate/batches/:id/check', async (request, reply) => {
     const viewer = signedIn(request)
     const batch = await ownBatch(request, viewer)
-    await checkCoverage(app.db, github, batch.owner_id, { actor: { kind: 'user', githubId: viewer.id, login: viewer.login }, requestId: request.id })
+    await checkCoverageNow(app.db, github, batch.owner_id, { actor: { kind: 'user', githubId: viewer.id, login: viewer.login }, requestId: request.id })
     return backTo(reply, batch)
   })
 }

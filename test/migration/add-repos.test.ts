@@ -1,5 +1,7 @@
+import type { Kysely } from 'kysely'
 import pino from 'pino'
 import t, { type Test } from 'tap'
+import type { Database } from '../../src/db/database.js'
 import { createGitHubClients, type GitHubClients } from '../../src/github/clients.js'
 import { createOctokitClass } from '../../src/github/octokit.js'
 import { addRepos, startAdding, type AddReposJob, type Enqueue } from '../../src/migration/add-repos.js'
@@ -11,6 +13,11 @@ import { serviceWithGitHub, type Service } from '../helpers/service.js'
 import { signIn } from '../helpers/sign-in.js'
 import { demoWorld } from '../helpers/simulator.js'
 import { settled, view } from '../helpers/wizard.js'
+
+/** startAdding in a transaction of its own, as the wizard's click runs it. */
+function startIn(db: Kysely<Database>, ...rest: Parameters<typeof startAdding> extends [unknown, ...infer R] ? R : never): Promise<boolean> {
+  return db.transaction().execute((trx) => startAdding(trx, ...rest))
+}
 
 // Adding repositories to an existing installation with the user's legacy token: started once
 // (whatever the number of clicks), each repository recorded as it lands, a job tried again
@@ -84,9 +91,9 @@ t.test('startAdding: once per batch at a time, only with an installation, only w
   const { db } = s.service.tdb
   const own = await s.batchOf('mona')
   const job = { batchId: own.id, actor: mona, requestId: 'req-1' }
-  t.equal(await startAdding(db, s.enqueue, own.id, [], job), false, 'nothing to add')
-  t.equal(await startAdding(db, s.enqueue, own.id, [1001, 1002], job), true)
-  t.equal(await startAdding(db, s.enqueue, own.id, [1001, 1002], job), false, 'already adding')
+  t.equal(await startIn(db, s.enqueue, own.id, [], job), false, 'nothing to add')
+  t.equal(await startIn(db, s.enqueue, own.id, [1001, 1002], job), true)
+  t.equal(await startIn(db, s.enqueue, own.id, [1001, 1002], job), false, 'already adding')
   t.same(s.queued, [job], 'one job')
   t.same(await s.states(own.id), [
     [1000, null, null],
@@ -96,7 +103,7 @@ t.test('startAdding: once per batch at a time, only with an installation, only w
   t.match(await s.audit('repos_add_started'), [{ outcome: 'ok', detail: { repos: 2 } }])
 
   const widgets = await s.batchOf('widgets')
-  t.equal(await startAdding(db, s.enqueue, widgets.id, [1200], { ...job, batchId: widgets.id }), false, 'no installation on widgets')
+  t.equal(await startIn(db, s.enqueue, widgets.id, [1200], { ...job, batchId: widgets.id }), false, 'no installation on widgets')
   t.equal(s.queued.length, 1)
   t.equal((await s.audit('repos_add_started')).length, 1)
 })
@@ -106,7 +113,7 @@ t.test('addRepos: each repository added and recorded, then coverage; a job run a
   const { db } = s.service.tdb
   const own = await s.batchOf('mona')
   const job = { batchId: own.id, actor: mona }
-  await startAdding(db, s.enqueue, own.id, [1001, 1002], job)
+  await startIn(db, s.enqueue, own.id, [1001, 1002], job)
   // A first run added new-name on GitHub and recorded it, then the process died.
   await s.github.asUser('gho_legacy_mona_0001').request('PUT /user/installations/{installation_id}/repositories/{repository_id}', { installation_id: 500, repository_id: 1002 })
   await db.updateTable('app.batch_repo').set({ add_state: 'added' }).where('batch_id', '=', own.id).where('repo_id', '=', 1002).execute()
@@ -126,7 +133,7 @@ t.test('addRepos: each repository added and recorded, then coverage; a job run a
 
   // A later run (say site was taken out of the installation again) counts only its own repositories.
   await db.updateTable('app.batch_repo').set({ coverage: 'not_covered' }).where('batch_id', '=', own.id).where('repo_id', '=', 1001).execute()
-  t.equal(await startAdding(db, s.enqueue, own.id, [1001], job), true)
+  t.equal(await startIn(db, s.enqueue, own.id, [1001], job), true)
   t.same(await s.states(own.id), [
     [1000, null, null],
     [1002, null, null],
@@ -149,7 +156,7 @@ t.test('what GitHub refuses for one repository is recorded with the reason; the 
   const { db } = s.service.tdb
   const octos = await s.batchOf('acme', 3)
   const job = { batchId: octos.id, actor: { id: 3, login: 'octo' } }
-  await startAdding(db, s.enqueue, octos.id, [1102], job)
+  await startIn(db, s.enqueue, octos.id, [1102], job)
   await addRepos(db, s.github, job)
   t.same(await s.states(octos.id), [
     [1100, null, null],
@@ -162,7 +169,7 @@ t.test('what GitHub refuses for one repository is recorded with the reason; the 
   // mona's own: site deleted on GitHub before she adds it.
   const own = await s.batchOf('mona')
   s.service.sim.state.deleteRepo(s.service.sim.state.liveRepo(1001)!)
-  await startAdding(db, s.enqueue, own.id, [1001, 1002], { batchId: own.id, actor: mona })
+  await startIn(db, s.enqueue, own.id, [1001, 1002], { batchId: own.id, actor: mona })
   await addRepos(db, s.github, { batchId: own.id, actor: mona })
   t.same(await s.states(own.id), [
     [1000, null, null],
@@ -181,7 +188,7 @@ t.test('GitHub refusing the legacy token itself: the rest is left for the settin
   // The token revoked on GitHub, still on record: 401.
   const own = await s.batchOf('mona')
   s.service.sim.state.revokeLegacyToken(s.service.sim.state.userByLogin('mona')!)
-  await startAdding(db, s.enqueue, own.id, [1001, 1002], { batchId: own.id, actor: mona })
+  await startIn(db, s.enqueue, own.id, [1001, 1002], { batchId: own.id, actor: mona })
   await addRepos(db, s.github, { batchId: own.id, actor: mona })
   t.match(await s.batchOf('mona'), { adding: false, add_path: 'settings_page' })
   t.same((await s.states(own.id)).map((r) => r[1]), [null, null, null], 'nothing pending, nothing marked failed')
@@ -191,7 +198,7 @@ t.test('GitHub refusing the legacy token itself: the rest is left for the settin
   // No token on record at all: GitHub is not asked.
   const acme = await s.batchOf('acme')
   await db.updateTable('legacy.oauth_users').set({ oauth_token: null }).where('github_user_id', '=', 1).execute()
-  await startAdding(db, s.enqueue, acme.id, [1101, 1102], { batchId: acme.id, actor: mona })
+  await startIn(db, s.enqueue, acme.id, [1101, 1102], { batchId: acme.id, actor: mona })
   const before = s.puts()
   await addRepos(db, s.github, { batchId: acme.id, actor: mona })
   t.equal(s.puts(), before)
@@ -204,7 +211,7 @@ t.test('GitHub unable to take it now (out of quota, failing): the run stops, say
   const s = await setUp(t)
   const { db } = s.service.tdb
   const own = await s.batchOf('mona')
-  await startAdding(db, s.enqueue, own.id, [1001, 1002], { batchId: own.id, actor: mona })
+  await startIn(db, s.enqueue, own.id, [1001, 1002], { batchId: own.id, actor: mona })
   s.service.sim.state.limits.hourlyQuota = 0
   // The coverage check at the end is out of quota too: that fails the job, after the run was recorded.
   await t.rejects(addRepos(db, s.github, { batchId: own.id, actor: mona }), { status: 403, message: /rate limit/ } as never)
@@ -220,7 +227,7 @@ t.test('GitHub unable to take it now (out of quota, failing): the run stops, say
 
   s.service.sim.state.limits.hourlyQuota = 5000
   s.service.sim.state.faults.errors = [{ method: 'PUT', pattern: '/user/installations/{installation_id}/repositories/{repository_id}', status: 503, rate: 1 }]
-  await startAdding(db, s.enqueue, own.id, [1001, 1002], { batchId: own.id, actor: mona })
+  await startIn(db, s.enqueue, own.id, [1001, 1002], { batchId: own.id, actor: mona })
   await addRepos(db, s.github, { batchId: own.id, actor: mona })
   t.match(await s.batchOf('mona'), { adding: false, add_path: 'api' })
   t.same((await s.states(own.id)).map((r) => r[2]), [null, 'GitHub did not answer (503): try again in a moment.', 'GitHub did not answer (503): try again in a moment.'])

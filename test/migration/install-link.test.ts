@@ -6,7 +6,7 @@ import type { StoredBatch, StoredRepo } from '../../src/migration/plan-store.js'
 const github = { webUrl: 'https://ghe.example.com', appSlug: 'acme ci' }
 
 function repo(id: number, name: string, coverage: Coverage = 'unknown'): StoredRepo {
-  return { batch_id: 1, repo_id: id, repo_name: name, private: false, moved: false, enabled_by: ['mona'], hook_ids: [id], coverage, moved_to: null, add_state: null, add_reason: null }
+  return { batch_id: 1, repo_id: id, repo_name: name, private: false, moved: false, enabled_by: ['mona'], hook_ids: [id], coverage, moved_to: null, add_state: null, add_reason: null, unseen: null }
 }
 
 t.test('installLinkRepos: what is not covered yet, in the batch order (by name), at most 100; an org hook means all repositories', async (t) => {

@@ -11,7 +11,7 @@ const mona = { id: 1, login: 'mona' }
 const octo = { id: 3, login: 'octo' }
 
 function repo(id: number, name: string, over: Partial<BatchRepo> = {}): BatchRepo {
-  return { id, name, private: false, moved: false, enabledBy: ['mona'], hookIds: [id + 4000], ...over }
+  return { id, name, private: false, moved: false, enabledBy: ['mona'], hookIds: [id + 4000], unseen: null, ...over }
 }
 
 function batch(owner: Batch['owner'], over: Partial<Batch> = {}): Batch {
@@ -31,6 +31,7 @@ function firstPlan(): Inventory {
       batch(monaAccount, { repos: [repo(1001, 'site'), repo(1000, 'dotfiles'), repo(1002, 'new-name', { moved: true })] }),
     ],
     gone: [{ repoId: 1999, repoName: 'deleted-long-ago', ownerLogin: 'mona', hookId: 5999 }],
+    notes: [],
   }
 }
 
@@ -87,6 +88,7 @@ t.test('planning again keeps what GitHub confirmed, takes the rest from the new 
       batch(acme, { role: 'member', action: 'request', repos: [repo(1100, 'api')], hiddenRepos: 0, orgHooks: [] }),
     ],
     gone: [],
+    notes: [],
   }
   await savePlan(db, mona, next)
   const after = (await loadPlan(db, 1))!
@@ -110,15 +112,15 @@ t.test('planning again keeps what GitHub confirmed, takes the rest from the new 
   t.same(await db.selectFrom('app.install_state').selectAll().execute(), [], 'and its install link with it')
 
   // Nothing left at all: every batch goes, the plan stays (an empty one).
-  await savePlan(db, mona, { batches: [], gone: [] })
+  await savePlan(db, mona, { batches: [], gone: [], notes: [] })
   t.same((await loadPlan(db, 1))!.batches, [])
 })
 
 t.test("a batch with only an org hook; each user's batches are their own, and an owner's are listed across users", async (t) => {
   const { db } = await testDatabase(t)
-  await savePlan(db, mona, { batches: [batch(acme, { role: 'admin', orgHooks: [{ hookId: 6000, enabledBy: ['mona'] }] })], gone: [] })
-  await savePlan(db, mona, { batches: [batch(acme, { role: 'admin', orgHooks: [{ hookId: 6000, enabledBy: ['mona', 'hubot'] }] })], gone: [] })
-  await savePlan(db, octo, { batches: [batch(acme, { role: 'member', action: 'request', repos: [repo(1102, 'vault', { enabledBy: ['mona'] })], hiddenRepos: 2 })], gone: [] })
+  await savePlan(db, mona, { batches: [batch(acme, { role: 'admin', orgHooks: [{ hookId: 6000, enabledBy: ['mona'] }] })], gone: [], notes: [] })
+  await savePlan(db, mona, { batches: [batch(acme, { role: 'admin', orgHooks: [{ hookId: 6000, enabledBy: ['mona', 'hubot'] }] })], gone: [], notes: [] })
+  await savePlan(db, octo, { batches: [batch(acme, { role: 'member', action: 'request', repos: [repo(1102, 'vault', { enabledBy: ['mona'] })], hiddenRepos: 2 })], gone: [], notes: [] })
   const [mine] = (await loadPlan(db, 1))!.batches
   t.same(mine!.repos, [])
   t.same(mine!.orgHooks, [{ hookId: 6000, enabledBy: ['mona', 'hubot'] }])

@@ -13,7 +13,7 @@ t.test('repos by id: current names and owners, renames and transfers followed, d
   sim.state.renameRepo(sim.state.liveRepo(1000)!, 'dotfiles-2')
   sim.state.transferRepo(sim.state.liveRepo(1101)!, sim.state.accountByLogin('widgets')!.id)
   sim.state.transferRepo(sim.state.liveRepo(1002)!, sim.state.accountByLogin('octo')!.id)
-  const now = await refreshRepos(mona, [1000, 1001, 1002, 1100, 1101, 1102, 1999])
+  const now = (await refreshRepos(mona, [1000, 1001, 1002, 1100, 1101, 1102, 1999])).repos
   t.match(now.get(1000), { status: 'current', repo: { name: 'dotfiles-2', ownerLogin: 'mona', ownerType: 'User', admin: true } })
   t.match(now.get(1001), { status: 'current', repo: { private: true } })
   t.match(now.get(1100), { status: 'current', repo: { ownerLogin: 'acme', ownerType: 'Organization', admin: true } })
@@ -28,7 +28,7 @@ t.test('a private repo of others the user cannot see is gone for them; a revoked
   const sim = await startSimulator(t, world)
   const GitHub = createOctokitClass({ apiUrl: sim.apiUrl, log: quiet as never })
   const octo = new GitHub({ auth: 'gho_legacy_octo_0003' })
-  const seen = await refreshRepos(octo, [1100, 1102, 1200])
+  const seen = (await refreshRepos(octo, [1100, 1102, 1200])).repos
   t.match(seen.get(1102), { status: 'current', repo: { admin: false } }, 'a collaborator with read access sees it')
   t.match(seen.get(1200), { status: 'current', repo: { admin: true } })
 
@@ -47,9 +47,9 @@ t.test('many ids outside the list are looked up a few at a time, and an empty li
   const GitHub = createOctokitClass({ apiUrl: sim.apiUrl, log: quiet as never })
   const mona = new GitHub({ auth: 'gho_legacy_mona_0001' })
   const ids = Array.from({ length: 20 }, (_, i) => 90_000 + i)
-  const now = await refreshRepos(mona, ids)
+  const now = (await refreshRepos(mona, ids)).repos
   t.same([...now.values()].map((r) => r.status), ids.map(() => 'gone'))
   const before = sim.state.apiLog.length
-  t.same(await refreshRepos(mona, []), new Map())
+  t.same((await refreshRepos(mona, [])).repos, new Map())
   t.equal(sim.state.apiLog.length, before, 'no request at all')
 })

@@ -8,7 +8,7 @@ import { batchView, wizardPage, type NextStep } from '../../src/routes/wizard-pa
 const github = { webUrl: 'https://github.example' }
 
 function repo(id: number, coverage: Coverage = 'unknown', add_state: StoredRepo['add_state'] = null): StoredRepo {
-  return { batch_id: 7, repo_id: id, repo_name: `r${id}`, private: false, moved: false, enabled_by: ['mona'], hook_ids: [id], coverage, moved_to: null, add_state, add_reason: null }
+  return { batch_id: 7, repo_id: id, repo_name: `r${id}`, private: false, moved: false, enabled_by: ['mona'], hook_ids: [id], coverage, moved_to: null, add_state, add_reason: null, unseen: null }
 }
 
 function installation(selection: 'all' | 'selected' = 'selected', suspended = false): NonNullable<StoredBatch['installation']> {
@@ -28,6 +28,7 @@ function batch(over: Partial<StoredBatch> = {}): StoredBatch {
     status: 'planned',
     installation_id: null,
     add_path: null,
+    add_path_reason: null,
     adding: false,
     coverage_checked_at: null,
     coverage_problem: null,
@@ -89,7 +90,7 @@ t.test('the view: counts, progress, what the link cannot preselect, links to Git
   const org = batchView(batch({ owner_type: 'Organization', owner_login: 'acme', action: 'request', role: 'member', status: 'request_pending' }), github)
   t.equal(org.approversUrl, 'https://github.example/orgs/acme/people?query=role%3Aowner')
 
-  const page = wizardPage({ plannedAt: new Date(0), gone: [], batches: [batch(), installed({ adding: true })] }, github)
+  const page = wizardPage({ plannedAt: new Date(0), gone: [], notes: [], batches: [batch(), installed({ adding: true })] }, github)
   t.equal(page.refreshSeconds, 2, 'reloads itself while repositories are being added')
-  t.equal(wizardPage({ plannedAt: new Date(0), gone: [], batches: [batch()] }, github).refreshSeconds, undefined)
+  t.equal(wizardPage({ plannedAt: new Date(0), gone: [], notes: [], batches: [batch()] }, github).refreshSeconds, undefined)
 })

@@ -17,6 +17,7 @@ const pkg = path.resolve(path.dirname(createRequire(import.meta.url).resolve('@s
 // Unpacked once per installed version under node_modules/.cache (owned by whoever installed, gone
 // with `npm ci`), into a directory of this process's own and renamed into place when complete.
 export function unpackedChromium(): string {
+  if (process.platform !== 'linux' || process.arch !== 'x64') throw new Error(`@sparticuz/chromium ships an x64 Linux build only, not ${process.platform}-${process.arch}`)
   const { version } = JSON.parse(readFileSync(path.join(pkg, 'package.json'), 'utf8')) as { version: string }
   const dir = path.resolve(pkg, '..', '..', '.cache', 'oauth-to-app', `chromium-${version}`)
   if (existsSync(path.join(dir, 'chromium'))) return dir

@@ -64,27 +64,25 @@ type Attempt = { kind: 'added' } | { kind: 'failed'; reason: string } | Stop
  */
 type Stop = { kind: 'refused'; reason: string } | { kind: 'stopped'; reason: string }
 
-const SETTINGS = "Tick them on the installation's settings page on GitHub instead."
-
 function judge(error: unknown): Attempt {
   const fault = tokenFault(error)
   const { message } = error as { message: string }
   switch (fault.kind) {
     case 'revoked':
-      return { kind: 'refused', reason: explainFault(fault, 'adding repositories', SETTINGS) }
+      return { kind: 'refused', reason: explainFault(fault, 'adding repositories') }
     case 'unavailable':
       if (/rate limit/i.test(message)) return { kind: 'stopped', reason: "GitHub's rate limit for your account was reached: try again in a while." }
       // octokit gives every failure a status, a network error included (500).
       return { kind: 'stopped', reason: `GitHub did not answer (${fault.status}): try again in a moment.` }
     case 'forbidden':
       if (/admin/i.test(fault.message)) return { kind: 'failed', reason: 'You need admin rights on this repository to add it.' }
-      return { kind: 'refused', reason: explainFault(fault, 'adding repositories', SETTINGS) }
+      return { kind: 'refused', reason: explainFault(fault, 'adding repositories') }
     case 'not_found':
       // The installation out of this token's reach (or the endpoint closed to OAuth App
       // tokens): the settings page on GitHub, where the user is signed in, still works.
-      return { kind: 'refused', reason: `GitHub does not let the old app's authorization add repositories to this installation. ${SETTINGS}` }
+      return { kind: 'refused', reason: "GitHub does not let the old app's authorization add repositories to this installation." }
     default:
-      return { kind: 'refused', reason: explainFault(fault, 'adding repositories', SETTINGS) }
+      return { kind: 'refused', reason: explainFault(fault, 'adding repositories') }
   }
 }
 
@@ -95,7 +93,7 @@ export async function addRepos(db: Kysely<Database>, github: GitHubClients, job:
   const actor: AuditActor = { kind: 'user', githubId: job.actor.id, login: job.actor.login }
   const target = { ownerId: batch.owner_id, ownerLogin: batch.owner_login, installationId }
   const token = (await legacyTokenOf(db, batch.user_id)) ?? null
-  let stop: Stop | undefined = token === null ? { kind: 'refused', reason: `The old app's authorization was revoked. ${SETTINGS}` } : undefined
+  let stop: Stop | undefined = token === null ? { kind: 'refused', reason: "The old app's authorization was revoked." } : undefined
   let added = 0
   for (const repo of batch.repos.filter((r) => r.add_state === 'pending')) {
     if (stop !== undefined) break

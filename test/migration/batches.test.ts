@@ -78,12 +78,23 @@ t.test('a transferred repo lands on its new owner, marked moved; an outsider own
   t.same(batches[0]!.repos.map((r) => r.name), ['site'])
 })
 
-t.test('a revoked legacy token stops the plan with LegacyTokenRevoked; other failures surface', async (t) => {
+t.test('a revoked legacy token stops the plan with LegacyTokenRevoked; other failures are noted, and the plan goes on', async (t) => {
   const { sim, tdb, legacy } = await setup(t)
   sim.state.revokeLegacyToken(sim.state.userByLogin('mona')!)
   await t.rejects(planBatches(tdb.db, legacy('gho_legacy_mona_0001'), { id: 1, login: 'mona' }), LegacyTokenRevoked)
+
+  // GitHub failing on octo's role: the role is unknown (GitHub's install page decides), and said so.
   sim.state.faults.errors = [{ method: 'GET', pattern: '/user/memberships/orgs/{org}', status: 502, rate: 1 }]
-  await t.rejects(planBatches(tdb.db, legacy('gho_legacy_octo_0003'), { id: 3, login: 'octo' }), { status: 502 } as never)
+  const unknownRole = await planBatches(tdb.db, legacy('gho_legacy_octo_0003'), { id: 3, login: 'octo' })
+  t.match(unknownRole.batches.find((b) => b.owner.login === 'widgets'), { role: 'unknown', action: 'install', repos: [{ name: 'core' }] })
+  t.match(unknownRole.notes, [
+    { ownerLogin: 'acme', fault: 'unavailable', message: /GitHub did not answer for your role in acme \(HTTP 502\)/ },
+    { ownerLogin: 'widgets', fault: 'unavailable' },
+  ])
+
+  // No organization list: the organizations of the repositories octo can see stand in for it.
   sim.state.faults.errors = [{ method: 'GET', pattern: '/user/orgs', status: 503, rate: 1 }]
-  await t.rejects(planBatches(tdb.db, legacy('gho_legacy_octo_0003'), { id: 3, login: 'octo' }), { status: 503 } as never)
+  const noOrgs = await planBatches(tdb.db, legacy('gho_legacy_octo_0003'), { id: 3, login: 'octo' })
+  t.same(noOrgs.batches.map((b) => b.owner.login), ['acme', 'widgets'])
+  t.match(noOrgs.notes, [{ ownerId: null, fault: 'unavailable', message: /list of your organizations.*found from the repositories it can see instead/ }])
 })

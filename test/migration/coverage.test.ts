@@ -177,16 +177,18 @@ t.test('suspended while the service did not hear of it: GitHub refusing the toke
   sim.state.faults.errors = [{ method: 'GET', pattern: '/installation/repositories', status: 403, rate: 1 }]
   await checkAgain(service, cookie)
   t.match(await monaSection(service, cookie), '<p class="problem">GitHub refused the App&#39;s installation on mona.</p>')
-  // A 401 for a live installation says nothing about it: an error, as any other failure.
+  // A 401 for a live installation says nothing about it: GitHub did not answer, and the page says so.
   sim.state.faults.errors = [{ method: 'GET', pattern: '/installation/repositories', status: 401, rate: 1 }]
   const failed = await press(app, cookie, formAction(await monaSection(service, cookie), 'Check again'))
-  t.equal(failed.statusCode, 500)
+  t.equal(failed.statusCode, 303, 'no error page')
+  t.match(await monaSection(service, cookie), 'GitHub did not answer when coverage was checked (HTTP 401): check again in a moment.')
   // So is GitHub failing when asked what became of the installation.
   sim.state.faults.errors = [
     { method: 'GET', pattern: '/installation/repositories', status: 403, rate: 1 },
     { method: 'GET', pattern: '/app/installations/{installation_id}', status: 500, rate: 1 },
   ]
-  t.equal((await press(app, cookie, formAction(await monaSection(service, cookie), 'Check again'))).statusCode, 500)
+  t.equal((await press(app, cookie, formAction(await monaSection(service, cookie), 'Check again'))).statusCode, 303)
+  t.match(await monaSection(service, cookie), '(HTTP 500)')
   sim.state.faults.errors = []
   await checkAgain(service, cookie)
   t.match(await monaSection(service, cookie), /Covered[\s\S]*Coverage: 3 covered/, 'and back to covered when GitHub answers')
@@ -246,12 +248,15 @@ t.test('without a usable legacy token, what the installation does not list is "n
   const cookie = await signIn(app, sim, 1)
   await view(app, cookie)
   await sim.sim.app.inject({ method: 'DELETE', url: '/_sim/repos/1000' })
-  // GitHub failing on the lookup of what the installation does not list: an error, nothing recorded.
+  // GitHub failing on the lookup of what the installation does not list: not covered, no guess
+  // at gone, and no error page.
   sim.state.faults.errors = [{ method: 'GET', pattern: '/repositories/{repository_id}', status: 502, rate: 1 }]
   const failed = await press(app, cookie, formAction(await monaSection(service, cookie), 'Check again'))
-  t.equal(failed.statusCode, 500)
-  t.same((await coverageOf(service)).map((r) => r.coverage), ['covered', 'covered', 'covered'])
+  t.equal(failed.statusCode, 303)
+  t.same((await coverageOf(service)).map((r) => r.coverage), ['not_covered', 'covered', 'covered'])
   sim.state.faults.errors = []
+  await checkAgain(service, cookie)
+  t.same((await coverageOf(service)).map((r) => r.coverage), ['gone', 'covered', 'covered'], 'told apart once GitHub answers')
   // Revoked on GitHub, still on record.
   sim.state.revokeLegacyToken(sim.state.userByLogin('mona')!)
   await checkAgain(service, cookie)
@@ -267,7 +272,7 @@ t.test('without a usable legacy token, what the installation does not list is "n
   )
 })
 
-t.test('every batch of the owner gets the result, whoever planned it; GitHub failing is an error page without internals', async (t) => {
+t.test('every batch of the owner gets the result, whoever planned it; GitHub failing is said on the page, and what was known stays', async (t) => {
   const world = demoWorld()
   world.installations = [{ id: 501, account: 'acme', repository_selection: 'selected', repositories: [1100, 1102] }]
   const service = await serviceWithGitHub(t, world)
@@ -289,8 +294,8 @@ t.test('every batch of the owner gets the result, whoever planned it; GitHub fai
 
   sim.state.faults.errors = [{ method: 'GET', pattern: '/installation/repositories', status: 502, rate: 1 }]
   const failed = await press(app, mona, formAction(section((await view(app, mona)).body, 'acme'), 'Check again'))
-  t.equal(failed.statusCode, 500)
-  t.notMatch(failed.body, /502|Bad Gateway|installation\/repositories/)
+  t.equal(failed.statusCode, 303, 'no error page')
+  t.match(section((await view(app, octo)).body, 'acme'), 'GitHub did not answer when coverage was checked (HTTP 502): check again in a moment.', 'on every batch of the owner')
   t.same((await coverageOf(service, 'acme', 3)).map((r) => r.coverage), ['covered', 'covered', 'covered'], 'what was known stays')
 })
 

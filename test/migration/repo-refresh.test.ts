@@ -37,9 +37,13 @@ t.test('a private repo of others the user cannot see is gone for them; a revoked
   sim.state.faults.errors.push({ method: 'GET', pattern: '/user/repos', status: 500, rate: 1 })
   const NoRetry = createOctokitClass({ apiUrl: sim.apiUrl, log: quiet as never, retries: 0 })
   const mona = new NoRetry({ auth: 'gho_legacy_mona_0001' })
-  await t.rejects(refreshRepos(mona, [1000]), { status: 500 } as never, 'other failures are not hidden')
+  const listFailed = await refreshRepos(mona, [1000])
+  t.same(listFailed.listFault, { kind: 'unavailable', status: 500 }, 'the list failing is said')
+  t.match(listFailed.repos.get(1000), { status: 'current', repo: { name: 'dotfiles' } }, 'and the repository looked up by itself instead')
   sim.state.faults.errors = [{ method: 'GET', pattern: '/repositories/{repository_id}', status: 502, rate: 1 }]
-  await t.rejects(refreshRepos(mona, [424242]), { status: 502 } as never, 'nor on a lookup')
+  const lookupFailed = await refreshRepos(mona, [424242, 1000])
+  t.same(lookupFailed.repos.get(424242), { status: 'unseen', fault: { kind: 'unavailable', status: 502 } }, 'a lookup failing is not "gone"')
+  t.match(lookupFailed.repos.get(1000), { status: 'current' }, 'the others are found')
 })
 
 t.test('many ids outside the list are looked up a few at a time, and an empty list asks nothing', async (t) => {

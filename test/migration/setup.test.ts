@@ -118,13 +118,42 @@ for (const requestId of [undefined, 'request-7']) {
     t.match(await monaBatch(s), { adding: true, installation_id: installation.id })
     const repos = await s.tdb.db.selectFrom('app.batch_repo').select(['repo_id', 'coverage', 'add_state']).where('batch_id', '=', batch.id).orderBy('repo_id').execute()
     t.same(repos, [
-      { repo_id: 1000, coverage: 'covered', add_state: null },
-      { repo_id: 1001, coverage: 'not_covered', add_state: 'pending' },
-      { repo_id: 1002, coverage: 'not_covered', add_state: 'pending' },
-    ])
+      { repo_id: 1000, coverage: 'unknown', add_state: null },
+      { repo_id: 1001, coverage: 'unknown', add_state: 'pending' },
+      { repo_id: 1002, coverage: 'unknown', add_state: 'pending' },
+    ], 'the job adding them checks coverage when it is done')
     t.match(await audit(s, 'repos_add_started'), [{ actor_login: 'mona', owner_login: 'mona', installation_id: installation.id, request_id: requestId ?? null, detail: { repos: 2 } }])
   })
 }
+
+t.test('the rest of a larger batch is queued with the installation: GitHub failing the check, or a reload, loses none of it', async (t) => {
+  const s = await setup(t)
+  const batch = await monaBatch(s)
+  const state = await issueState(s.tdb.db, KEY, batch, [1000])
+  const read = readState(KEY, state)
+  if (!read.ok) throw new Error('no valid state')
+  const { installation } = installWithEvents(s.sim.state, MONA.id, 'selected', [1000], s.sim.state.userByLogin('mona')!)
+  s.sim.state.faults.errors = [{ method: 'GET', pattern: '/installation/repositories', status: 502, rate: 1 }]
+  const jobs: AddReposJob[] = []
+  const pending: PendingSetup = { ...read.payload, installationId: installation.id, setupAction: 'install' }
+  const enqueue = async (_trx: unknown, job: AddReposJob) => void jobs.push(job)
+  t.same(await verifySetup(s.tdb.db, s.github, s.monaOnGitHub, MONA, pending, enqueue), { kind: 'verified', ownerLogin: 'mona' })
+  t.same(await verifySetup(s.tdb.db, s.github, s.monaOnGitHub, MONA, pending, enqueue), { kind: 'already', ownerLogin: 'mona' }, 'a reload')
+  t.equal(jobs.length, 1, 'queued once, with the installation')
+  const states = await s.tdb.db.selectFrom('app.batch_repo').select(['repo_id', 'add_state']).where('batch_id', '=', batch.id).orderBy('repo_id').execute()
+  t.same(states.map((r) => r.add_state), [null, 'pending', 'pending'])
+
+  // Picked "all repositories" on GitHub instead: nothing is left to add.
+  const again = await setup(t)
+  const other = await monaBatch(again)
+  const read2 = readState(KEY, await issueState(again.tdb.db, KEY, other, [1000]))
+  if (!read2.ok) throw new Error('no valid state')
+  const all = installWithEvents(again.sim.state, MONA.id, 'all', [], again.sim.state.userByLogin('mona')!).installation
+  const none: AddReposJob[] = []
+  await verifySetup(again.tdb.db, again.github, again.monaOnGitHub, MONA, { ...read2.payload, installationId: all.id, setupAction: 'install' }, async (_trx, job) => void none.push(job))
+  t.same(none, [])
+  t.match(await monaBatch(again), { adding: false })
+})
 
 t.test('an installation GitHub lists with no account (an enterprise installation) is not taken for the owner', async (t) => {
   const s = await setup(t)

@@ -121,10 +121,10 @@ function failAddingOf(sim: StartedSimulator, installationId: number, repoId: num
   }
 }
 
-/** POSTs a form of /migrate as the page would, with its CSRF token. */
-async function post(app: FastifyInstance, cookie: string, url: string, csrf?: string): Promise<LightMyRequestResponse> {
-  const token = csrf ?? csrfOf((await view(app, cookie)).body)
-  return app.inject({ method: 'POST', url, cookies: { [SESSION_COOKIE]: cookie }, payload: { _csrf: token } })
+/** POSTs a form of /migrate as the page would, with its CSRF token (and the form's other fields). */
+async function post(app: FastifyInstance, cookie: string, url: string, fields: string | Record<string, string> = {}): Promise<LightMyRequestResponse> {
+  const token = typeof fields === 'string' ? fields : csrfOf((await view(app, cookie)).body)
+  return app.inject({ method: 'POST', url, cookies: { [SESSION_COOKIE]: cookie }, payload: { _csrf: token, ...(typeof fields === 'string' ? {} : fields) } })
 }
 
 /** The first link on the page whose text is `label`, unescaped. */
@@ -339,9 +339,16 @@ t.test('already installed, but GitHub refuses the legacy token: the installation
   await settled(service)
   t.match(section((await view(app, cookie)).body, 'mona'), /Covered[\s\S]*Coverage: 3 covered/, "the webhook made it covered")
 
-  await saveOnGitHub(sim, acmeLink, 1)
+  // GitHub takes the legacy token again: "Try adding them for you again" goes back to the API.
+  await sim.sim.app.inject({ method: 'PUT', url: '/_sim/settings', payload: { legacyTokensMayAddRepos: true } })
+  const acme = section((await view(app, cookie)).body, 'acme')
+  t.match(acme, "Why: GitHub refused the old app&#39;s authorization for adding repositories: Resource not accessible by OAuth app.")
+  const retried = await post(app, cookie, formAction(acme, 'Try adding them for you again'), { via: 'api' })
+  t.equal(retried.statusCode, 303)
+  t.equal(retried.headers.location, '/migrate#owner-acme', 'back to the page, not to GitHub')
   await settled(service)
-  t.match(section((await view(app, cookie)).body, 'acme'), 'Coverage: 3 covered')
+  t.match(section((await view(app, cookie)).body, 'acme'), /Covered[\s\S]*Coverage: 3 covered/)
+  t.equal((await batchOf(service, 'acme')).add_path, 'api')
 })
 
 t.test('two tabs or a double click on "Add": one job, one start, each repository added once', async (t) => {

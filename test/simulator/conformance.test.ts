@@ -100,6 +100,8 @@ async function settled<T>(promise: Promise<T>): Promise<T | RequestError> {
 
 const receiver = await webhookReceiver(t)
 const world = demoWorld()
+// GET /user/orgs and the memberships need an org scope, and the private profile `user`.
+world.users[0]!.legacy_scopes = [...world.users[0]!.legacy_scopes!, 'read:org', 'user']
 world.app.webhook_url = receiver.url
 world.installations = [
   { id: 7001, account: 'mona', repository_selection: 'selected', repositories: [1000, 1001] },

@@ -111,16 +111,10 @@ export function acceptedHeader(method: string, route: string): string {
   return acceptedBy(SCOPE_RULES[`${method} ${route}`]?.scopes ?? []).join(', ')
 }
 
-/** Whether a token with `scopes` holds one of the route's scopes (true when it needs none). */
-export function holdsScope(scopes: readonly string[], method: string, route: string): boolean {
-  const rule = SCOPE_RULES[`${method} ${route}`]
-  if (rule === undefined || rule.scopes.length === 0) return true
-  const granted = grantedScopes(scopes)
-  return rule.scopes.some((scope) => granted.has(scope))
-}
-
-/** Throws GitHub's refusal when a legacy token lacks the route's scopes. */
+/** Throws GitHub's refusal when a legacy token holds none of the route's scopes. */
 export function requireRouteScopes(scopes: readonly string[], method: string, route: string): void {
-  const refusal = SCOPE_RULES[`${method} ${route}`]?.refusal
-  if (refusal !== undefined && !holdsScope(scopes, method, route)) throw new ApiError(refusal.status, refusal.message, {}, SCOPE_RULES[`${method} ${route}`]!.reference)
+  const rule = SCOPE_RULES[`${method} ${route}`]
+  if (rule?.refusal === undefined) return
+  const granted = grantedScopes(scopes)
+  if (!rule.scopes.some((scope) => granted.has(scope))) throw new ApiError(rule.refusal.status, rule.refusal.message, {}, rule.reference)
 }

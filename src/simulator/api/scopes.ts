@@ -49,7 +49,7 @@ function acceptedBy(scopes: readonly string[]): string[] {
 export interface ScopeRule {
   /** The scopes named by GitHub (their parents are accepted too). Empty: none needed. */
   scopes: string[]
-  /** GitHub's answer to a token with none of them; absent: the endpoint answers, within `note`. */
+  /** GitHub's answer to a token with none of them; absent: the endpoint answers, as `note` says. */
   refusal?: { status: 403 | 404; message: string }
   /** What the scope changes besides, for the README. */
   note?: string
@@ -63,7 +63,8 @@ const PRIVATE_REPOS = 'private repositories only with `repo`; without it they an
 const repoHookRead: ScopeRule = { scopes: ['read:repo_hook', 'repo'], refusal: NOT_FOUND, documented: true, reference: SCOPES_PAGE }
 const repoHookDelete: ScopeRule = { scopes: ['admin:repo_hook', 'repo'], refusal: NOT_FOUND, documented: true, reference: SCOPES_PAGE }
 const orgHook: ScopeRule = { scopes: ['admin:org_hook'], refusal: NOT_FOUND, documented: true, reference: `${DOCS}/rest/orgs/webhooks#get-an-organization-webhook` }
-const getRepo: ScopeRule = { scopes: [], note: PRIVATE_REPOS, documented: true, reference: `${DOCS}/rest/repos/repos#get-a-repository` }
+// `repo` is what GitHub checks for a private repository; a public one answers without it.
+const getRepo: ScopeRule = { scopes: ['repo'], note: PRIVATE_REPOS, documented: true, reference: `${DOCS}/rest/repos/repos#get-a-repository` }
 const installationRepo: ScopeRule = {
   scopes: ['repo'],
   refusal: NOT_FOUND,

@@ -44,8 +44,8 @@ const CASES: Record<string, Case> = {
     message: 'You do not have access to this organization membership.',
     accepted: ORG_READ,
   },
-  'GET /repos/:owner/:repo': { path: '/repos/mona/site', with: ['repo'], ok: 200, without: ['public_repo'], refused: 404, message: 'Not Found', accepted: '' },
-  'GET /repositories/:repository_id': { path: '/repositories/1001', with: ['repo'], ok: 200, without: [], refused: 404, message: 'Not Found', accepted: '' },
+  'GET /repos/:owner/:repo': { path: '/repos/mona/site', with: ['repo'], ok: 200, without: ['public_repo'], refused: 404, message: 'Not Found', accepted: 'repo' },
+  'GET /repositories/:repository_id': { path: '/repositories/1001', with: ['repo'], ok: 200, without: [], refused: 404, message: 'Not Found', accepted: 'repo' },
   'GET /orgs/:org/members': { path: '/orgs/acme/members', with: ['read:org'], ok: 200, without: ['repo', 'user'], refused: 404, message: 'Not Found', accepted: ORG_READ },
   'PUT /user/installations/:installation_id/repositories/:repository_id': {
     path: '/user/installations/7001/repositories/1002',
@@ -117,6 +117,9 @@ t.test('what a scope changes inside an answer: private repositories need repo, t
   const names = async (scopes: string[]) => ((await call(sim, 'GET', '/user/repos?per_page=100', tokenWith(sim, scopes))).body as unknown as { full_name: string }[]).map((r) => r.full_name)
   t.same(await names(['public_repo', 'read:org']), ['mona/dotfiles', 'mona/new-name', 'widgets/core'], 'public repositories only')
   t.same(await names(['repo']), ['acme/api', 'acme/vault', 'acme/web', 'mona/dotfiles', 'mona/new-name', 'mona/site', 'widgets/core'])
+  const pub = await call(sim, 'GET', '/repos/mona/dotfiles', tokenWith(sim, []))
+  t.equal(pub.status, 200, 'a public repository answers a token without repo')
+  t.equal(pub.headers.get('x-accepted-oauth-scopes'), 'repo')
   const profile = async (scopes: string[]) => (await call(sim, 'GET', '/user', tokenWith(sim, scopes))).body as { user_view_type?: string }
   t.equal((await profile(['read:user'])).user_view_type, 'public', 'read:user is not the user scope')
   t.equal((await profile(['user'])).user_view_type, 'private')

@@ -77,8 +77,8 @@ export function requireAppPermission(
 
 /**
  * Checks that the caller may read (or, with `write`, delete) the hooks of a repository it can
- * see: repository admins only; app credentials the
- * `repository_hooks` permission on a repository they cover.
+ * see: repository admins only; app credentials need the `repository_hooks` permission on a
+ * repository they cover. A legacy token's hook scopes are checked before (scopes.ts).
  */
 export function requireRepoHookAccess(state: SimState, auth: ApiAuth, repo: Repo, write: boolean): void {
   if (auth.kind === 'none') throw requiresAuthentication()

@@ -18,7 +18,8 @@ import { userRoutes } from './users.js'
 
 // The REST API under /api/v3. One hook does what GitHub does before any endpoint runs:
 // authenticate, count the request against the credential's quota, apply the secondary limits
-// and the faults a test switched on; every response is delayed by the latency fault and logged.
+// (counting every breach), check a legacy token's OAuth scopes, and apply the faults a test
+// switched on; every response is delayed by the latency fault and logged.
 
 const SECONDARY =
   'You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.'

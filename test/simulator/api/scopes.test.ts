@@ -1,4 +1,7 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
 import t from 'tap'
+import { projectRoot } from '../../../src/project-root.js'
 import { SCOPE_RULES } from '../../../src/simulator/api/scopes.js'
 import { demoWorld, startSimulator, type StartedSimulator } from '../../helpers/simulator.js'
 
@@ -91,6 +94,15 @@ async function call(sim: StartedSimulator, method: string, path: string, token: 
 
 t.test('every endpoint of the scope table has a case here', async (t) => {
   t.same(Object.keys(CASES).sort(), Object.keys(SCOPE_RULES).sort())
+})
+
+t.test("the README's scope table cites each row's reference and states each refusal", async (t) => {
+  const readme = await readFile(path.join(projectRoot(), 'README.md'), 'utf8')
+  const table = readme.slice(readme.indexOf('| endpoint | scopes accepted'), readme.indexOf('**SAML single sign-on.**'))
+  for (const [route, rule] of Object.entries(SCOPE_RULES)) {
+    t.ok(table.includes(`(${rule.reference})`), `${route}: ${rule.reference}`)
+    if (rule.refusal !== undefined) t.ok(table.includes(`**${rule.refusal.status}** "${rule.refusal.message}`), `${route}: ${rule.refusal.status} ${rule.refusal.message}`)
+  }
 })
 
 t.test('each row: with an accepted scope the endpoint answers; without, GitHub refuses as documented', async (t) => {

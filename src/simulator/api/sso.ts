@@ -27,7 +27,9 @@ export function requireSso(request: FastifyRequest, state: SimState, auth: Auth 
 /** The orgs whose resources a list leaves out for the caller's legacy token (empty for any other credential). */
 export function ssoHiddenOrgs(state: SimState, auth: Auth): Set<number> {
   if (auth.kind !== 'legacy') return new Set()
-  return new Set(state.orgsOf(auth.user.id).filter((org) => state.ssoBlocks(auth.user.id, org.id)).map((org) => org.id))
+  const userId = auth.user.id
+  // Asked on every page of GET /user/repos: cached until memberships or authorizations change.
+  return state.memoized(`sso-hidden:${userId}`, () => new Set(state.orgsOf(userId).filter((org) => state.ssoBlocks(userId, org.id)).map((org) => org.id)))
 }
 
 /** X-GitHub-SSO: partial-results, when a list left out some orgs' resources. */

@@ -71,6 +71,14 @@ const schemas = {
     properties: { legacyTokensMayAddRepos: { type: 'boolean' } },
   },
   rename: { type: 'object', additionalProperties: false, required: ['name'], properties: { name: { type: 'string', pattern: '^[A-Za-z0-9._-]+$' } } },
+  // GitHub's login rule: letters, digits and single hyphens inside, at most 39 characters.
+  accountRename: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['login'],
+    properties: { login: { type: 'string', pattern: '^[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}$' } },
+  },
+  ssoAuthorize: { type: 'object', additionalProperties: false, required: ['org'], properties: { org: { type: 'string', minLength: 1 } } },
   transfer: { type: 'object', additionalProperties: false, required: ['owner'], properties: { owner: { type: 'string' } } },
   approve: { type: 'object', additionalProperties: false, required: ['approver'], properties: { approver: { type: 'string' } } },
   hook: {
@@ -121,10 +129,17 @@ export function stateDump(state: SimState, pendingDeliveries: number) {
       setupUrl: state.app.setup_url ?? null,
       webhookUrl: state.app.webhook_url ?? null,
     },
-    users: [...state.users.values()].map((u) => ({ id: u.id, login: u.login, hasLegacyToken: u.legacyToken !== null, legacyScopes: u.legacyScopes })),
+    users: [...state.users.values()].map((u) => ({
+      id: u.id,
+      login: u.login,
+      hasLegacyToken: u.legacyToken !== null,
+      legacyScopes: u.legacyScopes,
+      legacyTokenSsoOrgs: [...u.legacyTokenSsoOrgs].map(login),
+    })),
     orgs: [...state.orgs.values()].map((o) => ({
       id: o.id,
       login: o.login,
+      samlSso: o.samlSso,
       members: Object.fromEntries([...o.members].map(([id, role]) => [login(id), role])),
       hooks: [...o.hooks.values()].map(hookJson),
     })),
@@ -155,6 +170,7 @@ export function stateDump(state: SimState, pendingDeliveries: number) {
     deliveries: state.deliveries,
     pendingDeliveries,
     apiLog: state.apiLog,
+    breaches: state.breaches,
   }
 }
 
@@ -218,6 +234,26 @@ export const controlRoutes: FastifyPluginAsync = async (app) => {
     state.revokeLegacyToken(user)
     state.touch()
     return { login: user.login, hadToken }
+  })
+
+  app.post<{ Params: { login: string }; Body: { org: string } }>('/users/:login/sso-authorize', { schema: { body: schemas.ssoAuthorize } }, async (request, reply) => {
+    const user = userByLogin(request.params.login)
+    if (isProblem(user)) return problem(reply, user)
+    const org = state.accountByLogin(request.body.org)
+    if (org?.type !== 'Organization') return problem(reply, notFound(`No org has the login "${request.body.org}".`))
+    if (!org.samlSso) return problem(reply, new Problem(422, `${org.login} does not enforce SAML single sign-on.`))
+    state.authorizeSso(user, org.id)
+    return { login: user.login, legacyTokenSsoOrgs: [...user.legacyTokenSsoOrgs].map((id) => state.accountById(id)!.login) }
+  })
+
+  app.post<{ Params: { login: string }; Body: { login: string } }>('/accounts/:login/rename', { schema: { body: schemas.accountRename } }, async (request, reply) => {
+    const account = state.accountByLogin(request.params.login)
+    if (account === undefined) return problem(reply, notFound(`No user or org has the login "${request.params.login}".`))
+    const taken = state.accountByLogin(request.body.login)
+    if (taken !== undefined && taken !== account) return problem(reply, new Problem(409, `The login "${request.body.login}" is already taken.`))
+    const formerLogin = account.login
+    state.renameAccount(account, request.body.login)
+    return { id: account.id, login: account.login, formerLogin }
   })
 
   app.post<{ Params: { id: string }; Body: { name: string } }>('/repos/:id/rename', { schema: { params: schemas.id, body: schemas.rename } }, async (request, reply) => {

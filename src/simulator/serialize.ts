@@ -80,6 +80,12 @@ export function privateUser(o: Origin, state: SimState, user: User) {
   }
 }
 
+/** GET /user for a token without the `user` scope: GitHub's public-user, no private profile fields. */
+export function publicUser(o: Origin, state: SimState, user: User) {
+  const { private_gists, total_private_repos, owned_private_repos, disk_usage, collaborators, two_factor_authentication, ...rest } = privateUser(o, state, user)
+  return { ...rest, user_view_type: 'public' }
+}
+
 export function organizationSimple(o: Origin, org: Org) {
   const url = `${o.api}/orgs/${org.login}`
   return {

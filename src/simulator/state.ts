@@ -20,6 +20,8 @@ export interface User extends Account {
   type: 'User'
   legacyToken: string | null
   legacyScopes: string[]
+  /** Ids of the SAML SSO orgs the legacy token is authorized for (ids: renames keep them). */
+  legacyTokenSsoOrgs: Set<number>
 }
 
 export interface Hook {
@@ -41,6 +43,8 @@ export interface Org extends Account {
   members: Map<number, OrgRole>
   defaultPermission: RepoPermission
   hooks: Map<number, Hook>
+  /** Enforces SAML single sign-on: legacy tokens reach it only once authorized for it. */
+  samlSso: boolean
 }
 
 export interface Repo {
@@ -158,6 +162,35 @@ export interface ApiLogEntry {
   status: number
 }
 
+/** A request refused by a secondary limit or the hourly quota: which credential, never the token. */
+export interface Breach {
+  at: Date
+  limit: 'concurrent' | 'writes' | 'quota'
+  tokenKind: ApiLogEntry['tokenKind']
+  actor?: string
+  method: string
+  path: string
+}
+
+/** Every breach of /_sim/limits, counted, so a test can assert there were none. */
+export interface Breaches {
+  concurrent: number
+  writes: number
+  quota: number
+  total: number
+  /** The most recent ones, oldest first. */
+  last: Breach[]
+}
+
+const BREACHES_KEPT = 50
+
+/** A pending authorization of a legacy token for an SSO org, behind the X-GitHub-SSO url. */
+export interface SsoRequest {
+  userId: number
+  orgId: number
+  expiresAt: Date
+}
+
 export interface DeliveryRecord {
   id: string
   at: Date
@@ -192,6 +225,8 @@ function max(a: RepoPermission, b: RepoPermission): RepoPermission {
 export class SimState {
   readonly app: World['app']
   readonly legacyClientId: string
+  /** Kept for the grant-revocation endpoints (Basic credentials with the client id). */
+  readonly legacyClientSecret: string | undefined
   readonly legacyHookUrl: string | undefined
   readonly users = new Map<number, User>()
   readonly orgs = new Map<number, Org>()
@@ -208,6 +243,9 @@ export class SimState {
   faults: Faults = { latencyMs: 0, errors: [], installationTokenLag: false }
   limits: Limits = { hourlyQuota: 5000, concurrentPerToken: 100, writesPerMinute: 80 }
   readonly apiLog: ApiLogEntry[] = []
+  readonly breaches: Breaches = { concurrent: 0, writes: 0, quota: 0, total: 0, last: [] }
+  /** Opaque authorization_request value -> who may authorize which org, for an hour. */
+  readonly ssoRequests = new Map<string, SsoRequest>()
   /** The API log keeps the most recent entries only: a long run must not grow without end. */
   apiLogLimit = 50_000
   readonly deliveries: DeliveryRecord[] = []
@@ -230,6 +268,7 @@ export class SimState {
   constructor(world: World, now = new Date()) {
     this.app = world.app
     this.legacyClientId = world.legacy_oauth_app.client_id
+    this.legacyClientSecret = world.legacy_oauth_app.client_secret
     this.legacyHookUrl = world.legacy_oauth_app.hook_url
     let maxId = 0
     const seen = (id: number): void => {
@@ -244,6 +283,7 @@ export class SimState {
         createdAt: now,
         legacyToken: u.legacy_token ?? null,
         legacyScopes: u.legacy_scopes ?? [],
+        legacyTokenSsoOrgs: new Set(),
       }
       this.users.set(user.id, user)
       this.byLogin.set(user.login.toLowerCase(), user)
@@ -262,11 +302,15 @@ export class SimState {
         members: new Map(Object.entries(o.members).map(([login, role]) => [this.userByLogin(login)!.id, role])),
         defaultPermission: o.default_repository_permission ?? 'read',
         hooks: new Map(),
+        samlSso: o.saml_sso ?? false,
       }
       for (const h of o.hooks ?? []) org.hooks.set(h.id, this.hookFrom(h, 'org', org.id, now))
       this.orgs.set(org.id, org)
       this.byLogin.set(org.login.toLowerCase(), org)
       seen(org.id)
+    }
+    for (const u of world.users) {
+      for (const login of u.legacy_token_sso_orgs ?? []) this.users.get(u.id)!.legacyTokenSsoOrgs.add(this.accountByLogin(login)!.id)
     }
     for (const r of world.repos) {
       const owner = this.accountByLogin(r.owner)!
@@ -360,7 +404,52 @@ export class SimState {
     if (this.apiLog.length > this.apiLogLimit) this.apiLog.splice(0, Math.ceil(this.apiLogLimit / 10))
   }
 
+  recordBreach(breach: Breach): void {
+    this.breaches[breach.limit]++
+    this.breaches.total++
+    this.breaches.last.push(breach)
+    if (this.breaches.last.length > BREACHES_KEPT) this.breaches.last.shift()
+  }
+
   // Accounts
+
+  /**
+   * Gives a user or an organization a new login, as GitHub does: ids, memberships and
+   * installations stay; the old login names nothing; the account's repositories answer their
+   * old full names with a redirect.
+   */
+  renameAccount(account: User | Org, login: string): void {
+    this.touch()
+    const repos = this.reposOf(account.id)
+    for (const repo of repos) this.unindexRepo(repo)
+    this.byLogin.delete(account.login.toLowerCase())
+    account.login = login
+    this.byLogin.set(login.toLowerCase(), account)
+    for (const repo of repos) {
+      this.indexRepo(repo)
+      this.redirects.delete(this.fullName(repo).toLowerCase())
+    }
+  }
+
+  /** Whether SAML SSO keeps the user's legacy token out of the org: a member not authorized for it. */
+  ssoBlocks(userId: number, orgId: number): boolean {
+    const org = this.orgs.get(orgId)
+    return org !== undefined && org.samlSso && org.members.has(userId) && !this.users.get(userId)!.legacyTokenSsoOrgs.has(orgId)
+  }
+
+  /** A fresh authorization_request for the X-GitHub-SSO url; GitHub's expire after an hour. */
+  ssoRequest(userId: number, orgId: number, now = new Date()): string {
+    for (const [key, pending] of this.ssoRequests) if (pending.expiresAt <= now) this.ssoRequests.delete(key)
+    const key = randomBytes(20).toString('hex')
+    this.ssoRequests.set(key, { userId, orgId, expiresAt: new Date(now.getTime() + 3600_000) })
+    return key
+  }
+
+  authorizeSso(user: User, orgId: number): void {
+    user.legacyTokenSsoOrgs.add(orgId)
+    this.touch()
+  }
+
 
   accountByLogin(login: string): User | Org | undefined {
     return this.byLogin.get(login.toLowerCase()) as User | Org | undefined

@@ -85,6 +85,10 @@ export const worldSchema = {
         "hook_url": {
           "type": "string",
           "description": "The delivery URL its hooks were created with."
+        },
+        "client_secret": {
+          "type": "string",
+          "description": "The legacy OAuth App's client secret: with client_id, the Basic credentials of DELETE /applications/{client_id}/grant and /token, which revoke a user's authorization of the legacy app. Absent: those endpoints refuse every request (401)."
         }
       }
     },
@@ -120,6 +124,13 @@ export const worldSchema = {
             "items": {
               "type": "string"
             }
+          },
+          "legacy_token_sso_orgs": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "Logins of the orgs with SAML single sign-on (orgs[].saml_sso) for which the user's legacy token is authorized. Absent: none. A legacy token reaches such an org's resources only when authorized for it; otherwise GitHub answers 403 with an X-GitHub-SSO header naming the URL where the user authorizes it."
           }
         }
       }
@@ -166,6 +177,10 @@ export const worldSchema = {
               "admin"
             ],
             "description": "What every member may do on every repo of the org, as GitHub's organization base permission; absent: read. With none, a member sees only public repos and those granted through collaborators."
+          },
+          "saml_sso": {
+            "type": "boolean",
+            "description": "The org enforces SAML single sign-on: OAuth App tokens (legacy tokens) reach its resources only when authorized for it (users[].legacy_token_sso_orgs); GitHub App installation tokens and the App's user tokens are not affected. Absent: false."
           }
         }
       }

@@ -31,14 +31,15 @@ export interface World {
     setup_url?: string
     webhook_url?: string
   }
-  legacy_oauth_app: { client_id: string; hook_url?: string }
-  users: { id: number; login: string; site_admin?: boolean; legacy_token?: string | null; legacy_scopes?: string[] }[]
+  legacy_oauth_app: { client_id: string; client_secret?: string; hook_url?: string }
+  users: { id: number; login: string; site_admin?: boolean; legacy_token?: string | null; legacy_scopes?: string[]; legacy_token_sso_orgs?: string[] }[]
   orgs?: {
     id: number
     login: string
     members: Record<string, 'admin' | 'member'>
     hooks?: WorldHook[]
     default_repository_permission?: 'none' | Permission
+    saml_sso?: boolean
   }[]
   repos: {
     id: number
@@ -115,6 +116,12 @@ function referenceProblem(world: World): string | undefined {
     }
     const problem = hooks(repo.hooks, where)
     if (problem) return problem
+  }
+  const orgLogins = new Set((world.orgs ?? []).map((o) => o.login.toLowerCase()))
+  for (const [i, user] of world.users.entries()) {
+    for (const [j, login] of (user.legacy_token_sso_orgs ?? []).entries()) {
+      if (!orgLogins.has(login.toLowerCase())) return `/users/${i}/legacy_token_sso_orgs/${j}: no org has the login "${login}"`
+    }
   }
   const installed = new Set<string>()
   const installationIds = new Set<number>()

@@ -100,6 +100,11 @@ async function settled<T>(promise: Promise<T>): Promise<T | RequestError> {
 
 const receiver = await webhookReceiver(t)
 const world = demoWorld()
+// GET /user/orgs and the memberships need an org scope, and the private profile `user`.
+world.users[0]!.legacy_scopes = [...world.users[0]!.legacy_scopes!, 'read:org', 'user']
+// An org enforcing SAML SSO that mona's legacy token is not authorized for: refusals and partial lists.
+world.orgs!.push({ id: 103, login: 'sealed', members: { mona: 'admin' }, saml_sso: true })
+world.repos.push({ id: 1300, owner: 'sealed', name: 'secret', private: true })
 world.app.webhook_url = receiver.url
 world.installations = [
   { id: 7001, account: 'mona', repository_selection: 'selected', repositories: [1000, 1001] },
@@ -207,8 +212,16 @@ t.test('legacy OAuth tokens', async () => {
   await settled(mona.request('GET /repos/{owner}/{repo}/hooks/{hook_id}', { owner: 'mona', repo: 'site', hook_id: 5002 }))
   await settled(mona.request('GET /repos/{owner}/{repo}', { owner: 'mona', repo: 'no-such-repo' }))
 
+  // SAML SSO keeps mona's token out of sealed: 403 with X-GitHub-SSO.
+  await settled(mona.request('GET /repos/{owner}/{repo}', { owner: 'sealed', repo: 'secret' }))
+  await settled(mona.request('GET /orgs/{org}/members', { org: 'sealed' }))
+  await settled(mona.request('GET /user/memberships/orgs/{org}', { org: 'sealed' }))
+
   const octo = legacy('gho_legacy_octo_0003')
+  // No user scope: the public profile; no org scope: GitHub's 403 and 404.
   await octo.request('GET /user')
+  await settled(octo.request('GET /user/orgs'))
+  await settled(octo.request('GET /user/memberships/orgs/{org}', { org: 'acme' }))
   await octo.paginate('GET /user/repos', { per_page: 100 })
   await octo.request('GET /repos/{owner}/{repo}/hooks', { owner: 'widgets', repo: 'core' })
   // octo is a plain member of acme: GitHub's 404 for hooks the token may not administer.

@@ -7,7 +7,7 @@ import { appFor, clientFor, demoWorld, startSimulator } from '../helpers/simulat
 
 function bareWorld(): World {
   const { app, legacy_oauth_app } = demoWorld()
-  return { app, legacy_oauth_app, users: [{ id: 1, login: 'solo', legacy_token: 'gho_solo', legacy_scopes: ['repo'] }], repos: [{ id: 10, owner: 'solo', name: 'one' }] }
+  return { app, legacy_oauth_app, users: [{ id: 1, login: 'solo', legacy_token: 'gho_solo', legacy_scopes: ['repo', 'read:org'] }], repos: [{ id: 10, owner: 'solo', name: 'one' }] }
 }
 
 t.test('a world with no organizations and no installations', async (t) => {

@@ -1,7 +1,7 @@
 import type { Auth } from '../auth.js'
 import { atLeast, type Installation, type Org, type Repo, type RepoPermission, type SimState, type User } from '../state.js'
 import type { Permission } from '../world.js'
-import { ApiError, notAccessibleByIntegration, notFound, requiresAuthentication } from './errors.js'
+import { notAccessibleByIntegration, notFound, requiresAuthentication } from './errors.js'
 
 // What each kind of credential may see and do, as GitHub decides it: a legacy OAuth token acts
 // as its user within its scopes; a GitHub App user token (ghu_) sees only what both the user
@@ -77,15 +77,14 @@ export function requireAppPermission(
 
 /**
  * Checks that the caller may read (or, with `write`, delete) the hooks of a repository it can
- * see: repository admins only; OAuth tokens need a hook scope (or `repo`); app credentials the
- * `repository_hooks` permission on a repository they cover.
+ * see: repository admins only; app credentials need the `repository_hooks` permission on a
+ * repository they cover. A legacy token's hook scopes are checked before (scopes.ts).
  */
 export function requireRepoHookAccess(state: SimState, auth: ApiAuth, repo: Repo, write: boolean): void {
   if (auth.kind === 'none') throw requiresAuthentication()
   const permission = callerPermission(state, auth, repo)
+  // The hook scopes a legacy token needs are checked by the API's request hook (scopes.ts).
   if (auth.kind === 'legacy') {
-    const scopes = write ? ['admin:repo_hook', 'repo'] : ['admin:repo_hook', 'write:repo_hook', 'read:repo_hook', 'repo']
-    if (!hasScope(auth, ...scopes)) throw new ApiError(404, 'Not Found', { 'x-accepted-oauth-scopes': scopes.join(', ') })
     if (permission !== 'admin') throw notFound()
     return
   }
@@ -97,15 +96,14 @@ export function requireRepoHookAccess(state: SimState, auth: ApiAuth, repo: Repo
 
 /**
  * Checks that the caller may read (or delete) an organization's hooks: owners only; OAuth
- * tokens need `admin:org_hook`; app credentials the `organization_hooks` permission.
+ * tokens' scopes are the request hook's; app credentials the `organization_hooks` permission.
  */
 export function requireOrgHookAccess(state: SimState, auth: ApiAuth, org: Org, write: boolean): void {
   if (auth.kind === 'none') throw requiresAuthentication()
   const role = auth.kind === 'installation' ? undefined : state.orgRole(auth.user.id, org.id)
   if (auth.kind !== 'installation' && role === undefined) throw notFound()
-  if (auth.kind === 'legacy') {
-    if (!hasScope(auth, 'admin:org_hook')) throw new ApiError(404, 'Not Found', { 'x-accepted-oauth-scopes': 'admin:org_hook' })
-  } else {
+  // admin:org_hook, for a legacy token, is checked by the API's request hook (scopes.ts).
+  if (auth.kind !== 'legacy') {
     if (auth.kind === 'installation' && auth.installation.accountId !== org.id) throw notAccessibleByIntegration()
     requireAppPermission(state, auth, org.id, 'organization_hooks', write ? 'write' : 'read')
   }
@@ -156,7 +154,7 @@ export interface RepoListOptions {
 /** GET /user/repos: the repositories the user has a role on, as far as the credential reaches. */
 export function userRepos(state: SimState, auth: UserAuth, options: RepoListOptions): { repo: Repo; permission: RepoPermission }[] {
   const userId = auth.user.id
-  const reach = auth.kind === 'legacy' ? `legacy:${hasScope(auth, 'repo')}` : `user:${installationsSignature(state)}`
+  const reach = auth.kind === 'legacy' ? `legacy:${hasScope(auth, 'repo')}:${[...auth.user.legacyTokenSsoOrgs].join(',')}` : `user:${installationsSignature(state)}`
   const key = `user-repos:${userId}:${reach}:${[...options.affiliation].sort().join(',')}:${options.visibility}:${options.sort}:${options.direction}`
   return state.memoized(key, () => {
     const out: { repo: Repo; permission: RepoPermission }[] = []
@@ -172,6 +170,7 @@ export function userRepos(state: SimState, auth: UserAuth, options: RepoListOpti
         (member && options.affiliation.has('organization_member'))
       if (!affiliated) continue
       if (auth.kind === 'user' && activeInstallationFor(state, repo) === undefined) continue
+      if (auth.kind === 'legacy' && state.ssoBlocks(userId, repo.ownerId)) continue
       const permission = callerPermission(state, auth, repo)
       if (permission === 'none') continue
       out.push({ repo, permission })

@@ -6,6 +6,7 @@ import { callerPermission, orgHookVisible, requireOrgHookAccess, requireRepoHook
 import { callerOf, idParam, originOf } from './context.js'
 import { ApiError, notFound } from './errors.js'
 import { repoFromParams } from './repo-lookup.js'
+import { requireSso } from './sso.js'
 
 // Repository and organization webhooks: list, read, delete.
 
@@ -54,6 +55,7 @@ export const hookRoutes: FastifyPluginAsync = async (app) => {
   function orgFor(request: FastifyRequest, write: boolean): Org {
     const account = state.accountByLogin((request.params as { org: string }).org)
     if (account?.type !== 'Organization') throw notFound()
+    requireSso(request, state, request.ghAuth, account.id)
     requireOrgHookAccess(state, callerOf(request), account, write)
     return account
   }

@@ -4,19 +4,22 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { actorOf, authenticate, type Auth } from '../auth.js'
 import { ApiLimiter, faultStatus, rateHeaders } from '../limits.js'
+import type { Breach } from '../state.js'
 import { appRoutes } from './app.js'
 import { ApiError, DOCS_URL, jwtRequired, MovedPermanently, notAccessibleByIntegration, notFound } from './errors.js'
 import { hookRoutes } from './hooks.js'
 import { installationRoutes } from './installation.js'
 import { orgMemberRoutes } from './org-members.js'
 import { rateLimitRoutes } from './rate-limit.js'
+import { acceptedHeader, requireRouteScopes } from './scopes.js'
 import { repoRoutes } from './repos.js'
 import { userInstallationRoutes } from './user-installations.js'
 import { userRoutes } from './users.js'
 
 // The REST API under /api/v3. One hook does what GitHub does before any endpoint runs:
 // authenticate, count the request against the credential's quota, apply the secondary limits
-// and the faults a test switched on; every response is delayed by the latency fault and logged.
+// (counting every breach), check a legacy token's OAuth scopes, and apply the faults a test
+// switched on; every response is delayed by the latency fault and logged.
 
 const SECONDARY =
   'You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.'
@@ -45,6 +48,11 @@ function quotaOwner(request: FastifyRequest, auth: Auth): string {
     default:
       return `user ID ${auth.user.id}`
   }
+}
+
+/** The request's path under /api/v3, without the query, for the log and the breach list. */
+function apiPath(request: FastifyRequest): string {
+  return request.url.split('?')[0]!.replace(/^\/api\/v3/, '')
 }
 
 export const apiRoutes: FastifyPluginAsync = async (app) => {
@@ -79,7 +87,11 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
     const auth = result.auth
     request.ghAuth = auth
     request.ghKind = auth.kind
-    if (auth.kind === 'legacy') reply.header('x-oauth-scopes', auth.scopes.join(', '))
+    const route = (request.routeOptions.url ?? '').replace(/^\/api\/v3(?=\/)/, '')
+    if (auth.kind === 'legacy') {
+      reply.header('x-oauth-scopes', auth.scopes.join(', '))
+      reply.header('x-accepted-oauth-scopes', acceptedHeader(request.method, route))
+    }
     const config = request.routeOptions.config
     if (config.jwt === true && auth.kind !== 'jwt') throw jwtRequired()
     if (config.jwt !== true && auth.kind === 'jwt') throw notAccessibleByIntegration()
@@ -88,13 +100,21 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
     const rate = limiter.consume(key, now.getTime(), config.rateFree !== true)
     request.ghRate = rate
     reply.headers(rateHeaders(rate))
-    if (rate.exceeded) throw new ApiError(403, `API rate limit exceeded for ${quotaOwner(request, auth)}.`, {}, RATE_DOCS)
-    if (!limiter.enter(key)) throw new ApiError(403, SECONDARY, { 'retry-after': '1' }, RATE_DOCS)
+    // Counted before refusing, so a test can assert that its client never ran into a limit.
+    const breach = (limit: Breach['limit'], error: ApiError): ApiError => {
+      const actor = actorOf(auth, state.app.slug)
+      state.recordBreach({ at: now, limit, tokenKind: auth.kind, ...(actor === undefined ? {} : { actor }), method: request.method, path: apiPath(request) })
+      return error
+    }
+    if (rate.exceeded) throw breach('quota', new ApiError(403, `API rate limit exceeded for ${quotaOwner(request, auth)}.`, {}, RATE_DOCS))
+    if (!limiter.enter(key)) throw breach('concurrent', new ApiError(403, SECONDARY, { 'retry-after': '1' }, RATE_DOCS))
     reply.raw.once('close', () => limiter.leave(key))
     if (WRITE_METHODS.has(request.method) && auth.kind !== 'jwt') {
       const wait = limiter.write(key, now.getTime())
-      if (wait > 0) throw new ApiError(429, SECONDARY, { 'retry-after': String(wait) }, RATE_DOCS)
+      if (wait > 0) throw breach('writes', new ApiError(429, SECONDARY, { 'retry-after': String(wait) }, RATE_DOCS))
     }
+
+    if (auth.kind === 'legacy') requireRouteScopes(auth.scopes, request.method, route)
 
     const status = faultStatus(state.faults, request.method, request.routeOptions.url ?? '', request.url.split('?')[0]!, state.random)
     if (status !== undefined) throw new ApiError(status, STATUS_CODES[status] ?? 'Error')
@@ -109,7 +129,7 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
     state.recordApi({
       at: new Date(),
       method: request.method,
-      path: request.url.split('?')[0]!.replace(/^\/api\/v3/, ''),
+      path: apiPath(request),
       tokenKind: request.ghKind,
       ...(auth === null ? {} : { actor: actorOf(auth, state.app.slug) }),
       status: reply.statusCode,

@@ -2,16 +2,14 @@ import type { FastifyPluginAsync } from 'fastify'
 import { paginate } from '../pagination.js'
 import { simpleUser } from '../serialize.js'
 import type { OrgRole, User } from '../state.js'
-import { asUser, hasScope } from './access.js'
+import { asUser } from './access.js'
 import { callerOf, originOf } from './context.js'
-import { ApiError, notFound } from './errors.js'
+import { notFound } from './errors.js'
+import { requireSso } from './sso.js'
 
 // GET /orgs/{org}/members: who belongs to an organization, optionally only its owners or only
 // its plain members. `filter` (2fa_disabled, 2fa_insecure) is ignored: the world knows nothing
 // of two-factor authentication.
-
-// read:org is implied by write:org and admin:org, and repo reaches organizations too.
-const SCOPES = ['admin:org', 'write:org', 'read:org', 'repo']
 
 export const orgMemberRoutes: FastifyPluginAsync = async (app) => {
   const { state } = app.sim
@@ -21,7 +19,7 @@ export const orgMemberRoutes: FastifyPluginAsync = async (app) => {
     const origin = originOf(request)
     const org = state.accountByLogin(request.params.org)
     if (org?.type !== 'Organization') throw notFound()
-    if (auth.kind === 'legacy' && !hasScope(auth, ...SCOPES)) throw new ApiError(404, 'Not Found', { 'x-accepted-oauth-scopes': SCOPES.join(', ') })
+    requireSso(request, state, auth, org.id)
     // GitHub sends a non-member to the public members (302 to /public_members); the world
     // tells public from concealed memberships nowhere, so a non-member sees none of them: 404.
     if (state.orgRole(auth.user.id, org.id) === undefined) throw notFound()

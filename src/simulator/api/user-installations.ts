@@ -4,7 +4,8 @@ import { installation as installationJson, repository } from '../serialize.js'
 import { atLeast, type Installation } from '../state.js'
 import { callerOf, idParam, originOf } from './context.js'
 import { ApiError, notAccessibleByIntegration, notFound, requiresAuthentication, validationFailed } from './errors.js'
-import { callerPermission, hasScope, sortedInstallationRepos, userCanAccessInstallation, type ApiAuth } from './access.js'
+import { requireSso } from './sso.js'
+import { callerPermission, sortedInstallationRepos, userCanAccessInstallation, type ApiAuth } from './access.js'
 
 // The installations a signed-in user can reach: GET /user/installations and its repositories
 // (GitHub App user tokens), and adding or removing one repository (classic tokens).
@@ -65,8 +66,8 @@ export const userInstallationRoutes: FastifyPluginAsync = async (app) => {
     if (auth.kind === 'none') throw requiresAuthentication()
     if (auth.kind !== 'legacy') throw notAccessibleByIntegration()
     if (!state.legacyTokensMayAddRepos) throw new ApiError(403, 'Resource not accessible by OAuth app')
-    if (!hasScope(auth, 'repo')) throw new ApiError(404, 'Not Found', { 'x-accepted-oauth-scopes': 'repo' })
     const installation = reachable(request, auth.user.id)
+    requireSso(request, state, auth, installation.accountId)
     const repo = state.liveRepo(idParam(request, 'repository_id'))
     if (repo === undefined || repo.ownerId !== installation.accountId || callerPermission(state, auth, repo) === 'none') throw notFound()
     if (callerPermission(state, auth, repo) !== 'admin') throw new ApiError(403, 'Must have admin rights to Repository.')

@@ -1,9 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { paginate } from '../pagination.js'
-import { organizationSimple, privateUser, repository, simpleUser } from '../serialize.js'
+import { organizationSimple, privateUser, publicUser, repository, simpleUser } from '../serialize.js'
 import { asUser, userRepos, type RepoListOptions } from './access.js'
 import { callerOf, originOf } from './context.js'
 import { notFound, validationFailed } from './errors.js'
+import { grantedScopes } from './scopes.js'
+import { markPartialResults, requireSso, ssoHiddenOrgs } from './sso.js'
 
 // The signed-in user: GET /user, /user/repos, /user/orgs, /user/memberships/orgs/{org}.
 
@@ -39,6 +41,7 @@ export const userRoutes: FastifyPluginAsync = async (app) => {
 
   app.get('/user', async (request) => {
     const auth = asUser(callerOf(request))
+    if (auth.kind === 'legacy' && !grantedScopes(auth.scopes).has('user')) return publicUser(originOf(request), state, auth.user)
     return privateUser(originOf(request), state, auth.user)
   })
 
@@ -46,16 +49,20 @@ export const userRoutes: FastifyPluginAsync = async (app) => {
     const auth = asUser(callerOf(request))
     const origin = originOf(request)
     const list = userRepos(state, auth, listOptions(request.query as Record<string, string | undefined>))
+    markPartialResults(reply, ssoHiddenOrgs(state, auth))
     return paginate(request, reply, origin.web, list).map(({ repo, permission }) => repository(origin, state, repo, permission))
   })
 
   app.get('/user/orgs', async (request, reply) => {
     const auth = asUser(callerOf(request))
     const origin = originOf(request)
-    // A GitHub App's user token reaches only organizations the app is installed on.
+    // A GitHub App's user token reaches only organizations the app is installed on; a legacy
+    // token none that SAML SSO keeps it out of.
+    const hidden = ssoHiddenOrgs(state, auth)
+    markPartialResults(reply, hidden)
     const orgs = state
       .orgsOf(auth.user.id)
-      .filter((org) => auth.kind === 'legacy' || isInstalled(org.id))
+      .filter((org) => (auth.kind === 'legacy' ? !hidden.has(org.id) : isInstalled(org.id)))
       .sort((a, b) => a.id - b.id)
     return paginate(request, reply, origin.web, orgs).map((org) => organizationSimple(origin, org))
   })
@@ -67,6 +74,7 @@ export const userRoutes: FastifyPluginAsync = async (app) => {
     const org = state.accountByLogin(request.params.org)
     const role = org?.type === 'Organization' ? state.orgRole(auth.user.id, org.id) : undefined
     if (org?.type !== 'Organization' || role === undefined || (auth.kind !== 'legacy' && !isInstalled(org.id))) throw notFound()
+    requireSso(request, state, auth, org.id)
     return {
       url: `${origin.api}/orgs/${org.login}/memberships/${auth.user.login}`,
       state: 'active',

@@ -11,10 +11,11 @@ import { installationSettingsRoutes } from './installation-settings.js'
 import { authorizeRoutes } from './oauth-authorize.js'
 import { tokenRoutes } from './oauth-token.js'
 import { signInRoutes } from './sign-in.js'
+import { ssoRoutes } from './sso.js'
 
 // github.com's web side: a simulated sign-in, OAuth authorization and the token exchange, the
 // app installation pages, and the settings pages where owners change an installation and
-// answer installation requests. Templates live in views/simulator with their own layout, so
+// answer installation requests, and the SAML single sign-on page of an org. Templates live in views/simulator with their own layout, so
 // the simulated GitHub never looks like the service under test.
 export const webRoutes: FastifyPluginAsync = async (app) => {
   // A fresh secret per simulator: its cookies mean nothing to another instance.
@@ -32,4 +33,5 @@ export const webRoutes: FastifyPluginAsync = async (app) => {
   await app.register(installRoutes)
   await app.register(installationSettingsRoutes)
   await app.register(installationRequestRoutes)
+  await app.register(ssoRoutes)
 }

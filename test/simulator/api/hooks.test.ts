@@ -61,7 +61,7 @@ t.test('repository hooks: only admins, and only with a hook scope or repo', asyn
   t.equal(refused.response?.headers['x-accepted-oauth-scopes'], 'admin:repo_hook, repo')
   const noscope = await failure(clientFor(sim.apiUrl, 'gho_noscope').request(LIST, { owner: 'noscope', repo: 'pub' }))
   t.equal(noscope.status, 404)
-  t.equal(noscope.response?.headers['x-accepted-oauth-scopes'], 'admin:repo_hook, write:repo_hook, read:repo_hook, repo')
+  t.equal(noscope.response?.headers['x-accepted-oauth-scopes'], 'admin:repo_hook, read:repo_hook, repo, write:repo_hook')
   t.equal((await failure(clientFor(sim.apiUrl, undefined).request(LIST, { owner: 'mona', repo: 'dotfiles' }))).status, 401)
   t.equal((await failure(clientFor(sim.apiUrl, undefined).request(LIST, { owner: 'mona', repo: 'site' }))).status, 401)
 })

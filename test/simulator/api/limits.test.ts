@@ -230,3 +230,49 @@ t.test('faults: the first call with a new installation token answers 401, as rep
   const { data: later } = await app.octokit.request('POST /app/installations/{installation_id}/access_tokens', { installation_id: 7 })
   t.equal((await clientFor(sim.apiUrl, later.token).request('GET /installation/repositories')).status, 200, 'switched off: no lag')
 })
+
+t.test('every breach of a limit is counted in GET /_sim/state, with who, what, and never the token', async (t) => {
+  const world = demoWorld()
+  world.installations = [{ id: 7, account: 'mona', repository_selection: 'all' }]
+  const sim = await startSimulator(t, world)
+  const breaches = async () => ((await (await fetch(`${sim.url}/_sim/state`)).json()) as any).breaches
+  const mona = clientFor(sim.apiUrl, MONA)
+  await mona.request('GET /user')
+  await mona.request('DELETE /repos/{owner}/{repo}/hooks/{hook_id}', { owner: 'mona', repo: 'site', hook_id: 5001 })
+  t.same(await breaches(), { concurrent: 0, writes: 0, quota: 0, total: 0, last: [] }, 'none after requests within the limits')
+
+  sim.state.limits.writesPerMinute = 1
+  await failure(mona.request('DELETE /repos/{owner}/{repo}/hooks/{hook_id}', { owner: 'mona', repo: 'site', hook_id: 5002 }))
+  sim.state.limits.concurrentPerToken = 1
+  sim.state.faults.latencyMs = 200
+  const inst = await appFor(sim).getInstallationOctokit(7)
+  await Promise.allSettled([1, 2].map(() => inst.request('GET /installation/repositories')))
+  sim.state.faults.latencyMs = 0
+  sim.state.limits.hourlyQuota = 0
+  await failure(clientFor(sim.apiUrl, undefined).request('GET /repos/{owner}/{repo}', { owner: 'mona', repo: 'dotfiles' }))
+  const seen = await breaches()
+  t.match(seen, {
+    concurrent: 1,
+    writes: 1,
+    quota: 1,
+    total: 3,
+    last: [
+      { limit: 'writes', tokenKind: 'legacy', actor: 'mona', method: 'DELETE', path: '/repos/mona/site/hooks/5002' },
+      { limit: 'concurrent', tokenKind: 'installation', actor: 'installation 7', method: 'GET', path: '/installation/repositories' },
+      { limit: 'quota', tokenKind: 'none', method: 'GET', path: '/repos/mona/dotfiles' },
+    ],
+  })
+  t.notOk('actor' in seen.last[2], 'no credential, no actor')
+  t.notOk(JSON.stringify(seen).includes(MONA), 'never a token')
+  t.match(seen.last[0].at, /^\d{4}-\d\d-\d\dT/)
+})
+
+t.test('the breach list keeps the 50 most recent, the counts every one', async (t) => {
+  const sim = await startSimulator(t)
+  sim.state.limits.hourlyQuota = 0
+  const mona = clientFor(sim.apiUrl, MONA)
+  for (let i = 0; i < 52; i++) await failure(mona.request('GET /repos/{owner}/{repo}', { owner: 'mona', repo: `r${i}` }))
+  t.equal(sim.state.breaches.total, 52)
+  t.equal(sim.state.breaches.last.length, 50)
+  t.equal(sim.state.breaches.last[0]!.path, '/repos/mona/r2')
+})

@@ -2,18 +2,23 @@ import t from 'tap'
 import type { World } from '../../../src/simulator/world.js'
 import { failure } from '../../helpers/request-error.js'
 import { appFor, clientFor, demoWorld, startSimulator } from '../../helpers/simulator.js'
+import { withScopes } from '../scoped-world.js'
 
 const MONA = 'gho_legacy_mona_0001'
 const OCTO = 'gho_legacy_octo_0003'
 
-t.test('GET /user answers the token owner, with GitHub private-user fields', async (t) => {
-  const { apiUrl } = await startSimulator(t)
-  const { data, headers } = await clientFor(apiUrl, MONA).request('GET /user')
-  t.match(data, { login: 'mona', id: 1, type: 'User', site_admin: false, public_repos: 2, total_private_repos: 1, user_view_type: 'private' })
-  t.equal(data.url, `${apiUrl}/users/mona`)
-  t.equal(data.html_url, apiUrl.replace('/api/v3', '/mona'))
-  t.equal(data.node_id, Buffer.from('04:User1').toString('base64'))
-  t.equal(headers['x-oauth-scopes'], 'repo, admin:repo_hook, admin:org_hook', 'classic tokens show their scopes')
+t.test('GET /user answers the token owner, with GitHub private-user fields for the user scope only', async (t) => {
+  const { apiUrl } = await startSimulator(t, withScopes({ octo: ['user'] }))
+  const { data, headers } = await clientFor(apiUrl, OCTO).request('GET /user')
+  t.match(data, { login: 'octo', id: 3, type: 'User', site_admin: false, public_repos: 0, total_private_repos: 0, user_view_type: 'private' })
+  t.equal(data.url, `${apiUrl}/users/octo`)
+  t.equal(data.html_url, apiUrl.replace('/api/v3', '/octo'))
+  t.equal(data.node_id, Buffer.from('04:User3').toString('base64'))
+  t.equal(headers['x-oauth-scopes'], 'repo, admin:repo_hook, user', 'classic tokens show their scopes')
+  t.equal(headers['x-accepted-oauth-scopes'], '', 'GET /user needs no scope')
+  const mona = await clientFor(apiUrl, MONA).request('GET /user')
+  t.match(mona.data, { login: 'mona', public_repos: 2, user_view_type: 'public' }, 'without user: the public profile')
+  t.notOk('total_private_repos' in mona.data || 'two_factor_authentication' in mona.data, 'no private profile field')
 })
 
 t.test('GET /user with a ghu_ token, a ghs_ token, no token, a bad token and the JWT', async (t) => {
@@ -112,7 +117,7 @@ t.test('GET /user/repos pages through 250 repos with octokit.paginate', async (t
 })
 
 t.test('GET /user/orgs: every membership for a legacy token, installed orgs for a ghu_ token', async (t) => {
-  const sim = await startSimulator(t)
+  const sim = await startSimulator(t, withScopes({ mona: ['read:org'] }))
   const { data } = await clientFor(sim.apiUrl, MONA).request('GET /user/orgs')
   t.same(data.map((o) => o.login), ['acme', 'widgets'])
   t.match(data[0], { id: 100, url: `${sim.apiUrl}/orgs/acme`, hooks_url: `${sim.apiUrl}/orgs/acme/hooks`, description: null })
@@ -128,7 +133,7 @@ t.test('GET /user/orgs: every membership for a legacy token, installed orgs for 
 t.test('GET /user/memberships/orgs/{org}: the user\'s role, only for their own orgs', async (t) => {
   const world = demoWorld()
   world.orgs!.push({ id: 102, login: 'closed', members: { mona: 'member' }, default_repository_permission: 'none' })
-  const sim = await startSimulator(t, world)
+  const sim = await startSimulator(t, withScopes({ mona: ['read:org'] }, world))
   const mona = clientFor(sim.apiUrl, MONA)
   t.match((await mona.request('GET /user/memberships/orgs/{org}', { org: 'acme' })).data, {
     state: 'active',

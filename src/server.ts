@@ -45,6 +45,8 @@ export interface ServerOptions {
   rateLimitPerMinute?: number
   /** Where log lines go instead of stdout (tests read them). */
   logStream?: LogDestination
+  /** The base of the waits between retries of a failed GitHub request (default 1000 ms; tests: a few). */
+  githubRetryAfterBaseMs?: number
 }
 
 const HEALTH_TIMEOUT_MS = 2_000
@@ -71,7 +73,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(viewsPlugin, { defaultContext: { staffPagesOpen: options.staffPagesOpen, title: 'oauth-to-app' } })
 
   await app.register(databasePlugin, { db: options.db.db })
-  const GitHub = createOctokitClass({ apiUrl: options.github.apiUrl, log: app.log })
+  const GitHub = createOctokitClass({
+    apiUrl: options.github.apiUrl,
+    log: app.log,
+    ...(options.githubRetryAfterBaseMs === undefined ? {} : { retryAfterBaseMs: options.githubRetryAfterBaseMs }),
+  })
   const github = createGitHubClients(options.github, GitHub)
   await app.register(queuePlugin, { pool: options.db.pool, handlers: jobHandlers(options.db.db, github) })
   await app.register(sessionPlugin, {

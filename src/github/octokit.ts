@@ -15,6 +15,8 @@ export interface GitHubClientOptions {
   maxRetryAfterSeconds?: number
   /** Retries of 5xx and network errors (octokit's retry plugin). */
   retries?: number
+  /** The retry plugin waits (retry number)² times this (default 1000 ms); tests wait a few ms. */
+  retryAfterBaseMs?: number
 }
 
 export type GitHubOctokit = InstanceType<typeof Octokit>
@@ -45,7 +47,7 @@ export function createOctokitClass(options: GitHubClientOptions): GitHubOctokitC
     userAgent: 'oauth-to-app',
     log: logger,
     throttle: { onRateLimit: onLimit('primary'), onSecondaryRateLimit: onLimit('secondary') },
-    retry: { retries: options.retries ?? 2 },
+    retry: { retries: options.retries ?? 2, ...(options.retryAfterBaseMs === undefined ? {} : { retryAfterBaseValue: options.retryAfterBaseMs }) },
   })
   return Configured.plugin((octokit) => {
     octokit.hook.wrap('request', async (request, endpoint) => {

@@ -50,6 +50,7 @@ const schemas = {
             pattern: { type: 'string', minLength: 1 },
             status: { type: 'integer', minimum: 400, maximum: 599 },
             rate: { type: 'number', minimum: 0, maximum: 1 },
+            actor: { type: 'string', minLength: 1 },
           },
         },
       },

@@ -83,7 +83,7 @@ function shape(path: string): string {
  * pattern names a route as GitHub's docs do (/repos/{owner}/{repo}/hooks), as the concrete
  * path (/repos/acme/api/hooks), or either prefixed by the method ("GET /installation/repositories").
  */
-export function faultStatus(faults: Faults, method: string, template: string, path: string, random: () => number): number | undefined {
+export function faultStatus(faults: Faults, method: string, template: string, path: string, random: () => number, actor?: string): number | undefined {
   if (faults.errors.length === 0) return undefined
   const routeShape = shape(template)
   const concrete = path.replace(/^\/api\/v3(?=\/)/, '')
@@ -96,6 +96,7 @@ export function faultStatus(faults: Faults, method: string, template: string, pa
       pattern = prefixed[2]!
     }
     if (faultMethod !== '' && faultMethod !== '*' && faultMethod.toUpperCase() !== method) continue
+    if (fault.actor !== undefined && fault.actor.toLowerCase() !== actor?.toLowerCase()) continue
     if (shape(pattern) !== routeShape && pattern.replace(/^\/api\/v3(?=\/)/, '') !== concrete) continue
     if (random() < fault.rate) return fault.status
   }

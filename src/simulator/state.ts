@@ -137,7 +137,14 @@ export interface Faults {
   /** Added to every API response. */
   latencyMs: number
   /** A route pattern (e.g. "GET /installation/repositories") fails with `status` at `rate` (0..1). */
-  errors: { method: string; pattern: string; status: number; rate: number }[]
+  errors: {
+    method: string
+    pattern: string
+    status: number
+    rate: number
+    /** Only requests acting as this login (a user's token): one user's token failing, everyone else's fine. */
+    actor?: string
+  }[]
   /** The first call with each new installation token gets 401, as GitHub's replication lag does. */
   installationTokenLag: boolean
 }

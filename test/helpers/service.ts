@@ -36,6 +36,8 @@ export async function serviceWithGitHub(t: Test, world: World = demoWorld(), ove
       privateKey: sim.privateKey,
       webhookSecret: world.app.webhook_secret,
     },
+    // GitHub's failures are retried as in production, but a few ms apart.
+    githubRetryAfterBaseMs: 5,
     ...overrides,
   })
   // GitHub's webhooks reach the service as they would in production: over HTTP.

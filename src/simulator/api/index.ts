@@ -116,7 +116,7 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
 
     if (auth.kind === 'legacy') requireRouteScopes(auth.scopes, request.method, route)
 
-    const status = faultStatus(state.faults, request.method, request.routeOptions.url ?? '', request.url.split('?')[0]!, state.random)
+    const status = faultStatus(state.faults, request.method, request.routeOptions.url ?? '', request.url.split('?')[0]!, state.random, actorOf(auth, state.app.slug))
     if (status !== undefined) throw new ApiError(status, STATUS_CODES[status] ?? 'Error')
   })
 

@@ -191,6 +191,15 @@ t.test('faults: an error status at a rate for a route', async (t) => {
   t.same(sim.state.apiLog.filter((e) => e.path === '/repos/mona/site').map((e) => e.status), [500, 200])
 })
 
+t.test("faults: an error for one user's requests only", async (t) => {
+  const sim = await startSimulator(t)
+  const set = await sim.sim.app.inject({ method: 'PUT', url: '/_sim/faults', payload: { errors: [{ pattern: '/user', status: 503, rate: 1, actor: 'Octo' }] } })
+  t.equal(set.statusCode, 200)
+  t.match(await failure(clientFor(sim.apiUrl, 'gho_legacy_octo_0003').request('GET /user')), { status: 503 }, "octo's token fails")
+  t.equal((await clientFor(sim.apiUrl, MONA).request('GET /user')).status, 200, "mona's does not")
+  t.equal((await sim.sim.app.inject({ method: 'PUT', url: '/_sim/faults', payload: { errors: [{ pattern: '/user', status: 503, rate: 1, actor: '' }] } })).statusCode, 400)
+})
+
 t.test('faults: how a pattern names a route', async (t) => {
   const faults = (pattern: string, method = '*') => ({ latencyMs: 0, installationTokenLag: false, errors: [{ method, pattern, status: 503, rate: 1 }] })
   const always = () => 0

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { appFor, startSimulator, type StartedSimulator } from '../helpers/simulator.js'
-import { withScopes } from './scoped-world.js'
+import { withScopes } from '../helpers/scoped-world.js'
 
 // POST /_sim/accounts/{login}/rename: the old login names nothing any more, as on GitHub;
 // repositories under it redirect by id; payloads show the new login; ids, memberships and

@@ -2,7 +2,7 @@ import t from 'tap'
 import type { World } from '../../../src/simulator/world.js'
 import { failure } from '../../helpers/request-error.js'
 import { appFor, clientFor, demoWorld, startSimulator } from '../../helpers/simulator.js'
-import { withScopes } from '../scoped-world.js'
+import { withScopes } from '../../helpers/scoped-world.js'
 
 const MONA = 'gho_legacy_mona_0001'
 const OCTO = 'gho_legacy_octo_0003'

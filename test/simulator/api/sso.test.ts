@@ -1,7 +1,7 @@
 import t from 'tap'
 import { validateWorld } from '../../../src/simulator/world.js'
 import { appFor, demoWorld, startSimulator, type StartedSimulator } from '../../helpers/simulator.js'
-import { withScopes } from '../scoped-world.js'
+import { withScopes } from '../../helpers/scoped-world.js'
 
 // SAML single sign-on: acme enforces it; octo's legacy token is authorized for it, mona's is
 // not. Every acme resource refuses mona's token with 403 and the X-GitHub-SSO url, the lists

@@ -1,5 +1,5 @@
 import type { World } from '../../src/simulator/world.js'
-import { demoWorld } from '../helpers/simulator.js'
+import { demoWorld } from './simulator.js'
 
 // The demo world's legacy tokens hold repo and hook scopes only, as most legacy tokens do; tests
 // of the endpoints that need an org or a user scope grant it here, on top.

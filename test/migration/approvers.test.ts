@@ -1,5 +1,6 @@
 import t from 'tap'
 import { orgOwners } from '../../src/migration/approvers.js'
+import { withScopes } from '../helpers/scoped-world.js'
 import { githubClientsOf, serviceWithGitHub } from '../helpers/service.js'
 
 // Whom a member waiting for approval should ask: the org's owners, as GitHub lists them to
@@ -7,10 +8,12 @@ import { githubClientsOf, serviceWithGitHub } from '../helpers/service.js'
 // will not say.
 
 
-t.test("a member learns the org's owners by name", async (t) => {
-  const service = await serviceWithGitHub(t)
+t.test("a member learns the org's owners by name, when the legacy token holds read:org", async (t) => {
+  const service = await serviceWithGitHub(t, withScopes({ mona: ['read:org'], octo: ['read:org'] }))
   t.same(await orgOwners(service.tdb.db, githubClientsOf(service, { retries: 0 }), 1, 'widgets'), ['octo'])
   t.same(await orgOwners(service.tdb.db, githubClientsOf(service, { retries: 0 }), 3, 'acme'), ['mona'])
+  const typical = await serviceWithGitHub(t)
+  t.same(await orgOwners(typical.tdb.db, githubClientsOf(typical, { retries: 0 }), 1, 'widgets'), [], 'without it GitHub will not say (404)')
 })
 
 t.test('no names when the legacy token is gone or GitHub refuses it', async (t) => {

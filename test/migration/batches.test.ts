@@ -8,10 +8,14 @@ import { planBatches } from '../../src/migration/batches.js'
 import { LegacyTokenRevoked } from '../../src/migration/repo-refresh.js'
 import type { World } from '../../src/simulator/world.js'
 import { testDatabase } from '../helpers/database.js'
-import { demoWorld, startSimulator } from '../helpers/simulator.js'
+import { withScopes } from '../helpers/scoped-world.js'
+import { startSimulator } from '../helpers/simulator.js'
 
-// Both sides from one world: the simulated GitHub and the legacy tables.
-async function setup(t: Test, world: World = demoWorld()) {
+const READ_ORG = { mona: ['read:org'], octo: ['read:org'] }
+
+// Both sides from one world: the simulated GitHub and the legacy tables. Tokens here hold
+// read:org, so roles can be read (test/routes/wizard-token-faults.test.ts plans without it).
+async function setup(t: Test, world: World = withScopes(READ_ORG)) {
   const sim = await startSimulator(t, world)
   const tdb = await testDatabase(t)
   const result = await importLegacyCsv(tdb.pool, Readable.from([legacyCsvFromWorld(world)]), { fileName: 'world', onProblem: () => t.fail('bad world') })
@@ -54,7 +58,7 @@ t.test('mona: her account, the org she owns with others\' repos and its org hook
 })
 
 t.test('octo in an org that shares nothing: private repos of others counted, never named', async (t) => {
-  const world = demoWorld()
+  const world = withScopes(READ_ORG)
   world.orgs!.find((o) => o.login === 'acme')!.default_repository_permission = 'none'
   const { tdb, legacy } = await setup(t, world)
   const { batches, gone } = await planBatches(tdb.db, legacy('gho_legacy_octo_0003'), { id: 3, login: 'octo' })
@@ -66,7 +70,7 @@ t.test('octo in an org that shares nothing: private repos of others counted, nev
 })
 
 t.test('a transferred repo lands on its new owner, marked moved; an outsider owner can only be looked at', async (t) => {
-  const world = demoWorld()
+  const world = withScopes(READ_ORG)
   world.orgs!.push({ id: 102, login: 'elsewhere', members: { octo: 'admin' } })
   const { sim, tdb, legacy } = await setup(t, world)
   sim.state.transferRepo(sim.state.liveRepo(1002)!, sim.state.accountByLogin('octo')!.id)

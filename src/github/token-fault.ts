@@ -22,7 +22,8 @@ export type UnseenFault = Exclude<TokenFault, { kind: 'revoked' | 'not_found' }>
 
 interface ErrorLike {
   status?: number
-  message?: string
+  /** octokit's errors always have one. */
+  message: string
   response?: { headers?: Record<string, string | number | undefined>; data?: unknown }
 }
 
@@ -54,7 +55,7 @@ export function ssoPartialOrgs(value: string | number | undefined): number[] {
 
 /** GitHub's message without the documentation link octokit appends. */
 function said(error: ErrorLike): string {
-  return String(error.message ?? '').replace(/ - https?:\/\/\S+$/, '')
+  return error.message.replace(/ - https?:\/\/\S+$/, '')
 }
 
 export function tokenFault(error: unknown): TokenFault {

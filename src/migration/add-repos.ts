@@ -3,7 +3,7 @@ import type { Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
 import { explainFault, tokenFault } from '../github/token-fault.js'
 import { appendAudit, type AuditActor } from './audit.js'
-import { checkCoverage } from './coverage.js'
+import { checkCoverageNow } from './coverage.js'
 import { legacyTokenOf } from './legacy-token.js'
 import { loadBatch } from './plan-store.js'
 
@@ -151,5 +151,7 @@ export async function addRepos(db: Kysely<Database>, github: GitHubClients, job:
       detail: { path, added },
     })
   })
-  await checkCoverage(db, github, batch.owner_id, { actor, requestId: job.requestId })
+  // A retried job finds the batch no longer adding and stops: a check GitHub cannot answer now
+  // is written on the batch ("Check again"), not thrown into a retry that would skip it.
+  await checkCoverageNow(db, github, batch.owner_id, { actor, requestId: job.requestId })
 }

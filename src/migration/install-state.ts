@@ -48,6 +48,34 @@ export function readState(key: StateKey, state: string, now = Date.now()): State
   return { ok: true, payload: { nonce, userId, ownerId, expiresAt } }
 }
 
+/**
+ * How long a state's row outlives its expiry. The setup route reads the signature's expiry
+ * before the row, so a reload of an expired link is answered "expired" without it; but a
+ * callback that passed that check may still be on its way through GitHub's authorization
+ * (up to the sign-in window, ten minutes) when the state expires, and needs its row then.
+ */
+export const INSTALL_STATE_KEPT_AFTER_EXPIRY_MS = 30 * 60_000
+
+/** Past this many expired rows, the rest wait for the next state issued. */
+const PRUNE_BATCH = 100
+
+/**
+ * Removes expired states (used or not: nothing reads them any more; the audit log keeps what
+ * happened). Run where states are issued rather than by a scheduled job: rows accumulate only
+ * as states are issued, so pruning at that pace (up to a hundred each time) keeps the table
+ * to the states of about the last ninety minutes without a timer or another queue, and the
+ * expiry index makes it a range scan. Rows another transaction holds are skipped, so two users
+ * pressing Install never wait on each other.
+ */
+export async function pruneStates(db: Kysely<Database>, now = Date.now()): Promise<number> {
+  const before = new Date(now - INSTALL_STATE_KEPT_AFTER_EXPIRY_MS)
+  const pruned = await db
+    .deleteFrom('app.install_state')
+    .where('nonce', 'in', (eb) => eb.selectFrom('app.install_state').select('nonce').where('expires_at', '<', before).limit(PRUNE_BATCH).forUpdate().skipLocked())
+    .executeTakeFirst()
+  return Number(pruned.numDeletedRows)
+}
+
 export async function issueState(
   db: Kysely<Database>,
   key: StateKey,
@@ -56,6 +84,7 @@ export async function issueState(
 ): Promise<string> {
   const nonce = randomBytes(16).toString('base64url')
   const expiresAt = Date.now() + INSTALL_STATE_LIFETIME_MS
+  await pruneStates(db)
   await db
     .insertInto('app.install_state')
     .values({ nonce, batch_id: batch.id, user_id: batch.user_id, owner_id: batch.owner_id, repo_ids: repoIds, expires_at: new Date(expiresAt), used_at: null })

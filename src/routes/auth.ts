@@ -19,12 +19,19 @@ export interface SignedInUser {
 declare module 'fastify' {
   interface Session {
     user?: SignedInUser
-    /**
-     * The authorization under way: its state and PKCE verifier, when it started, and, when it
-     * was started to verify an installation, what GitHub's setup redirect claimed.
-     */
-    oauth?: { state: string; verifier: string; startedAt: number; setup?: PendingSetup }
+    /** The authorizations under way, by their state: one per tab that started one. */
+    oauth?: Record<string, PendingAuthorization>
   }
+}
+
+/**
+ * An authorization under way: its PKCE verifier, when it started, and, when it was started to
+ * verify an installation, what GitHub's setup redirect claimed.
+ */
+export interface PendingAuthorization {
+  verifier: string
+  startedAt: number
+  setup?: PendingSetup
 }
 
 export interface AuthRoutesOptions {
@@ -34,11 +41,26 @@ export interface AuthRoutesOptions {
 
 /** A sign-in not finished within this time has to start again. */
 const SIGN_IN_WINDOW_MS = 10 * 60_000
+/**
+ * Authorizations kept under way in one session: two tabs back from installing on two owners
+ * each have theirs, while a page reloaded over and over cannot grow the session without end.
+ */
+const MAX_PENDING = 5
 
 function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a)
   const y = Buffer.from(b)
   return x.length === y.length && timingSafeEqual(x, y)
+}
+
+/** The authorization this state started, if this session has it; spent by being taken. */
+function takeAuthorization(request: FastifyRequest, state: string | undefined): PendingAuthorization | undefined {
+  const pending = request.session.get('oauth') ?? {}
+  const key = state === undefined ? undefined : Object.keys(pending).find((k) => sameSecret(k, state))
+  if (key === undefined) return undefined
+  const { [key]: taken, ...rest } = pending
+  request.session.set('oauth', rest)
+  return taken
 }
 
 export function viewerOf(request: FastifyRequest): SignedInUser | undefined {
@@ -52,7 +74,13 @@ export function viewerOf(request: FastifyRequest): SignedInUser | undefined {
 export function authorizeOnGitHub(request: FastifyRequest, reply: FastifyReply, github: GitHubClients, publicUrl: string, setup?: PendingSetup): FastifyReply {
   const pkce = createPkce()
   const state = randomBytes(32).toString('base64url')
-  request.session.set('oauth', { state, verifier: pkce.verifier, startedAt: Date.now(), ...(setup === undefined ? {} : { setup }) })
+  const now = Date.now()
+  // Kept in the order they started: the expired ones and the oldest past the bound give way.
+  const kept = Object.entries(request.session.get('oauth') ?? {})
+    .filter(([, p]) => now - p.startedAt <= SIGN_IN_WINDOW_MS)
+    .slice(-(MAX_PENDING - 1))
+  const started: PendingAuthorization = { verifier: pkce.verifier, startedAt: now, ...(setup === undefined ? {} : { setup }) }
+  request.session.set('oauth', Object.fromEntries([...kept, [state, started]]))
   const { webUrl, clientId } = github.config
   return reply.redirect(authorizationUrl({ webUrl, clientId, redirectUri: `${publicUrl}/auth/callback`, state, codeChallenge: pkce.challenge }))
 }
@@ -64,14 +92,13 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, { g
   app.get('/auth/login', { config: { rateLimit: {} } }, async (request, reply) => authorizeOnGitHub(request, reply, github, publicUrl))
 
   app.get<{ Querystring: { code?: string; state?: string; error?: string } }>('/auth/callback', { config: { rateLimit: {} } }, async (request, reply) => {
-    const pending = request.session.get('oauth')
-    // One use: whatever happens next, this state is spent.
-    request.session.set('oauth', undefined)
     const { code, state, error } = request.query
+    // One use: whatever happens next, this state is spent (the other tabs' stay as they are).
+    const pending = takeAuthorization(request, state)
     if (error === 'access_denied') {
       return reply.code(400).view('signed-out.eta', { title: 'Sign-in cancelled', message: 'You cancelled the sign-in on GitHub. Nothing was changed.' })
     }
-    if (pending === undefined || state === undefined || !sameSecret(state, pending.state) || Date.now() - pending.startedAt > SIGN_IN_WINDOW_MS) {
+    if (pending === undefined || Date.now() - pending.startedAt > SIGN_IN_WINDOW_MS) {
       throw new HttpError(400, 'This sign-in link has expired or was already used, or was started in another browser. Please sign in again.')
     }
     if (code === undefined || code === '') throw new HttpError(400, 'GitHub sent no authorization code. Please sign in again.')

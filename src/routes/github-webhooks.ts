@@ -6,6 +6,8 @@ import type { InstallationEventJob } from '../migration/installation-events.js'
 // POST /github/webhooks, the App's webhook URL. The signature is checked on the exact bytes
 // GitHub sent; a delivery GitHub sends again (same X-GitHub-Delivery) is taken once; the work is
 // queued in the same transaction that records the delivery, and GitHub gets its answer at once.
+// The delivery id is not signed, so a body seen once can come again under a new id: the job
+// believes only what GitHub, asked by the App, confirms (src/migration/installation-events.ts).
 
 export interface WebhookRoutesOptions {
   secret: string
@@ -20,7 +22,7 @@ interface Account {
 
 interface InstallationPayload {
   action: string
-  installation: { id: number; account: Account | null; repository_selection: 'all' | 'selected'; suspended_at?: string | null }
+  installation: { id: number; account: Account | null }
   sender: { id: number; login: string }
   requester?: { id: number; login: string } | null
 }
@@ -62,13 +64,8 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
       deliveryId,
       event: event as InstallationEventJob['event'],
       action: payload.action,
-      installation: {
-        id: payload.installation.id,
-        accountId: account.id,
-        accountLogin: account.login ?? String(account.id),
-        repositorySelection: payload.installation.repository_selection,
-        suspendedAt: payload.installation.suspended_at ?? null,
-      },
+      // The payload is a hint: the job asks GitHub what the installation is now.
+      installation: { id: payload.installation.id, accountId: account.id, accountLogin: account.login ?? String(account.id) },
       sender: { id: payload.sender.id, login: payload.sender.login },
       requester: payload.requester == null ? null : { id: payload.requester.id, login: payload.requester.login },
     }

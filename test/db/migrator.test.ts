@@ -34,11 +34,14 @@ t.test('from empty, every migration applies and a re-run does nothing', async (t
   t.same(await pendingMigrations(tdb.db), [])
 })
 
-/** The schema's shape: every column of the service's and the legacy tables. */
+/** The schema's shape: every column and index of the service's and the legacy tables. */
 async function columns(db: Parameters<typeof migrateToLatest>[0]): Promise<string[]> {
   const { rows } = await sql<{ name: string }>`
     select table_schema || '.' || table_name || '.' || column_name as name from information_schema.columns
-    where table_schema in ('legacy', 'app') order by 1`.execute(db)
+    where table_schema in ('legacy', 'app')
+    union all
+    select schemaname || '.' || tablename || ' ' || indexdef from pg_indexes where schemaname in ('legacy', 'app')
+    order by 1`.execute(db)
   return rows.map((r) => r.name)
 }
 
@@ -53,6 +56,24 @@ t.test('down reverts only the last migration, and up restores it', async (t) => 
   const up = await migrateToLatest(tdb.db)
   t.same(up.map((r) => r.migrationName), [down[0]?.migrationName])
   t.same(await columns(tdb.db), all)
+})
+
+t.test('app.install_state is indexed by batch and by expiry', async (t) => {
+  const tdb = await testDatabase(t)
+  const { rows } = await sql<{ indexdef: string }>`select indexdef from pg_indexes where schemaname = 'app' and tablename = 'install_state' order by indexname`.execute(tdb.db)
+  t.match(
+    rows.map((r) => r.indexdef),
+    [/\(batch_id\)$/, /\(expires_at\)$/, /UNIQUE INDEX install_state_pkey .*\(nonce\)$/],
+  )
+  // The planner uses them, even on a table this small, when told to avoid whole-table reads.
+  await tdb.db.connection().execute(async (db) => {
+    await sql`set enable_seqscan = off`.execute(db)
+    for (const [where, index] of [['batch_id = 1', 'install_state_batch_id'], ['expires_at < now()', 'install_state_expires_at']] as const) {
+      const plan = await sql<{ 'QUERY PLAN': string }>`explain select nonce from app.install_state where ${sql.raw(where)}`.execute(db)
+      t.match(plan.rows.map((r) => r['QUERY PLAN']).join('\n'), index, `${where}: ${index}`)
+    }
+    await sql`reset enable_seqscan`.execute(db)
+  })
 })
 
 t.test('two instances migrating an empty database at once apply each migration once', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { claimState, INSTALL_STATE_LIFETIME_MS, installStateKey, issueState, readState, signState, type StatePayload } from '../../src/migration/install-state.js'
+import { claimState, INSTALL_STATE_KEPT_AFTER_EXPIRY_MS, INSTALL_STATE_LIFETIME_MS, installStateKey, issueState, readState, signState, type StatePayload } from '../../src/migration/install-state.js'
 import { testDatabase } from '../helpers/database.js'
 
 // The `state` of an install link: signed by this service, naming the user and the owner,
@@ -62,15 +62,52 @@ t.test('anything changed is forged, and a forgery is called forged even when it 
   }
 })
 
-t.test('issued for a batch: signed for its user and owner, recorded with what the link preselected; spent once', async (t) => {
-  const tdb = await testDatabase(t)
+async function batchOf(tdb: Awaited<ReturnType<typeof testDatabase>>) {
   const { db } = tdb
   await db.insertInto('app.inventory').values({ user_id: 1, user_login: 'mona', planned_at: new Date(), gone: '[]' }).execute()
-  const batch = await db
+  return db
     .insertInto('app.batch')
     .values({ user_id: 1, owner_id: 100, owner_login: 'acme', owner_type: 'Organization', role: 'admin', action: 'install', hidden_repos: 0 })
     .returning(['id', 'user_id', 'owner_id'])
     .executeTakeFirstOrThrow()
+}
+
+t.test('issuing a state prunes the expired ones, used or not, and keeps the live ones and those a callback may still need', async (t) => {
+  const tdb = await testDatabase(t)
+  const { db } = tdb
+  const batch = await batchOf(tdb)
+  const now = Date.now()
+  const row = (nonce: string, expiresAt: number, used: boolean) => ({ nonce, batch_id: batch.id, user_id: 1, owner_id: 100, repo_ids: [], expires_at: new Date(expiresAt), used_at: used ? new Date(expiresAt - 60_000) : null })
+  const longAgo = now - INSTALL_STATE_KEPT_AFTER_EXPIRY_MS - 60_000
+  await db
+    .insertInto('app.install_state')
+    .values([
+      row('expired-yesterday', now - 86_400_000, false),
+      row('expired-and-used', longAgo, true),
+      row('expired-unused', longAgo, false),
+      // Its setup callback may be on its way through GitHub's authorization still.
+      row('just-expired', now - 60_000, true),
+      row('live', now + 60_000, false),
+      row('live-used', now + 60_000, true),
+    ])
+    .execute()
+  const issued = readState(key, await issueState(db, key, batch, []))
+  const left = (await db.selectFrom('app.install_state').select('nonce').orderBy('nonce').execute()).map((r) => r.nonce)
+  t.same(left, ['just-expired', 'live', 'live-used', issued.ok ? issued.payload.nonce : ''].sort())
+
+  // A long backlog (a table from before pruning) goes a hundred at a time, one issue after another.
+  await db.insertInto('app.install_state').values(Array.from({ length: 150 }, (_, i) => row(`old-${i}`, longAgo, false))).execute()
+  await issueState(db, key, batch, [])
+  t.equal((await db.selectFrom('app.install_state').select('nonce').where('nonce', 'like', 'old-%').execute()).length, 50)
+  await issueState(db, key, batch, [])
+  t.equal((await db.selectFrom('app.install_state').select('nonce').where('nonce', 'like', 'old-%').execute()).length, 0)
+  t.equal((await db.selectFrom('app.install_state').select('nonce').execute()).length, 6, 'the live ones stay')
+})
+
+t.test('issued for a batch: signed for its user and owner, recorded with what the link preselected; spent once', async (t) => {
+  const tdb = await testDatabase(t)
+  const { db } = tdb
+  const batch = await batchOf(tdb)
   const issuedAt = Date.now()
   const state = await issueState(db, key, batch, [1100, 1102])
   const read = readState(key, state)

@@ -4,7 +4,7 @@ import t, { type Test } from 'tap'
 import { SESSION_COOKIE } from '../../src/plugins/session.js'
 import { testDatabase, type TestDatabase } from '../helpers/database.js'
 import { testServer } from '../helpers/server.js'
-import { sessionCookieOf, startSignIn } from '../helpers/sign-in.js'
+import { codeFor, sessionCookieOf, startSignIn } from '../helpers/sign-in.js'
 import { startSimulator, type StartedSimulator } from '../helpers/simulator.js'
 
 const PUBLIC_URL = 'http://localhost:3000'
@@ -75,8 +75,11 @@ t.test('a replayed, forged, missing or stale state changes nothing', async (t) =
   const forged = await app.inject({ url: `/auth/callback?code=${code}&state=forged-${state}`, cookies: { [SESSION_COOKIE]: cookie } })
   t.equal(forged.statusCode, 400)
   t.match(forged.body, 'expired or was already used')
-  // The forged attempt spent the state: the real one no longer works either.
-  const replay = await app.inject({ url: `/auth/callback?code=${code}&state=${state}`, cookies: { [SESSION_COOKIE]: cookie } })
+  // A state this session never started spends none it did (another tab may be under way) ...
+  const real = await app.inject({ url: `/auth/callback?code=${code}&state=${state}`, cookies: { [SESSION_COOKIE]: cookie } })
+  t.equal(real.statusCode, 302)
+  // ... and each is spent by its one use.
+  const replay = await app.inject({ url: `/auth/callback?code=${code}&state=${state}`, cookies: { [SESSION_COOKIE]: cookieOf(real)! } })
   t.equal(replay.statusCode, 400)
   const noSession = await app.inject({ url: `/auth/callback?code=${code}&state=${state}` })
   t.equal(noSession.statusCode, 400)
@@ -86,10 +89,11 @@ t.test('a replayed, forged, missing or stale state changes nothing', async (t) =
   t.equal(noState.statusCode, 400)
 
   const stale = await startSignIn(app, sim)
-  await sql`update app.session set sess = jsonb_set(sess::jsonb, '{oauth,startedAt}', '0')::json`.execute(tdb.db)
+  await sql`update app.session set sess = jsonb_set(sess::jsonb, array['oauth', ${stale.state}, 'startedAt'], '0')::json`.execute(tdb.db)
   const late = await app.inject({ url: `/auth/callback?code=${stale.code}&state=${stale.state}`, cookies: { [SESSION_COOKIE]: stale.cookie } })
   t.equal(late.statusCode, 400, 'a sign-in started more than ten minutes ago')
-  t.same(await audit(tdb), [], 'nobody signed in')
+  t.match(await audit(tdb), [{ action: 'sign_in' }], 'nobody signed in but with the real state, once')
+  t.equal((await audit(tdb)).length, 1)
 })
 
 t.test('cancelled on GitHub, no code, or a code GitHub refuses: a clear page, nobody signed in', async (t) => {
@@ -138,4 +142,44 @@ t.test('sign-out ends the session and is recorded', async (t) => {
   const visitorOut = await app.inject({ method: 'POST', url: '/auth/logout', cookies: { [SESSION_COOKIE]: cookieOf(visitor)! }, payload: { _csrf: visitor.json().csrf } })
   t.equal(visitorOut.statusCode, 302)
   t.equal((await audit(tdb)).length, 2)
+})
+
+t.test('sign-in deletes the session it replaces, and a request still under way with it cannot bring it back', async (t) => {
+  const { app, sim, tdb } = await setup(t)
+  // A page another tab asked for just before the sign-in finished, answered just after it.
+  let release!: () => void
+  const held = new Promise<void>((resolve) => (release = resolve))
+  let loaded!: () => void
+  const hasLoaded = new Promise<void>((resolve) => (loaded = resolve))
+  app.get('/t/slow', async () => {
+    loaded()
+    await held
+    return { ok: true }
+  })
+  const sids = async () => (await tdb.db.selectFrom('app.session').select('sid').execute()).map((r) => r.sid).sort()
+  const sidOf = (cookie: string) => decodeURIComponent(cookie).split('.')[0]!
+  const signInFrom = async (cookie: string, userId: number): Promise<{ cookie: string; authorize: URL }> => {
+    const login = await app.inject({ url: '/auth/login', cookies: { [SESSION_COOKIE]: cookie } })
+    const authorize = new URL(login.headers.location as string)
+    const slow = app.inject({ url: '/t/slow', cookies: { [SESSION_COOKIE]: cookie } })
+    await hasLoaded
+    const back = await app.inject({ url: `/auth/callback?code=${codeFor(sim, authorize, userId)}&state=${authorize.searchParams.get('state')}`, cookies: { [SESSION_COOKIE]: cookie } })
+    release()
+    await slow
+    return { cookie: cookieOf(back)!, authorize }
+  }
+
+  const visitor = cookieOf(await app.inject({ url: '/auth/login' }))!
+  const { cookie: mona, authorize } = await signInFrom(visitor, 1)
+  t.same(await sids(), [sidOf(mona)], "after sign-in, only mona's new session is stored")
+  const again = `/auth/callback?code=${codeFor(sim, authorize, 1)}&state=${authorize.searchParams.get('state')}`
+  t.equal((await app.inject({ url: again, cookies: { [SESSION_COOKIE]: visitor } })).statusCode, 400, 'the pre-sign-in session is gone for good, and its spent state with it')
+
+  // Signed in, someone signs in again as octo in the same browser.
+  loaded = () => {}
+  const { cookie: octo } = await signInFrom(mona, 3)
+  t.not(sidOf(octo), sidOf(mona))
+  t.same(await sids(), [sidOf(octo)], "mona's session is gone with it")
+  t.notMatch((await app.inject({ url: '/', cookies: { [SESSION_COOKIE]: mona } })).body, 'Signed in as', "mona's old cookie signs no one in")
+  t.match((await app.inject({ url: '/', cookies: { [SESSION_COOKIE]: octo } })).body, 'Signed in as <strong>octo</strong>')
 })

@@ -4,7 +4,7 @@ import { SESSION_COOKIE } from '../../src/plugins/session.js'
 import { installWithEvents } from '../../src/simulator/install-events.js'
 import { TEST_SESSION_SECRET } from '../helpers/server.js'
 import { serviceWithGitHub, type Service } from '../helpers/service.js'
-import { sessionCookieOf, signIn } from '../helpers/sign-in.js'
+import { codeFor, sessionCookieOf, signIn } from '../helpers/sign-in.js'
 import { followSetup, formAction, installOnGitHub, press, view } from '../helpers/wizard.js'
 
 // GET /github/setup, where GitHub sends the browser back after an install, an update or a
@@ -80,6 +80,12 @@ function assertNothingSecret(t: Test, rows: unknown[], ...secrets: string[]): vo
 /** The installation GitHub sends the browser back with, installed by `login` from the link. */
 function installedVia(path: string): number {
   return Number(new URL(path, 'http://x').searchParams.get('installation_id'))
+}
+
+/** Back from GitHub's authorization (as `userId`) to /auth/callback, in the session given. */
+async function authorized(service: Service, cookie: string, authorize: URL, userId = MONA) {
+  const code = codeFor(service.sim, authorize, userId)
+  return service.app.inject({ url: `/auth/callback?code=${code}&state=${authorize.searchParams.get('state')}`, cookies: { [SESSION_COOKIE]: cookie } })
 }
 
 function signedInAs(body: string): string | undefined {
@@ -264,6 +270,53 @@ t.test('two tabs: two completions of the same setup both land, one is on record'
   t.equal(events.filter((e) => e.action === 'installation_verified').length, 1, 'exactly one installation_verified')
   t.equal(events.filter((e) => e.action === 'installation_rejected').length, 0, 'and no refusal')
   t.match((await snapshot(service)).batches.find((b) => b.owner_login === 'mona'), { status: 'installed', installation_id: installedVia(setupPath) })
+})
+
+t.test('two tabs of one session, installing on two owners: both callbacks complete, in either order', async (t) => {
+  const service = await quietService(t)
+  const { app, sim } = service
+  const cookie = await signIn(app, sim, MONA)
+  // Both links pressed and both installs done on GitHub before either tab is back.
+  const setups = [installOnGitHub(sim, await installLink(service, cookie, 'Install on mona'), 'mona'), installOnGitHub(sim, await installLink(service, cookie, 'Install on acme'), 'mona')]
+  // Each tab's setup callback sends the browser through GitHub's authorization...
+  const authorizations: URL[] = []
+  for (const path of setups) {
+    const res = await app.inject({ url: path, cookies: { [SESSION_COOKIE]: cookie } })
+    t.equal(res.statusCode, 302)
+    authorizations.push(new URL(res.headers.location as string))
+  }
+  // ... and they come back the other way round: the second tab first.
+  for (const [i, owner] of [[1, 'acme'], [0, 'mona']] as const) {
+    const authorize = authorizations[i]!
+    const back = await authorized(service, cookie, authorize)
+    t.equal(back.statusCode, 302, `${owner}: verified`)
+    t.equal(back.headers.location, `/migrate#owner-${owner}`)
+  }
+  const batches = (await snapshot(service)).batches
+  t.match(batches.find((b) => b.owner_login === 'mona'), { status: 'installed', installation_id: installedVia(setups[0]!) })
+  t.match(batches.find((b) => b.owner_login === 'acme'), { status: 'installed', installation_id: installedVia(setups[1]!) })
+  const events = await auditRows(service)
+  t.match(
+    events.filter((e) => e.action === 'installation_verified').map((e) => e.owner_login),
+    ['acme', 'mona'],
+  )
+  t.equal(events.filter((e) => e.action === 'installation_rejected').length, 0, 'no refusal')
+  t.equal(signedInAs((await view(app, cookie)).body), 'mona', 'still signed in as mona, in the same session')
+
+  // Each authorization is still one-time.
+  t.equal((await authorized(service, cookie, authorizations[0]!)).statusCode, 400)
+})
+
+t.test('a session keeps the newest five authorizations under way', async (t) => {
+  const service = await quietService(t)
+  const { app, sim } = service
+  const cookie = await signIn(app, sim, MONA)
+  const setupPath = installOnGitHub(sim, await installLink(service, cookie, 'Install on mona'), 'mona')
+  // The same page loaded six times (six tabs, or reloads) before any comes back.
+  const authorizations: URL[] = []
+  for (let i = 0; i < 6; i++) authorizations.push(new URL((await app.inject({ url: setupPath, cookies: { [SESSION_COOKIE]: cookie } })).headers.location as string))
+  t.equal((await authorized(service, cookie, authorizations[0]!)).statusCode, 400, 'the oldest gave way')
+  for (const authorize of authorizations.slice(1)) t.equal((await authorized(service, cookie, authorize)).statusCode, 302, 'the newest five complete')
 })
 
 t.test("a foreign installation id (one mona cannot reach, or on another owner than the state's) gets 403 and nothing is recorded", async (t) => {

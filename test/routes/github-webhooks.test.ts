@@ -368,7 +368,7 @@ t.test('uninstalled from an org: the batch of every user migrating to it goes ba
   t.match(await auditOf(service, 'installation_deleted'), [{ actor_login: 'mona', owner_login: 'acme', detail: { batches: 2 } }])
 })
 
-t.test('an installation on an account GitHub names without a login (an enterprise) is recorded under its id', async (t) => {
+t.test('an installation GitHub does not have (here on an account named without a login, as an enterprise is) is not recorded', async (t) => {
   const service = await serviceWithGitHub(t)
   const deliveryId = randomUUID()
   const body = JSON.stringify({
@@ -380,7 +380,77 @@ t.test('an installation on an account GitHub names without a login (an enterpris
   const res = await post(service.app, { event: 'installation', deliveryId, body })
   t.equal(res.statusCode, 202)
   await settled(service)
-  t.match(await service.tdb.db.selectFrom('app.installation').selectAll().execute(), [{ id: 77001, account_id: 5001, account_login: '5001', repository_selection: 'all', suspended_at: null, deleted_at: null }])
-  t.match(await auditOf(service, 'installation_created'), [{ actor_login: 'octo', owner_id: 5001, owner_login: '5001', installation_id: 77001, detail: { batchesAttached: 0 } }])
+  t.match(await auditOf(service, 'webhook_received'), [{ owner_id: 5001, owner_login: '5001', installation_id: 77001 }], 'received under its id')
+  t.same(await service.tdb.db.selectFrom('app.installation').selectAll().execute(), [], 'GitHub answers 404 for it: nothing recorded')
+  t.match(await auditOf(service, 'webhook_unconfirmed'), [{ actor_login: 'octo', installation_id: 77001, outcome: 'ignored', reason: 'GitHub has no installation 77001.', detail: { deliveryId, event: 'installation', action: 'created', batchesReset: 0 } }])
+  t.same(await auditOf(service, 'installation_created'), [])
   t.same(await auditOf(service, 'coverage_checked'), [], 'nobody migrates to it: nothing to check')
+})
+
+t.test('a captured body sent again under a new X-GitHub-Delivery does not undo a migration; a genuine uninstall still does', async (t) => {
+  const { service, cookie, installationId } = await monaCovered(t)
+  const { app, sim, tdb } = service
+  const mona = sim.state.userByLogin('mona')!
+  const installation = sim.state.installations.get(installationId)!
+  // Everything GitHub sends from here on, byte for byte, as someone on the path could keep it.
+  const captured: { event: string; action: string; body: string }[] = []
+  const deliver = sim.state.onEvent
+  sim.state.onEvent = (event) => {
+    captured.push({ event: event.name, action: event.action, body: bodyOf(service, event) })
+    deliver(event)
+  }
+  // Genuine changes, each undone: suspended and unsuspended; new-name (1002) unticked and ticked again.
+  // (Each settled before the next: a `suspend` that arrives after the unsuspend is not believed either.)
+  for (const action of ['suspend', 'unsuspend']) {
+    t.equal((await sim.sim.app.inject({ method: 'POST', url: `/_sim/installations/${installationId}/${action}` })).statusCode, 200)
+    await settled(service)
+  }
+  installWithEvents(sim.state, MONA, 'selected', [1000, 1001], mona)
+  installWithEvents(sim.state, MONA, 'selected', [1000, 1001, 1002], mona)
+  await settled(service)
+  t.match(await ownerSection(service, cookie, 'mona'), /Covered[\s\S]*3 covered/)
+  const suspend = captured.find((c) => c.action === 'suspend')!
+  const removed = captured.find((c) => c.event === 'installation_repositories' && c.action === 'removed')!
+  // And the body GitHub would send if mona uninstalled, for this very installation.
+  const deleted = { event: 'installation', action: 'deleted', body: bodyOf(service, { name: 'installation', action: 'deleted', installation, sender: mona }) }
+
+  const replays = [suspend, removed, deleted].map((c) => ({ ...c, deliveryId: randomUUID() }))
+  for (const replay of replays) t.equal((await post(app, { event: replay.event, deliveryId: replay.deliveryId, body: replay.body })).statusCode, 202, `${replay.event} ${replay.action} taken as new`)
+  await settled(service)
+  t.match(await ownerSection(service, cookie, 'mona'), /Covered[\s\S]*3 covered/, 'still Covered')
+  t.match(await batchOf(service, 'mona'), { status: 'installed', installation_id: installationId, coverage_problem: null })
+  t.match(await tdb.db.selectFrom('app.installation').selectAll().where('id', '=', installationId).executeTakeFirstOrThrow(), { deleted_at: null, suspended_at: null, repository_selection: 'selected' })
+  // The jobs run in any order.
+  const doubted = (await auditOf(service, 'webhook_unconfirmed')).sort((a, b) => String(a.reason).localeCompare(String(b.reason)))
+  t.match(doubted, [
+    { installation_id: installationId, outcome: 'ignored', reason: `GitHub has installation ${installationId} and it is not suspended.`, detail: { deliveryId: replays[0]!.deliveryId, action: 'suspend' } },
+    { installation_id: installationId, outcome: 'ignored', reason: `GitHub still has installation ${installationId}.`, detail: { deliveryId: replays[2]!.deliveryId, action: 'deleted' } },
+  ])
+  t.equal(doubted.length, 2, 'the removal is confirmed (GitHub has the repositories it lists) and changes nothing either')
+  t.same(await auditOf(service, 'installation_deleted'), [], 'no uninstall on record')
+
+  t.equal((await sim.sim.app.inject({ method: 'DELETE', url: `/_sim/installations/${installationId}` })).statusCode, 200)
+  await settled(service)
+  t.match(await batchOf(service, 'mona'), { status: 'planned', installation_id: null, coverage_problem: 'The App is not installed on mona.' })
+  t.match(await tdb.db.selectFrom('app.installation').selectAll().where('id', '=', installationId).executeTakeFirstOrThrow(), { deleted_at: Date })
+  t.match(await auditOf(service, 'installation_deleted'), [{ reason: 'mona uninstalled the App', detail: { batches: 1 } }])
+})
+
+t.test("an installation GitHub has on another account than the payload names is never given to that account's batches", async (t) => {
+  const { service, cookie, installationId } = await monaCovered(t)
+  const { app, sim } = service
+  t.match(await batchOf(service, 'widgets'), { status: 'planned', installation_id: null })
+  const widgets = sim.state.accountByLogin('widgets')!
+  const real = JSON.parse(bodyOf(service, { name: 'installation', action: 'created', installation: sim.state.installations.get(installationId)!, sender: sim.state.userByLogin('mona')! }))
+  const body = JSON.stringify({ ...real, installation: { ...real.installation, account: { id: widgets.id, login: widgets.login, type: 'Organization' } } })
+  const deliveryId = randomUUID()
+  t.equal((await post(app, { event: 'installation', deliveryId, body })).statusCode, 202)
+  await settled(service)
+  t.match(await batchOf(service, 'widgets'), { status: 'planned', installation_id: null }, 'widgets still waits for an install')
+  t.match(await ownerSection(service, cookie, 'widgets'), 'Ask the owners of widgets')
+  t.match(await service.tdb.db.selectFrom('app.installation').selectAll().execute(), [{ id: installationId, account_id: MONA, account_login: 'mona' }])
+  t.match(await auditOf(service, 'webhook_unconfirmed'), [
+    { owner_id: widgets.id, installation_id: installationId, outcome: 'ignored', reason: `GitHub has installation ${installationId} on account ${MONA}, not on account ${widgets.id} as the webhook says.`, detail: { deliveryId } },
+  ])
+  t.match(await ownerSection(service, cookie, 'mona'), /Covered[\s\S]*3 covered/, "mona's batch is untouched")
 })

@@ -26,6 +26,8 @@ export type SetupResult =
   /** Another tab or a double click finished this one first. */
   | { kind: 'already'; ownerLogin: string }
   | { kind: 'rejected'; status: 403 | 409; reason: string }
+  /** GitHub did not answer the check: nothing recorded, the state unspent. */
+  | { kind: 'unanswered' }
 
 export async function verifySetup(
   db: Kysely<Database>,
@@ -58,7 +60,13 @@ export async function verifySetup(
     if (batch.installation_id === pending.installationId) return { kind: 'already', ownerLogin: batch.owner_login }
     return reject(409, 'This installation link was already used.')
   }
-  const mine = (await userOctokit.paginate('GET /user/installations', { per_page: 100 })) as ApiInstallation[]
+  let mine: ApiInstallation[]
+  try {
+    mine = (await userOctokit.paginate('GET /user/installations', { per_page: 100 })) as ApiInstallation[]
+  } catch (error) {
+    if ((error as { status?: number }).status === undefined) throw error
+    return { kind: 'unanswered' }
+  }
   const found = mine.find((i) => i.id === pending.installationId)
   if (found === undefined) {
     return reject(403, `GitHub does not list installation ${pending.installationId} among the installations you can reach.`)

@@ -102,6 +102,9 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, { g
       throw new HttpError(400, 'This sign-in link has expired or was already used, or was started in another browser. Please sign in again.')
     }
     if (code === undefined || code === '') throw new HttpError(400, 'GitHub sent no authorization code. Please sign in again.')
+    // GitHub not answering (an outage, the network) is said as such, never an error page.
+    const unanswered = (what: string, link = '/auth/login', label = 'Sign in with GitHub') =>
+      reply.view('signed-out.eta', { title: 'GitHub did not answer', message: `GitHub did not answer while ${what}. Nothing was changed: try again in a moment.`, link, label })
     let token: string
     try {
       token = (await exchangeCode({ webUrl, clientId, clientSecret, code, redirectUri, codeVerifier: pending.verifier })).token
@@ -110,11 +113,18 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, { g
         request.log.info({ error: failure.error }, 'GitHub refused the sign-in code')
         throw new HttpError(400, 'GitHub did not accept this sign-in (the code may have expired). Please sign in again.')
       }
-      throw failure
+      request.log.warn({ err: failure }, 'GitHub did not answer the code exchange')
+      return unanswered('we finished your sign-in')
     }
     const octokit = github.asUser(token)
-    const { data } = await octokit.request('GET /user')
-    const user = { id: Number(data.id), login: data.login }
+    let user: SignedInUser
+    try {
+      const { data } = await octokit.request('GET /user')
+      user = { id: Number(data.id), login: data.login }
+    } catch (failure) {
+      if ((failure as { status?: number }).status === undefined) throw failure
+      return unanswered('we asked who you are')
+    }
     /** After a setup check, a user already signed in here stays signed in as they were. */
     const signIn = async (keepSameUser: boolean): Promise<void> => {
       if (keepSameUser && viewerOf(request)?.id === user.id) return
@@ -131,6 +141,8 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, { g
     // Verified before anyone is signed in: a check that fails leaves the session as it was.
     const result = await verifySetup(app.db, github, octokit, user, pending.setup, (trx, job) => app.queue.send(trx, 'add-repos', job), request.id)
     if (result.kind === 'rejected') throw new HttpError(result.status, result.reason)
+    // Nothing recorded, nothing spent: "Look again" on the migration page finds the installation as the App.
+    if (result.kind === 'unanswered') return unanswered('we checked your installation with GitHub', '/migrate', 'Your migration')
     app.queue.wake()
     await signIn(true)
     return reply.redirect(`/migrate#owner-${result.ownerLogin}`)

@@ -114,12 +114,23 @@ t.test('cancelled on GitHub, no code, or a code GitHub refuses: a clear page, no
   t.same(await audit(tdb), [])
 })
 
-t.test('GitHub unreachable during the exchange: a 500 page without internals', async (t) => {
+t.test('GitHub unreachable or failing during sign-in: a page that says so, nobody signed in, never a 5xx', async (t) => {
   const { app, sim } = await setup(t)
+  // GitHub answers the exchange, then fails "who are you?".
+  sim.state.faults.errors = [{ method: 'GET', pattern: '/user', status: 502, rate: 1 }]
+  const failing = await startSignIn(app, sim)
+  const who = await app.inject({ url: `/auth/callback?code=${failing.code}&state=${failing.state}`, cookies: { [SESSION_COOKIE]: failing.cookie } })
+  t.equal(who.statusCode, 200)
+  t.match(who.body, 'GitHub did not answer while we asked who you are. Nothing was changed: try again in a moment.')
+  t.match(who.body, 'href="/auth/login"')
+  t.equal((await app.inject({ url: '/migrate', cookies: { [SESSION_COOKIE]: cookieOf(who) ?? failing.cookie } })).headers.location, '/auth/login', 'not signed in')
+
+  // GitHub not there at all.
   const pending = await startSignIn(app, sim)
   await sim.close()
   const res = await app.inject({ url: `/auth/callback?code=${pending.code}&state=${pending.state}`, cookies: { [SESSION_COOKIE]: pending.cookie } })
-  t.equal(res.statusCode, 500)
+  t.equal(res.statusCode, 200)
+  t.match(res.body, 'GitHub did not answer while we finished your sign-in.')
   t.notMatch(res.body, /ECONNREFUSED|fetch failed/)
 })
 

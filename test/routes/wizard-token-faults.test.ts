@@ -120,3 +120,20 @@ t.test('SSO, missing scopes, a failing token and a renamed org: every wizard com
   const state = (await sim.sim.app.inject({ url: '/_sim/state' })).json() as { breaches: { total: number } }
   t.equal(state.breaches.total, 0, "GitHub's secondary limits were never breached")
 })
+
+t.test('GitHub failing while an install is verified: a page that says so, nothing spent, and "Look again" finds the installation', async (t) => {
+  const service = await serviceWithGitHub(t, faultWorld())
+  const { app, sim } = service
+  const carl = await signIn(app, sim, IDS.carl)
+  await view(app, carl)
+  const link = (await press(app, carl, formAction((await view(app, carl)).body, 'Install on carl'))).headers.location as string
+  sim.state.faults.errors = [{ method: 'GET', pattern: '/user/installations', status: 502, rate: 1 }]
+  const back = await followSetup(app, sim, carl, installOnGitHub(sim, link, 'carl'), IDS.carl)
+  t.equal(back.statusCode, 200)
+  t.match(back.body, 'GitHub did not answer while we checked your installation with GitHub. Nothing was changed: try again in a moment.')
+  t.match(back.body, 'href="/migrate"')
+  t.same(await service.tdb.db.selectFrom('app.install_state').select('used_at').execute(), [{ used_at: null }], 'the state is not spent')
+  sim.state.faults.errors = []
+  t.equal((await press(app, carl, '/migrate/refresh')).statusCode, 303)
+  t.match(section((await view(app, carl)).body, 'carl'), /Covered[\s\S]*1 covered/, 'found as the App, and covered')
+})

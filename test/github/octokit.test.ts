@@ -35,7 +35,7 @@ t.test('rate limits: a short secondary wait is retried, a long primary one is no
   // retry-after, waits, and succeeds.
   sim.state.limits.concurrentPerToken = 1
   sim.state.faults.latencyMs = 50
-  const both = await Promise.all([octokit.request('GET /user'), octokit.request('GET /user/orgs')])
+  const both = await Promise.all([octokit.request('GET /user'), octokit.request('GET /user/repos')])
   t.same(both.map((r) => r.status), [200, 200])
   t.match(lines().find((l) => l['msg'] === 'GitHub secondary rate limit'), { retryAfter: 1, retry: true })
 

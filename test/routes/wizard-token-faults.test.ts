@@ -5,6 +5,7 @@ import t from 'tap'
 import { projectRoot } from '../../src/project-root.js'
 import { validateWorld, type World } from '../../src/simulator/world.js'
 import { serviceWithGitHub, type Service } from '../helpers/service.js'
+import { withScopes } from '../helpers/scoped-world.js'
 import { signIn } from '../helpers/sign-in.js'
 import { followSetup, formAction, installOnGitHub, press, settled, view } from '../helpers/wizard.js'
 
@@ -136,4 +137,26 @@ t.test('GitHub failing while an install is verified: a page that says so, nothin
   sim.state.faults.errors = []
   t.equal((await press(app, carl, '/migrate/refresh')).statusCode, 303)
   t.match(section((await view(app, carl)).body, 'carl'), /Covered[\s\S]*1 covered/, 'found as the App, and covered')
+})
+
+t.test("a member who sees none of the org's enabled repositories gets no link: GitHub would read it as all repositories", async (t) => {
+  // octo's token lists his organizations (read:org): acme is among them though he sees none of its repositories.
+  const world = withScopes({ octo: ['read:org'] })
+  // acme shares nothing with its members, and octo no longer collaborates on vault.
+  world.orgs!.find((o) => o.login === 'acme')!.default_repository_permission = 'none'
+  delete world.repos.find((r) => r.name === 'vault')!.collaborators
+  // Without acme's org hook, which would ask for all repositories in its own right.
+  world.legacy_registrations = world.legacy_registrations!.filter((r) => r.kind !== 'org')
+  const service = await serviceWithGitHub(t, world)
+  const { app, sim } = service
+  const octo = await signIn(app, sim, 3)
+  const acme = section((await view(app, octo)).body, 'acme')
+  t.match(acme, 'What is left here was enabled by others, in repositories you cannot see')
+  t.match(acme, 'and 3 private repositories you cannot see, enabled by others.')
+  t.notMatch(acme, /<form method="post" action="\/migrate\/batches\/\d+\/install"/, 'no button')
+  const batch = await service.tdb.db.selectFrom('app.batch').select('id').where('owner_login', '=', 'acme').where('user_id', '=', 3).executeTakeFirstOrThrow()
+  const forced = await press(app, octo, `/migrate/batches/${batch.id}/install`)
+  t.equal(forced.statusCode, 409)
+  t.match(forced.body, 'one of its owners has to install the App')
+  t.same(await service.tdb.db.selectFrom('app.install_state').selectAll().execute(), [], 'no link issued')
 })

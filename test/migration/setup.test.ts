@@ -101,17 +101,21 @@ t.test('two completions of one install at the same moment: one verifies, the oth
   t.match(await audit(s, 'installation_rejected'), [{ actor_login: 'mona', owner_login: 'mona', installation_id: acme.id, outcome: 'rejected', reason: 'This installation link was already used.', request_id: null }])
 })
 
+/** mona installed on GitHub from a link that preselected only dotfiles (as the first 100 of a larger batch would be). */
+async function installedFromPartialLink(s: Setup, selection: 'all' | 'selected' = 'selected') {
+  const batch = await monaBatch(s)
+  const read = readState(KEY, await issueState(s.tdb.db, KEY, batch, [1000]))
+  if (!read.ok) throw new Error('no valid state')
+  const { installation } = installWithEvents(s.sim.state, MONA.id, selection, selection === 'all' ? [] : [1000], s.sim.state.userByLogin('mona')!)
+  const pending: PendingSetup = { ...read.payload, installationId: installation.id, setupAction: 'install' }
+  return { batch, installation, pending }
+}
+
 for (const requestId of [undefined, 'request-7']) {
   t.test(`what one link could not preselect is added through the API right after the install (${requestId ?? 'no request id'})`, async (t) => {
     const s = await setup(t)
-    const batch = await monaBatch(s)
-    // A link that preselected only dotfiles (as the first 100 of a larger batch would be).
-    const state = await issueState(s.tdb.db, KEY, batch, [1000])
-    const read = readState(KEY, state)
-    if (!read.ok) throw new Error('no valid state')
-    const { installation } = installWithEvents(s.sim.state, MONA.id, 'selected', [1000], s.sim.state.userByLogin('mona')!)
+    const { batch, installation, pending } = await installedFromPartialLink(s)
     const jobs: AddReposJob[] = []
-    const pending: PendingSetup = { ...read.payload, installationId: installation.id, setupAction: 'install' }
     const result = await verifySetup(s.tdb.db, s.github, s.monaOnGitHub, MONA, pending, async (_trx, job) => void jobs.push(job), requestId)
     t.same(result, { kind: 'verified', ownerLogin: 'mona' })
     t.same(jobs, [{ batchId: batch.id, actor: MONA, ...(requestId === undefined ? {} : { requestId }) }], 'one job queued to add the rest')
@@ -128,14 +132,9 @@ for (const requestId of [undefined, 'request-7']) {
 
 t.test('the rest of a larger batch is queued with the installation: GitHub failing the check, or a reload, loses none of it', async (t) => {
   const s = await setup(t)
-  const batch = await monaBatch(s)
-  const state = await issueState(s.tdb.db, KEY, batch, [1000])
-  const read = readState(KEY, state)
-  if (!read.ok) throw new Error('no valid state')
-  const { installation } = installWithEvents(s.sim.state, MONA.id, 'selected', [1000], s.sim.state.userByLogin('mona')!)
+  const { batch, pending } = await installedFromPartialLink(s)
   s.sim.state.faults.errors = [{ method: 'GET', pattern: '/installation/repositories', status: 502, rate: 1 }]
   const jobs: AddReposJob[] = []
-  const pending: PendingSetup = { ...read.payload, installationId: installation.id, setupAction: 'install' }
   const enqueue = async (_trx: unknown, job: AddReposJob) => void jobs.push(job)
   t.same(await verifySetup(s.tdb.db, s.github, s.monaOnGitHub, MONA, pending, enqueue), { kind: 'verified', ownerLogin: 'mona' })
   t.same(await verifySetup(s.tdb.db, s.github, s.monaOnGitHub, MONA, pending, enqueue), { kind: 'already', ownerLogin: 'mona' }, 'a reload')
@@ -145,12 +144,9 @@ t.test('the rest of a larger batch is queued with the installation: GitHub faili
 
   // Picked "all repositories" on GitHub instead: nothing is left to add.
   const again = await setup(t)
-  const other = await monaBatch(again)
-  const read2 = readState(KEY, await issueState(again.tdb.db, KEY, other, [1000]))
-  if (!read2.ok) throw new Error('no valid state')
-  const all = installWithEvents(again.sim.state, MONA.id, 'all', [], again.sim.state.userByLogin('mona')!).installation
+  const all = await installedFromPartialLink(again, 'all')
   const none: AddReposJob[] = []
-  await verifySetup(again.tdb.db, again.github, again.monaOnGitHub, MONA, { ...read2.payload, installationId: all.id, setupAction: 'install' }, async (_trx, job) => void none.push(job))
+  await verifySetup(again.tdb.db, again.github, again.monaOnGitHub, MONA, all.pending, async (_trx, job) => void none.push(job))
   t.same(none, [])
   t.match(await monaBatch(again), { adding: false })
 })

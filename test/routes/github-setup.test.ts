@@ -2,6 +2,8 @@ import t, { type Test } from 'tap'
 import { installStateKey, readState, signState } from '../../src/migration/install-state.js'
 import { SESSION_COOKIE } from '../../src/plugins/session.js'
 import { installWithEvents } from '../../src/simulator/install-events.js'
+import type { World } from '../../src/simulator/world.js'
+import { withScopes } from '../helpers/scoped-world.js'
 import { TEST_SESSION_SECRET } from '../helpers/server.js'
 import { serviceWithGitHub, type Service } from '../helpers/service.js'
 import { codeFor, sessionCookieOf, signIn } from '../helpers/sign-in.js'
@@ -20,8 +22,8 @@ const OCTO = 3
  * The service and GitHub, with GitHub's webhooks held back: what these tests look at is what
  * the setup callback itself does (the webhooks have tests of their own).
  */
-async function quietService(t: Test): Promise<Service> {
-  const service = await serviceWithGitHub(t)
+async function quietService(t: Test, world?: World): Promise<Service> {
+  const service = await serviceWithGitHub(t, world)
   delete service.sim.state.app.webhook_url
   return service
 }
@@ -407,7 +409,8 @@ t.test('a state whose batch was planned away: 409, whether on the way to GitHub 
   const { app, sim, tdb } = service
   const cookie = await signIn(app, sim, MONA)
   const setupPath = installOnGitHub(sim, await installLink(service, cookie, 'Install on mona'), 'mona')
-  const toAcme = await installLink(service, cookie, 'Install on acme')
+  // Her token cannot read her role in acme: GitHub's install page offers what it allows (an owner installs).
+  const toAcme = await installLink(service, cookie, 'Install or ask the owners of acme on GitHub')
   // What planning again does to an owner the user no longer has anything with (savePlan):
   // the batch goes, and its install states with it.
   const planAway = (ownerId: number) => tdb.db.deleteFrom('app.batch').where('owner_id', '=', ownerId).where('user_id', '=', MONA).execute()
@@ -440,7 +443,9 @@ t.test('a state whose batch was planned away: 409, whether on the way to GitHub 
 })
 
 t.test('the request flow: recorded as waiting with a session, a 401 page without one, 409 when replayed', async (t) => {
-  const service = await quietService(t)
+  // A member's request, its approvers named: mona's token holds read:org, so GitHub tells her
+  // role in widgets and its owners.
+  const service = await quietService(t, withScopes({ mona: ['read:org'] }))
   const { app, sim, tdb } = service
   const cookie = await signIn(app, sim, MONA)
   const setupPath = installOnGitHub(sim, await installLink(service, cookie, 'Ask the owners of widgets'), 'mona')

@@ -6,6 +6,7 @@ import t, { type Test } from 'tap'
 import { signature, webhookPayload } from '../../src/simulator/delivery.js'
 import { installWithEvents } from '../../src/simulator/install-events.js'
 import type { SimEvent } from '../../src/simulator/state.js'
+import { withScopes } from '../helpers/scoped-world.js'
 import { serviceWithGitHub, type Service } from '../helpers/service.js'
 import { signIn } from '../helpers/sign-in.js'
 import { followSetup, formAction, installOnGitHub, press, settled, view } from '../helpers/wizard.js'
@@ -293,8 +294,12 @@ t.test("an org owner approves mona's request on GitHub: her waiting batch is ins
   const service = await serviceWithGitHub(t)
   const { app, sim } = service
   const cookie = await signIn(app, sim, MONA)
-  const link = await pressFor(service, cookie, 'widgets', 'Ask the owners of widgets')
-  t.equal((await followSetup(app, sim, cookie, installOnGitHub(sim, link, 'mona'), MONA)).statusCode, 303)
+  // Her legacy token cannot read her role in widgets: the wizard sends her to GitHub's install
+  // page, which makes a member's click a request.
+  const link = await pressFor(service, cookie, 'widgets', 'Install or ask the owners of widgets on GitHub')
+  const setupPath = installOnGitHub(sim, link, 'mona')
+  t.match(setupPath, 'setup_action=request', 'GitHub made it a request')
+  t.equal((await followSetup(app, sim, cookie, setupPath, MONA)).statusCode, 303)
   t.match(await ownerSection(service, cookie, 'widgets'), 'Waiting for approval')
   t.match(await batchOf(service, 'widgets'), { status: 'request_pending', installation_id: null })
 
@@ -315,7 +320,8 @@ t.test("an org owner approves mona's request on GitHub: her waiting batch is ins
 })
 
 t.test('a member asks for more on an org where the App is installed: the approval adds the repository, the approver on record', async (t) => {
-  const service = await serviceWithGitHub(t)
+  // Asking for more is a member's step: mona's token holds read:org, so GitHub tells her role.
+  const service = await serviceWithGitHub(t, withScopes({ mona: ['read:org'] }))
   const { app, sim } = service
   const cookie = await signIn(app, sim, MONA)
   await view(app, cookie)
@@ -347,7 +353,7 @@ t.test('uninstalled from an org: the batch of every user migrating to it goes ba
   await view(app, mona)
   await view(app, octo)
   // mona, an owner of acme, installs there; octo, a member, never pressed anything.
-  const link = await pressFor(service, mona, 'acme', 'Install on acme')
+  const link = await pressFor(service, mona, 'acme', 'Install or ask the owners of acme on GitHub')
   await followSetup(app, sim, mona, installOnGitHub(sim, link, 'mona'), MONA)
   await settled(service)
   const acme = () => tdb.db.selectFrom('app.batch').select(['user_id', 'status', 'installation_id', 'coverage_problem']).where('owner_login', '=', 'acme').orderBy('user_id').execute()

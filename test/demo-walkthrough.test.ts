@@ -149,7 +149,9 @@ t.test('the demo walkthrough in Chromium: mona reaches "Covered" for every owner
   await page.getByRole('button', { name: 'Request', exact: true }).click()
   clicks['widgets']++
   await arrive(page, onMigrate, '/migrate')
-  t.match(await section(page, 'widgets'), 'Waiting for approval', 'widgets waits for its owners')
+  const waiting = await section(page, 'widgets')
+  t.match(waiting, 'Waiting for approval', 'widgets waits for its owners')
+  t.match(waiting, 'Any owner of widgets can approve it on GitHub', "who approves: widgets' owners on GitHub (her token cannot name them)")
 
   // octo, an owner of widgets, approves on GitHub; GitHub sends them to the setup URL with no state.
   await page.goto(`${gh}/login`)

@@ -300,7 +300,9 @@ t.test("an org owner approves mona's request on GitHub: her waiting batch is ins
   const setupPath = installOnGitHub(sim, link, 'mona')
   t.match(setupPath, 'setup_action=request', 'GitHub made it a request')
   t.equal((await followSetup(app, sim, cookie, setupPath, MONA)).statusCode, 303)
-  t.match(await ownerSection(service, cookie, 'widgets'), 'Waiting for approval')
+  const waiting = await ownerSection(service, cookie, 'widgets')
+  t.match(waiting, 'Waiting for approval')
+  t.match(waiting, /Any <a href="[^"]+\/orgs\/widgets\/people\?query=role%3Aowner">owner of widgets<\/a> can approve it on GitHub/, 'its owners, where the token cannot name them')
   t.match(await batchOf(service, 'widgets'), { status: 'request_pending', installation_id: null })
 
   const [request] = [...sim.state.requests.values()]

@@ -279,7 +279,7 @@ t.test('two tabs of one session, installing on two owners: both callbacks comple
   const { app, sim } = service
   const cookie = await signIn(app, sim, MONA)
   // Both links pressed and both installs done on GitHub before either tab is back.
-  const setups = [installOnGitHub(sim, await installLink(service, cookie, 'Install on mona'), 'mona'), installOnGitHub(sim, await installLink(service, cookie, 'Install on acme'), 'mona')]
+  const setups = [installOnGitHub(sim, await installLink(service, cookie, 'Install on mona'), 'mona'), installOnGitHub(sim, await installLink(service, cookie, 'Install or ask the owners of acme on GitHub'), 'mona')]
   // Each tab's setup callback sends the browser through GitHub's authorization...
   const authorizations: URL[] = []
   for (const path of setups) {

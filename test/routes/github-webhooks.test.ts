@@ -455,7 +455,7 @@ t.test("an installation GitHub has on another account than the payload names is 
   t.equal((await post(app, { event: 'installation', deliveryId, body })).statusCode, 202)
   await settled(service)
   t.match(await batchOf(service, 'widgets'), { status: 'planned', installation_id: null }, 'widgets still waits for an install')
-  t.match(await ownerSection(service, cookie, 'widgets'), 'Ask the owners of widgets')
+  t.match(await ownerSection(service, cookie, 'widgets'), 'Install or ask the owners of widgets on GitHub', 'still the step to GitHub')
   t.match(await service.tdb.db.selectFrom('app.installation').selectAll().execute(), [{ id: installationId, account_id: MONA, account_login: 'mona' }])
   t.match(await auditOf(service, 'webhook_unconfirmed'), [
     { owner_id: widgets.id, installation_id: installationId, outcome: 'ignored', reason: `GitHub has installation ${installationId} on account ${MONA}, not on account ${widgets.id} as the webhook says.`, detail: { deliveryId } },

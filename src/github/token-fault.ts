@@ -17,6 +17,16 @@ export type TokenFault =
   /** GitHub did not answer usefully: a 5xx, a network error, a rate limit. Worth trying later. */
   | { kind: 'unavailable'; status: number | undefined }
 
+/**
+ * The status of GitHub's answer in `error`; anything else (a defect, which must not pass for an
+ * outage) is thrown on.
+ */
+export function githubStatus(error: unknown): number {
+  const status = (error as { status?: unknown }).status
+  if (typeof status !== 'number') throw error
+  return status
+}
+
 /** A fault that leaves the token working, about one thing it could not see. */
 export type UnseenFault = Exclude<TokenFault, { kind: 'revoked' | 'not_found' }>
 

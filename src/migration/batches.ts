@@ -93,16 +93,18 @@ async function roleOn(legacy: GitHubOctokit, viewer: Viewer, owner: Batch['owner
 interface OrgList {
   /** Organization id -> login today. */
   orgs: Map<number, string>
+  /** Organizations GitHub left out of the list (SAML single sign-on): the user's too, login unknown. */
+  ssoOrgIds: Set<number>
   /** False when GitHub would not list them to this token. */
   listed: boolean
 }
 
 /** The user's organizations, and those GitHub left out for single sign-on; or why it would not say. */
 async function listOrgs(legacy: GitHubOctokit, notes: PlanNotes): Promise<OrgList> {
-  const out: OrgList = { orgs: new Map(), listed: true }
+  const out: OrgList = { orgs: new Map(), ssoOrgIds: new Set(), listed: true }
   try {
     for await (const page of legacy.paginate.iterator('GET /user/orgs', { per_page: 100 })) {
-      for (const id of ssoPartialOrgs(page.headers['x-github-sso'])) if (!out.orgs.has(id)) out.orgs.set(id, '')
+      for (const id of ssoPartialOrgs(page.headers['x-github-sso'])) out.ssoOrgIds.add(id)
       for (const org of page.data) out.orgs.set(org.id, org.login)
     }
   } catch (error) {
@@ -124,11 +126,12 @@ const ONE_BY_ONE = 'Your repositories are looked up one by one instead.'
 
 export async function planBatches(db: Kysely<Database>, legacy: GitHubOctokit, viewer: Viewer): Promise<Inventory> {
   const notes = new PlanNotes()
-  const { orgs, listed } = await listOrgs(legacy, notes)
+  const { orgs, ssoOrgIds, listed } = await listOrgs(legacy, notes)
+  const orgIds = () => [...orgs.keys(), ...ssoOrgIds]
   let rows: LegacyRow[]
   let now: Map<number, RepoNow>
   if (listed) {
-    rows = await legacyRows(db, viewer.id, [...orgs.keys()])
+    rows = await legacyRows(db, viewer.id, orgIds())
     const refreshed = await refreshRepos(legacy, repoIdsOf(rows))
     now = refreshed.repos
     if (refreshed.listFault !== undefined) notes.add(refreshed.listFault, null, LIST, ONE_BY_ONE)
@@ -138,8 +141,8 @@ export async function planBatches(db: Kysely<Database>, legacy: GitHubOctokit, v
     const refreshed = await refreshRepos(legacy, [], { listAll: true })
     if (refreshed.listFault !== undefined) notes.add(refreshed.listFault, null, LIST, ONE_BY_ONE)
     for (const [id, login] of refreshed.orgs) orgs.set(id, login)
-    for (const id of refreshed.ssoOrgIds) if (!orgs.has(id)) orgs.set(id, '')
-    rows = await legacyRows(db, viewer.id, [...orgs.keys()])
+    for (const id of refreshed.ssoOrgIds) ssoOrgIds.add(id)
+    rows = await legacyRows(db, viewer.id, orgIds())
     now = refreshed.repos
     for (const [id, repo] of await lookupRepos(legacy, repoIdsOf(rows).filter((id) => !now.has(id)))) now.set(id, repo)
   }
@@ -154,7 +157,7 @@ export async function planBatches(db: Kysely<Database>, legacy: GitHubOctokit, v
     return batch
   }
   // An organization renamed since it was recorded goes by its login of today where GitHub said it.
-  const recordedOwner = (row: LegacyRow): Batch['owner'] => ({ id: row.owner_id, login: orgs.get(row.owner_id) || row.owner_login, type: row.owner_type })
+  const recordedOwner = (row: LegacyRow): Batch['owner'] => ({ id: row.owner_id, login: orgs.get(row.owner_id) ?? row.owner_login, type: row.owner_type })
   const hidden = new Map<number, Set<number>>()
   const gone: GoneRepo[] = []
   /** Someone else's registration the user cannot see: it still counts for its owner. */

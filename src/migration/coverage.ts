@@ -1,11 +1,12 @@
 import { sql, type Kysely } from 'kysely'
 import type { BatchStatus, Coverage, Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
+import { githubStatus } from '../github/token-fault.js'
 import { appendAudit, type AuditActor } from './audit.js'
 import { installationNow, liveInstallationOf, recordInstallation } from './installations.js'
 import { legacyTokenOf } from './legacy-token.js'
 import { batchesOfOwner, type StoredBatch } from './plan-store.js'
-import { LegacyTokenRevoked, lookupRepos, refreshRepos, type RepoNow } from './repo-refresh.js'
+import { lookupRepos, refreshRepos, whenRevoked, type RepoNow } from './repo-refresh.js'
 
 // Which legacy repositories the App's installation on an owner covers, asked with an
 // installation token (GET /installation/repositories, every page) and compared by id. A
@@ -69,17 +70,12 @@ async function whereabouts(db: Kysely<Database>, github: GitHubClients, batch: S
   const token = await legacyTokenOf(db, batch.user_id)
   if (token == null) return new Map()
   const octokit = github.asUser(token)
-  try {
-    // Many at once (a large batch, partly installed): the user's own list, 100 a page, costs
-    // far fewer requests than one lookup each, and the user's hourly quota is shared with the
-    // rest of the migration.
-    return ids.length > PAGE_OVER ? (await refreshRepos(octokit, ids)).repos : await lookupRepos(octokit, ids)
-  } catch (error) {
-    // One user's token says nothing of anyone else's batch: revoked, its repositories are
-    // simply "not covered". (Every other refusal is kept per repository, as unseen.)
-    if (error instanceof LegacyTokenRevoked) return new Map()
-    throw error
-  }
+  // Many at once (a large batch, partly installed): the user's own list, 100 a page, costs far
+  // fewer requests than one lookup each, and the user's hourly quota is shared with the rest of
+  // the migration. One user's token says nothing of anyone else's batch: revoked, its
+  // repositories are simply "not covered" (every other refusal is kept per repository, as unseen).
+  const looked = ids.length > PAGE_OVER ? refreshRepos(octokit, ids).then((r) => r.repos) : lookupRepos(octokit, ids)
+  return looked.catch(whenRevoked(() => new Map<number, RepoNow>()))
 }
 
 function verdict(repoId: number, ownerId: number, listed: Listed, now: RepoNow | undefined): { coverage: Coverage; movedTo: string | null } {
@@ -128,9 +124,7 @@ export async function checkCoverageNow(db: Kysely<Database>, github: GitHubClien
   try {
     await checkCoverage(db, github, ownerId, context)
   } catch (error) {
-    const status = (error as { status?: number }).status
-    // Not an answer from GitHub: a defect, which must not pass for an outage.
-    if (status === undefined) throw error
+    const status = githubStatus(error)
     await noteUnanswered(db, ownerId, `GitHub did not answer when coverage was checked (HTTP ${status}): check again in a moment.`, context)
   }
 }

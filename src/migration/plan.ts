@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
+import { githubStatus } from '../github/token-fault.js'
 import { appendAudit, type AuditActor } from './audit.js'
 import { planBatches, type Batch, type Viewer } from './batches.js'
 import { checkCoverageNow, noteUnanswered } from './coverage.js'
@@ -21,7 +22,7 @@ export async function planMigration(db: Kysely<Database>, github: GitHubClients,
     try {
       installation = await installationOn(github, batch.owner)
     } catch (error) {
-      if ((error as { status?: number }).status === undefined) throw error
+      githubStatus(error)
       await noteUnanswered(db, batch.owner.id, `GitHub did not say whether the App is installed on ${batch.owner.login}: look again in a moment.`, { actor, requestId }, viewer.id)
       continue
     }

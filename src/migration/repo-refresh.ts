@@ -82,6 +82,14 @@ async function lookupEach(octokit: GitHubOctokit, repoIds: readonly number[], fo
   }
 }
 
+/** A rejection handler: `value()` for a revoked token; anything else is not a GitHub answer, and goes on up. */
+export function whenRevoked<T>(value: () => T): (error: unknown) => T {
+  return (error) => {
+    if (error instanceof LegacyTokenRevoked) return value()
+    throw error
+  }
+}
+
 /** A few repositories, one by one. */
 export async function lookupRepos(octokit: GitHubOctokit, repoIds: readonly number[]): Promise<Map<number, RepoNow>> {
   const found = new Map<number, RepoNow>()
@@ -95,18 +103,18 @@ export interface Refreshed {
   /** Organizations owning repositories of the user's list (read to its end only with `listAll`). */
   orgs: Map<number, string>
   /** Organizations whose repositories GitHub left out of the list: SAML single sign-on. */
-  ssoOrgIds: number[]
+  ssoOrgIds: Set<number>
   /** Why the list itself could not be read; the repositories were then looked up one by one. */
   listFault?: Exclude<TokenFault, { kind: 'revoked' }>
 }
 
 export async function refreshRepos(octokit: GitHubOctokit, repoIds: readonly number[], options: { listAll?: boolean } = {}): Promise<Refreshed> {
   const wanted = new Set(repoIds)
-  const out: Refreshed = { repos: new Map(), orgs: new Map(), ssoOrgIds: [] }
+  const out: Refreshed = { repos: new Map(), orgs: new Map(), ssoOrgIds: new Set() }
   if (wanted.size === 0 && options.listAll !== true) return out
   try {
     for await (const page of octokit.paginate.iterator('GET /user/repos', { per_page: 100 })) {
-      for (const id of ssoPartialOrgs(page.headers['x-github-sso'])) if (!out.ssoOrgIds.includes(id)) out.ssoOrgIds.push(id)
+      for (const id of ssoPartialOrgs(page.headers['x-github-sso'])) out.ssoOrgIds.add(id)
       for (const repo of page.data as ApiRepo[]) {
         if (options.listAll === true || wanted.has(repo.id)) out.repos.set(repo.id, current(repo))
         if (repo.owner.type === 'Organization') out.orgs.set(repo.owner.id, repo.owner.login)

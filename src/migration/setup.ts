@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
 import type { GitHubOctokit } from '../github/octokit.js'
+import { githubStatus } from '../github/token-fault.js'
 import { startAdding, type Enqueue } from './add-repos.js'
 import { appendAudit, type AuditActor } from './audit.js'
 import type { Viewer } from './batches.js'
@@ -64,7 +65,7 @@ export async function verifySetup(
   try {
     mine = (await userOctokit.paginate('GET /user/installations', { per_page: 100 })) as ApiInstallation[]
   } catch (error) {
-    if ((error as { status?: number }).status === undefined) throw error
+    githubStatus(error)
     return { kind: 'unanswered' }
   }
   const found = mine.find((i) => i.id === pending.installationId)

@@ -3,6 +3,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { FastifyReply } from 'fastify'
 import type { GitHubClients } from '../github/clients.js'
 import { authorizationUrl, createPkce, exchangeCode, OAuthExchangeError } from '../github/oauth.js'
+import { githubStatus } from '../github/token-fault.js'
 import { appendAudit } from '../migration/audit.js'
 import { verifySetup, type PendingSetup } from '../migration/setup.js'
 import { HttpError } from '../plugins/error-handler.js'
@@ -122,7 +123,7 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, { g
       const { data } = await octokit.request('GET /user')
       user = { id: Number(data.id), login: data.login }
     } catch (failure) {
-      if ((failure as { status?: number }).status === undefined) throw failure
+      githubStatus(failure)
       return unanswered('we asked who you are')
     }
     /** After a setup check, a user already signed in here stays signed in as they were. */

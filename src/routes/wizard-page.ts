@@ -60,7 +60,7 @@ function nextStep(batch: StoredBatch, covered: boolean, counts: CoverageCounts):
   if (batch.action === 'none') return 'none'
   if (batch.action === 'request') return 'request-more'
   // Only the org hook is left, or repositories not checked yet: the install link (again).
-  if (!missingRepos) return canLink(batch) ? 'install' : 'owners-only'
+  if (!missingRepos) return 'install'
   return batch.add_path === 'settings_page' ? 'settings' : 'add'
 }
 

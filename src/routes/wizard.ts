@@ -9,7 +9,7 @@ import { canLink, installLinkRepos, installUrl, settingsUrl } from '../migration
 import { legacyTokenOf } from '../migration/legacy-token.js'
 import { planMigration } from '../migration/plan.js'
 import { loadBatch, loadPlan, type StoredBatch } from '../migration/plan-store.js'
-import { LegacyTokenRevoked } from '../migration/repo-refresh.js'
+import { whenRevoked } from '../migration/repo-refresh.js'
 import { HttpError } from '../plugins/error-handler.js'
 import { viewerOf } from './auth.js'
 import { wizardPage } from './wizard-page.js'
@@ -51,13 +51,10 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
     const token = await legacyTokenOf(app.db, viewer.id)
     if (token === undefined) return 'nothing'
     if (token === null) return 'revoked'
-    try {
-      await planMigration(app.db, github, viewer, token, request.id)
-      return 'planned'
-    } catch (error) {
-      if (error instanceof LegacyTokenRevoked) return 'revoked'
-      throw error
-    }
+    return planMigration(app.db, github, viewer, token, request.id).then(
+      () => 'planned' as const,
+      whenRevoked(() => 'revoked' as const),
+    )
   }
 
   const explain = (reply: FastifyReply, viewer: Viewer, outcome: 'nothing' | 'revoked') => (outcome === 'nothing' ? nothingPage(reply, viewer) : revokedPage(reply, viewer))

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { explainFault, scopeList, ssoPartialOrgs, ssoUrl, tokenFault } from '../../src/github/token-fault.js'
+import { explainFault, githubStatus, scopeList, ssoPartialOrgs, ssoUrl, tokenFault } from '../../src/github/token-fault.js'
 
 // What a refusal of GitHub's says about a legacy token, read from the status and headers of
 // octokit's RequestError (shaped here as octokit builds it).
@@ -43,4 +43,10 @@ t.test('every fault explained, with what is done instead', async (t) => {
   t.equal(explainFault({ kind: 'not_found' }, 'acme/api'), "GitHub does not show acme/api to the old app's authorization.")
   t.equal(explainFault({ kind: 'unavailable', status: 502 }, 'acme'), 'GitHub did not answer for acme (HTTP 502): look again in a moment.')
   t.equal(explainFault({ kind: 'unavailable', status: undefined }, 'acme'), 'GitHub did not answer for acme: look again in a moment.')
+})
+
+t.test("GitHub's status, or the error itself when it is not GitHub's answer", async (t) => {
+  t.equal(githubStatus(refusal(502, 'Bad Gateway')), 502)
+  const defect = new TypeError('x is undefined')
+  t.throws(() => githubStatus(defect), defect, 'a defect does not pass for an outage')
 })

@@ -209,6 +209,17 @@ t.test('GitHub refusing the legacy token itself: the rest is left for the settin
   await settled(s.service)
 })
 
+t.test('a legacy token without the repo scope: GitHub says so (404), and the settings page takes over with the scope named', async (t) => {
+  const s = await setUp(t)
+  const { db } = s.service.tdb
+  const own = await s.batchOf('mona')
+  const token = s.service.sim.state.tokens.get('gho_legacy_mona_0001')!
+  if (token.kind === 'legacy') token.scopes = ['admin:repo_hook']
+  await startIn(db, s.enqueue, own.id, [1001, 1002], { batchId: own.id, actor: mona })
+  await addRepos(db, s.github, { batchId: own.id, actor: mona })
+  t.match(await s.batchOf('mona'), { adding: false, add_path: 'settings_page', add_path_reason: "The old app's authorization lacks the repo scope GitHub requires for adding repositories, and it cannot be widened." })
+})
+
 t.test('GitHub unable to take it now (out of quota, failing): the run stops, says why on what is left, and is not stuck "adding"', async (t) => {
   const s = await setUp(t)
   const { db } = s.service.tdb

@@ -96,9 +96,24 @@ t.test('a revoked legacy token stops the plan with LegacyTokenRevoked; other fai
     { ownerLogin: 'widgets', fault: 'unavailable' },
   ])
 
+  // No repository list: each repository is looked up by itself.
+  sim.state.faults.errors = [{ method: 'GET', pattern: '/user/repos', status: 503, rate: 1 }]
+  const noList = await planBatches(tdb.db, legacy('gho_legacy_octo_0003'), { id: 3, login: 'octo' })
+  t.match(noList.batches.find((b) => b.owner.login === 'widgets'), { role: 'admin', repos: [{ name: 'core' }] })
+  t.match(noList.notes, [{ ownerId: null, fault: 'unavailable', message: /list of your repositories \(HTTP 503\).*looked up one by one instead/ }])
+
   // No organization list: the organizations of the repositories octo can see stand in for it.
   sim.state.faults.errors = [{ method: 'GET', pattern: '/user/orgs', status: 503, rate: 1 }]
   const noOrgs = await planBatches(tdb.db, legacy('gho_legacy_octo_0003'), { id: 3, login: 'octo' })
   t.same(noOrgs.batches.map((b) => b.owner.login), ['acme', 'widgets'])
   t.match(noOrgs.notes, [{ ownerId: null, fault: 'unavailable', message: /list of your organizations.*found from the repositories it can see instead/ }])
+
+  // Neither list: octo's own records still plan, each repository looked up by itself.
+  sim.state.faults.errors.push({ method: 'GET', pattern: '/user/repos', status: 503, rate: 1 })
+  const neither = await planBatches(tdb.db, legacy('gho_legacy_octo_0003'), { id: 3, login: 'octo' })
+  t.same(neither.batches.map((b) => [b.owner.login, b.repos.map((r) => r.name)]), [['widgets', ['core']]])
+  t.same(neither.notes.map((n) => n.message.slice(0, 60)), [
+    'GitHub did not answer for the list of your organizations (HT',
+    'GitHub did not answer for the list of your repositories (HTT',
+  ])
 })

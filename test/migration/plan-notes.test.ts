@@ -12,6 +12,7 @@ t.test('one note per owner and kind, repositories counted, the SSO link kept', a
   notes.add({ kind: 'sso', url: 'https://github.example/orgs/corp/sso?authorization_request=2' }, corp)
   notes.add({ kind: 'scope', needs: ['read:org'] }, null, 'the list of your organizations', 'Instead, this.')
   notes.add({ kind: 'unavailable', status: 502 }, corp)
+  notes.add({ kind: 'unavailable', status: 503 }, corp)
   t.same(notes.list(), [
     {
       ownerId: 300,
@@ -21,6 +22,6 @@ t.test('one note per owner and kind, repositories counted, the SSO link kept', a
       url: 'https://github.example/orgs/corp/sso?authorization_request=1',
     },
     { ownerId: null, ownerLogin: null, fault: 'scope', message: "The old app's authorization lacks the read:org scope GitHub requires for the list of your organizations, and it cannot be widened. Instead, this.", scopes: ['read:org'] },
-    { ownerId: 300, ownerLogin: 'corp', fault: 'unavailable', message: 'GitHub did not answer for 1 repository of corp (HTTP 502): look again in a moment.' },
+    { ownerId: 300, ownerLogin: 'corp', fault: 'unavailable', message: 'GitHub did not answer for 2 repositories of corp (HTTP 502): look again in a moment.' },
   ])
 })

@@ -1,7 +1,7 @@
 import pino from 'pino'
 import t from 'tap'
 import { createOctokitClass } from '../../src/github/octokit.js'
-import { LegacyTokenRevoked, refreshRepos } from '../../src/migration/repo-refresh.js'
+import { LegacyTokenRevoked, refreshRepos, whenRevoked } from '../../src/migration/repo-refresh.js'
 import { demoWorld, startSimulator } from '../helpers/simulator.js'
 
 const quiet = pino({ level: 'silent' })
@@ -56,4 +56,11 @@ t.test('many ids outside the list are looked up a few at a time, and an empty li
   const before = sim.state.apiLog.length
   t.same((await refreshRepos(mona, [])).repos, new Map())
   t.equal(sim.state.apiLog.length, before, 'no request at all')
+})
+
+t.test('a revoked token stands for a value; anything else goes on up', async (t) => {
+  const handler = whenRevoked(() => 'revoked')
+  t.equal(handler(new LegacyTokenRevoked()), 'revoked')
+  const defect = new TypeError('x is undefined')
+  t.throws(() => handler(defect), defect)
 })

@@ -10,7 +10,7 @@ import { signIn } from '../helpers/sign-in.js'
 import { followSetup, formAction, installOnGitHub, press, settled, view } from '../helpers/wizard.js'
 
 // A world where legacy tokens are what vendors really hold: corp enforces SAML single sign-on
-// and only alice's token is approved for it; bob's and erin's tokens lack read:org; erin's
+// and only alice's token is approved for it (bob's holds read:org, but is not); erin's lacks read:org, and
 // token fails with 502 on everything; carl's holds only `repo`, dora's only `read:user`; frank's
 // org was renamed since it was recorded, and another org took its old login. Every user's
 // wizard completes or explains; no page is a 5xx; the other users of corp reach Covered.
@@ -57,8 +57,9 @@ t.test('SSO, missing scopes, a failing token and a renamed org: every wizard com
   // frank's org is newco now, and "oldco" belongs to another org, which has the App installed.
   t.equal((await sim_('POST', '/accounts/oldco/rename', { login: 'newco' })).statusCode, 200)
   t.equal((await sim_('POST', '/accounts/other/rename', { login: 'oldco' })).statusCode, 200)
-  // erin's token fails on every route it is asked on; everyone else's works.
-  const erinFails = ['/user/orgs', '/user/repos', '/repositories/{repository_id}', '/user/memberships/orgs/{org}'].map((pattern) => ({ pattern, status: 502, rate: 1, actor: 'erin' }))
+  // erin's token fails on the lookups it is asked for; everyone else's works. (Her repository
+  // list answers, leaving corp out for single sign-on.)
+  const erinFails = ['/repositories/{repository_id}', '/user/memberships/orgs/{org}'].map((pattern) => ({ pattern, status: 502, rate: 1, actor: 'erin' }))
   t.equal((await sim_('PUT', '/faults', { errors: erinFails })).statusCode, 200)
 
   // alice: an owner of corp, her token approved for its single sign-on: two clicks.
@@ -69,23 +70,25 @@ t.test('SSO, missing scopes, a failing token and a renamed org: every wizard com
   t.same(link.searchParams.getAll('repository_ids[]').sort(), ['1300', '1301', '1302'], "others' repositories she can see are preselected too")
   t.match(section((await p.view(alice)).body, 'corp'), /Covered[\s\S]*3 covered/)
 
-  // bob: a member whose token is not approved for corp's SSO and lacks read:org.
+  // bob: a member whose token is not approved for corp's SSO: GitHub leaves corp out of his
+  // organizations (partial results), and refuses his role and his repository there.
   const bob = await signIn(app, sim, IDS.bob)
   const bobPage = (await p.view(bob)).body
-  t.match(bobPage, "lacks the admin:org or read:org or user or write:org scope GitHub requires for the list of your organizations", 'why the organizations could not be listed')
   const bobCorp = section(bobPage, 'corp')
+  t.match(bobCorp, 'GitHub hides your role in corp from the old app&#39;s authorization: the organization uses SAML single sign-on')
+  t.match(bobCorp, 'GitHub hides 3 repositories of corp from the old app&#39;s authorization')
   t.match(bobCorp, /href="http:\/\/127\.0\.0\.1:\d+\/orgs\/corp\/sso\?authorization_request=[0-9a-f]+"/, "GitHub's single sign-on link, to approve the old app")
   t.match(bobCorp, 'corp/web (private) <span class="muted">(hidden from the old authorization by single sign-on: as recorded)</span>')
   t.match(bobCorp, /Covered[\s\S]*Coverage: 1 covered/, 'covered by the installation alice made, found as the App')
 
-  // erin: her token fails on everything; her batch is still covered by corp's installation.
+  // erin: GitHub fails her lookups; her batch is still covered by corp's installation.
   const erin = await signIn(app, sim, IDS.erin)
   const erinPage = (await p.view(erin)).body
   // (Her lack of read:org is said before GitHub gets to fail: GitHub checks scopes first.)
   t.match(section(erinPage, 'corp'), 'GitHub did not answer for 3 repositories of corp (HTTP 502): look again in a moment.')
   t.match(section(erinPage, 'corp'), /Covered[\s\S]*Coverage: 1 covered/)
 
-  // carl: only `repo`: no organization list, his own account installs in two clicks.
+  // carl: only `repo`: no organization list (GitHub says which scope), his own account installs in two clicks.
   const carl = await signIn(app, sim, IDS.carl)
   t.match((await p.view(carl)).body, 'GitHub requires for the list of your organizations, and it cannot be widened. Your organizations are found from the repositories it can see instead.')
   await p.install(carl, 'Install on carl', 'carl')
@@ -95,11 +98,12 @@ t.test('SSO, missing scopes, a failing token and a renamed org: every wizard com
   // id, and GitHub's page (where she is signed in) installs it.
   const dora = await signIn(app, sim, IDS.dora)
   const doraPage = section((await p.view(dora)).body, 'dora')
-  t.match(doraPage, 'lacks the repo scope GitHub requires for 1 repository of dora')
+  t.match(doraPage, 'lacks the repo scope GitHub requires for 2 repositories of dora')
   t.match(doraPage, 'dora/secret (private) <span class="muted">(not visible to the old authorization: as recorded)</span>')
+  t.match(doraPage, 'dora/#1502 (private)', 'a record without a name goes by its id')
   const doraInstall = await p.install(dora, 'Install on dora', 'dora')
-  t.same(doraInstall.link.searchParams.getAll('repository_ids[]').sort(), ['1500', '1501'])
-  t.match(section((await p.view(dora)).body, 'dora'), /Covered[\s\S]*2 covered/)
+  t.same(doraInstall.link.searchParams.getAll('repository_ids[]').sort(), ['1500', '1501', '1502'])
+  t.match(section((await p.view(dora)).body, 'dora'), /Covered[\s\S]*3 covered/)
 
   // frank: his org hook was recorded on "oldco", now newco's old login, which another org holds
   // (with the App installed). That installation is not newco's and is never recorded.

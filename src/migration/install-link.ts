@@ -7,6 +7,11 @@ import type { StoredBatch } from './plan-store.js'
 /** GitHub preselects at most this many repositories from one link. */
 export const MAX_LINK_REPOS = 100
 
+/** Not known to be covered, and still there to install on: what a link (or the API) still has to add. */
+export function stillToInstall(repo: Pick<StoredBatch['repos'][number], 'coverage'>): boolean {
+  return repo.coverage === 'unknown' || repo.coverage === 'not_covered'
+}
+
 /**
  * The repositories an install link preselects: none (meaning "all repositories") when the
  * owner has a legacy org hook, which only an installation on all of them replaces; otherwise
@@ -15,7 +20,7 @@ export const MAX_LINK_REPOS = 100
 export function installLinkRepos(batch: Pick<StoredBatch, 'repos' | 'orgHooks'>): number[] {
   if (batch.orgHooks.length > 0) return []
   return batch.repos
-    .filter((r) => r.coverage === 'unknown' || r.coverage === 'not_covered')
+    .filter(stillToInstall)
     .slice(0, MAX_LINK_REPOS)
     .map((r) => r.repo_id)
 }

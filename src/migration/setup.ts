@@ -9,6 +9,7 @@ import type { Viewer } from './batches.js'
 import { checkCoverageNow } from './coverage.js'
 import { claimState, type StatePayload } from './install-state.js'
 import { fromApi, recordInstallation, type ApiInstallation } from './installations.js'
+import { stillToInstall } from './install-link.js'
 import { loadBatch } from './plan-store.js'
 
 // The end of an install: GitHub sent the user back to the setup URL with an installation id,
@@ -83,7 +84,7 @@ export async function verifySetup(
   const rest =
     stateRow.repo_ids.length === 0 || installation.repositorySelection === 'all'
       ? []
-      : batch.repos.filter((r) => !linked.has(r.repo_id) && (r.coverage === 'unknown' || r.coverage === 'not_covered')).map((r) => r.repo_id)
+      : batch.repos.filter((r) => !linked.has(r.repo_id) && stillToInstall(r)).map((r) => r.repo_id)
   const claimed = await db.transaction().execute(async (trx) => {
     if (!(await claimState(trx, pending.nonce))) return false
     await recordInstallation(trx, installation)

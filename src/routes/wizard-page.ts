@@ -1,6 +1,6 @@
 import type { GitHubConfig } from '../config.js'
 import { batchCovered, countCoverage, orgHooksCovered, type CoverageCounts } from '../migration/coverage.js'
-import { canLink, installLinkRepos, MAX_LINK_REPOS, settingsUrl } from '../migration/install-link.js'
+import { canLink, installLinkRepos, MAX_LINK_REPOS, settingsUrl, stillToInstall } from '../migration/install-link.js'
 import type { StoredBatch, StoredPlan } from '../migration/plan-store.js'
 
 // What the wizard page shows of a stored plan: per batch, where it stands and the one next
@@ -67,7 +67,7 @@ function nextStep(batch: StoredBatch, covered: boolean, counts: CoverageCounts):
 export function batchView(batch: StoredBatch, github: Pick<GitHubConfig, 'webUrl'>): BatchView {
   const counts = countCoverage(batch.repos)
   const covered = batchCovered(batch)
-  const eligible = batch.repos.filter((r) => r.coverage === 'unknown' || r.coverage === 'not_covered').length
+  const eligible = batch.repos.filter(stillToInstall).length
   return {
     batch,
     counts,

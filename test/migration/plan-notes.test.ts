@@ -13,6 +13,7 @@ t.test('one note per owner and kind, repositories counted, the SSO link kept', a
   notes.add({ kind: 'scope', needs: ['read:org'] }, null, 'the list of your organizations', 'Instead, this.')
   notes.add({ kind: 'unavailable', status: 502 }, corp)
   notes.add({ kind: 'unavailable', status: 503 }, corp)
+  notes.add({ kind: 'forbidden', message: 'No' }, { id: 301, login: 'newco' })
   t.same(notes.list(), [
     {
       ownerId: 300,
@@ -23,5 +24,6 @@ t.test('one note per owner and kind, repositories counted, the SSO link kept', a
     },
     { ownerId: null, ownerLogin: null, fault: 'scope', message: "The old app's authorization lacks the read:org scope GitHub requires for the list of your organizations, and it cannot be widened. Instead, this.", scopes: ['read:org'] },
     { ownerId: 300, ownerLogin: 'corp', fault: 'unavailable', message: 'GitHub did not answer for 2 repositories of corp (HTTP 502): look again in a moment.' },
+    { ownerId: 301, ownerLogin: 'newco', fault: 'forbidden', message: "GitHub refused the old app's authorization for 1 repository of newco: No." },
   ])
 })

@@ -85,6 +85,14 @@ export function tokenFault(error: unknown): TokenFault {
   return { kind: 'unavailable', status }
 }
 
+/** Scopes that include another: GitHub names both as accepted, a person needs only the narrower one. */
+const NARROWER: Record<string, string> = { 'admin:org': 'write:org', 'write:org': 'read:org', 'admin:repo_hook': 'write:repo_hook', 'write:repo_hook': 'read:repo_hook' }
+
+/** The accepted scopes a person would ask for: the narrowest of each family. */
+export function narrowest(scopes: string[]): string[] {
+  return scopes.filter((scope) => !scopes.includes(NARROWER[scope] ?? ''))
+}
+
 /**
  * Sentences for the person who can act on it: what GitHub refused and why, and, with `instead`,
  * what is done without it (the old app's authorization cannot be widened or renewed from here).
@@ -97,7 +105,7 @@ export function explainFault(fault: TokenFault, what: string, instead?: string):
     case 'sso':
       return `GitHub hides ${what} from the old app's authorization: the organization uses SAML single sign-on, and the authorization is not approved for it${fault.url === undefined ? '' : ' (approve it on GitHub at the link, then look again)'}.${then}`
     case 'scope':
-      return `The old app's authorization lacks the ${fault.needs.join(' or ')} scope GitHub requires for ${what}, and it cannot be widened.${then}`
+      return `The old app's authorization lacks the ${narrowest(fault.needs).join(' or ')} scope GitHub requires for ${what}, and it cannot be widened.${then}`
     case 'forbidden':
       return `GitHub refused the old app's authorization for ${what}: ${fault.message}.${then}`
     case 'not_found':

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { explainFault, githubStatus, scopeList, ssoPartialOrgs, ssoUrl, tokenFault } from '../../src/github/token-fault.js'
+import { explainFault, githubStatus, narrowest, scopeList, ssoPartialOrgs, ssoUrl, tokenFault } from '../../src/github/token-fault.js'
 
 // What a refusal of GitHub's says about a legacy token, read from the status and headers of
 // octokit's RequestError (shaped here as octokit builds it).
@@ -49,4 +49,11 @@ t.test("GitHub's status, or the error itself when it is not GitHub's answer", as
   t.equal(githubStatus(refusal(502, 'Bad Gateway')), 502)
   const defect = new TypeError('x is undefined')
   t.throws(() => githubStatus(defect), defect, 'a defect does not pass for an outage')
+})
+
+t.test('the scope a person would ask for: the narrowest GitHub takes', async (t) => {
+  t.same(narrowest(['admin:org', 'read:org', 'user', 'write:org']), ['read:org', 'user'])
+  t.same(narrowest(['admin:repo_hook', 'read:repo_hook', 'repo', 'write:repo_hook']), ['read:repo_hook', 'repo'])
+  t.same(narrowest(['admin:org_hook']), ['admin:org_hook'])
+  t.equal(explainFault({ kind: 'scope', needs: ['admin:org', 'read:org', 'write:org'] }, 'your role in acme'), "The old app's authorization lacks the read:org scope GitHub requires for your role in acme, and it cannot be widened.")
 })

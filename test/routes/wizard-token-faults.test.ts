@@ -77,6 +77,7 @@ t.test('SSO, missing scopes, a failing token and a renamed org: every wizard com
   const bobCorp = section(bobPage, 'corp')
   t.match(bobCorp, 'GitHub hides your role in corp from the old app&#39;s authorization: the organization uses SAML single sign-on')
   t.match(bobCorp, 'GitHub hides 3 repositories of corp from the old app&#39;s authorization')
+  t.equal(bobCorp.split("Approve the old app for corp's single sign-on on GitHub").length - 1, 1, 'one link to approve it, not one per note')
   t.match(bobCorp, /href="http:\/\/127\.0\.0\.1:\d+\/orgs\/corp\/sso\?authorization_request=[0-9a-f]+"/, "GitHub's single sign-on link, to approve the old app")
   t.match(bobCorp, 'corp/web (private) <span class="muted">(hidden from the old authorization by single sign-on: as recorded)</span>')
   t.match(bobCorp, /Covered[\s\S]*Coverage: 1 covered/, 'covered by the installation alice made, found as the App')
@@ -90,7 +91,7 @@ t.test('SSO, missing scopes, a failing token and a renamed org: every wizard com
 
   // carl: only `repo`: no organization list (GitHub says which scope), his own account installs in two clicks.
   const carl = await signIn(app, sim, IDS.carl)
-  t.match((await p.view(carl)).body, 'GitHub requires for the list of your organizations, and it cannot be widened. Your organizations are found from the repositories it can see instead.')
+  t.match((await p.view(carl)).body, 'lacks the read:org or user scope GitHub requires for the list of your organizations, and it cannot be widened. Your organizations are found from the repositories it can see instead.')
   await p.install(carl, 'Install on carl', 'carl')
   t.match(section((await p.view(carl)).body, 'carl'), /Covered[\s\S]*1 covered/)
 

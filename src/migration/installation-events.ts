@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
+import { githubStatus, tokenFault } from '../github/token-fault.js'
 import { appendAudit, type AuditActor, type AuditTarget } from './audit.js'
 import { checkCoverage } from './coverage.js'
 import { attachInstallation, installationNow, recordInstallation, type KnownInstallation } from './installations.js'
@@ -23,12 +24,6 @@ export interface InstallationEventJob {
   installation: { id: number; accountId: number; accountLogin: string }
   sender: { id: number; login: string }
   requester: { id: number; login: string } | null
-}
-
-/** GitHub could not answer now (an outage, a rate limit, the network): pg-boss tries again later. */
-function transient(error: unknown): boolean {
-  const { status, message } = error as { status?: number; message?: string }
-  return status === undefined || status >= 500 || status === 429 || /rate limit/i.test(String(message))
 }
 
 /** Why GitHub's answer does not bear the webhook out; undefined when it does. */
@@ -75,10 +70,11 @@ export async function applyInstallationEvent(db: Kysely<Database>, github: GitHu
   try {
     now = await installationNow(github, installation.id, installation.accountLogin)
   } catch (error) {
-    if (transient(error)) throw error
+    // GitHub could not answer now (an outage, a rate limit, the network): pg-boss tries again later.
+    if (tokenFault(error).kind === 'unavailable') throw error
     // The App's own credential refused (401/403): trying again changes nothing, so the
     // delivery is recorded as not applied, for a person to look at, and the job ends.
-    const status = (error as { status: number }).status
+    const status = githubStatus(error)
     await db.transaction().execute(async (trx) => {
       if (!(await claimDelivery(trx, job.deliveryId))) return
       const reason = `GitHub answered ${status} when the App asked about installation ${installation.id}; nothing was changed.`

@@ -1,7 +1,7 @@
 import type { Kysely, Selectable } from 'kysely'
 import type { Database, LegacyWebhooksTable, UnseenKind } from '../db/database.js'
 import type { GitHubOctokit } from '../github/octokit.js'
-import { ssoPartialOrgs } from '../github/token-fault.js'
+import { ssoPartialOrgs, type UnseenFault } from '../github/token-fault.js'
 import { PlanNotes, type PlanNote } from './plan-notes.js'
 import { faultOf, lookupRepos, refreshRepos, type RepoNow } from './repo-refresh.js'
 
@@ -76,17 +76,28 @@ async function legacyRows(db: Kysely<Database>, viewerId: number, orgIds: number
     .execute()
 }
 
-async function roleOn(legacy: GitHubOctokit, viewer: Viewer, owner: Batch['owner'], notes: PlanNotes): Promise<Role> {
+/** The scopes GitHub takes for a user's own organization membership. */
+const ORG_SCOPES = ['admin:org', 'read:org', 'write:org']
+
+/**
+ * The user's role in the owner. `askable` is false when GitHub refused the organization list for
+ * a missing scope: the token then holds none of the organization scopes either, and asking per
+ * organization would cost a request each to be refused the same way.
+ */
+async function roleOn(legacy: GitHubOctokit, viewer: Viewer, owner: Batch['owner'], notes: PlanNotes, askable: boolean): Promise<Role> {
   if (owner.id === viewer.id) return 'owner'
   if (owner.type === 'User') return 'outsider'
+  const unknown = (fault: UnseenFault): Role => {
+    notes.add(fault, owner, `your role in ${owner.login}`, "GitHub's install page offers Install or Request, as your role there allows.")
+    return 'unknown'
+  }
+  if (!askable) return unknown({ kind: 'scope', needs: ORG_SCOPES })
   try {
     const { data } = await legacy.request('GET /user/memberships/orgs/{org}', { org: owner.login })
     return data.role === 'admin' ? 'admin' : 'member'
   } catch (error) {
     const fault = faultOf(error)
-    if (fault.kind === 'not_found') return 'outsider'
-    notes.add(fault, owner, `your role in ${owner.login}`, "GitHub's install page offers Install or Request, as your role there allows.")
-    return 'unknown'
+    return fault.kind === 'not_found' ? 'outsider' : unknown(fault)
   }
 }
 
@@ -97,19 +108,23 @@ interface OrgList {
   ssoOrgIds: Set<number>
   /** False when GitHub would not list them to this token. */
   listed: boolean
+  /** GitHub refused the list for a scope the token lacks. */
+  scopeRefused: boolean
 }
 
 /** The user's organizations, and those GitHub left out for single sign-on; or why it would not say. */
 async function listOrgs(legacy: GitHubOctokit, notes: PlanNotes): Promise<OrgList> {
-  const out: OrgList = { orgs: new Map(), ssoOrgIds: new Set(), listed: true }
+  const out: OrgList = { orgs: new Map(), ssoOrgIds: new Set(), listed: true, scopeRefused: false }
   try {
     for await (const page of legacy.paginate.iterator('GET /user/orgs', { per_page: 100 })) {
       for (const id of ssoPartialOrgs(page.headers['x-github-sso'])) out.ssoOrgIds.add(id)
       for (const org of page.data) out.orgs.set(org.id, org.login)
     }
   } catch (error) {
-    notes.add(faultOf(error), null, 'the list of your organizations', 'Your organizations are found from the repositories it can see instead.')
+    const fault = faultOf(error)
+    notes.add(fault, null, 'the list of your organizations', 'Your organizations are found from the repositories it can see instead.')
     out.listed = false
+    out.scopeRefused = fault.kind === 'scope'
   }
   return out
 }
@@ -126,7 +141,7 @@ const ONE_BY_ONE = 'Your repositories are looked up one by one instead.'
 
 export async function planBatches(db: Kysely<Database>, legacy: GitHubOctokit, viewer: Viewer): Promise<Inventory> {
   const notes = new PlanNotes()
-  const { orgs, ssoOrgIds, listed } = await listOrgs(legacy, notes)
+  const { orgs, ssoOrgIds, listed, scopeRefused } = await listOrgs(legacy, notes)
   const orgIds = () => [...orgs.keys(), ...ssoOrgIds]
   let rows: LegacyRow[]
   let now: Map<number, RepoNow>
@@ -205,7 +220,7 @@ export async function planBatches(db: Kysely<Database>, legacy: GitHubOctokit, v
 
   const planned = [...batches.values()]
   for (const batch of planned) {
-    batch.role = await roleOn(legacy, viewer, batch.owner, notes)
+    batch.role = await roleOn(legacy, viewer, batch.owner, notes, !scopeRefused)
     batch.action = ACTION[batch.role]
     batch.repos.sort((a, b) => a.name.localeCompare(b.name))
   }

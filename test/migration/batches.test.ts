@@ -9,7 +9,7 @@ import { LegacyTokenRevoked } from '../../src/migration/repo-refresh.js'
 import type { World } from '../../src/simulator/world.js'
 import { testDatabase } from '../helpers/database.js'
 import { withScopes } from '../helpers/scoped-world.js'
-import { startSimulator } from '../helpers/simulator.js'
+import { demoWorld, startSimulator } from '../helpers/simulator.js'
 
 const READ_ORG = { mona: ['read:org'], octo: ['read:org'] }
 
@@ -116,4 +116,19 @@ t.test('a revoked legacy token stops the plan with LegacyTokenRevoked; other fai
     'GitHub did not answer for the list of your organizations (HT',
     'GitHub did not answer for the list of your repositories (HTT',
   ])
+})
+
+t.test('a token without any organization scope: roles unknown and said, without asking GitHub once per organization', async (t) => {
+  const { sim, tdb, legacy } = await setup(t, demoWorld())
+  const { batches, notes } = await planBatches(tdb.db, legacy('gho_legacy_mona_0001'), { id: 1, login: 'mona' })
+  t.same(batches.map((b) => [b.owner.login, b.role, b.action]), [
+    ['mona', 'owner', 'install'],
+    ['acme', 'unknown', 'install'],
+    ['widgets', 'unknown', 'install'],
+  ])
+  t.match(notes.filter((n) => n.ownerId !== null), [
+    { ownerLogin: 'acme', fault: 'scope', message: /lacks the read:org scope GitHub requires for your role in acme/ },
+    { ownerLogin: 'widgets', fault: 'scope' },
+  ])
+  t.same(sim.state.apiLog.filter((e) => e.path.startsWith('/user/memberships/')), [], 'GitHub was not asked what it had already refused')
 })

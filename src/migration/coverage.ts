@@ -9,10 +9,11 @@ import { batchesOfOwner, type StoredBatch } from './plan-store.js'
 import { lookupRepos, refreshRepos, whenRevoked, type RepoNow } from './repo-refresh.js'
 
 // Which legacy repositories the App's installation on an owner covers, asked with an
-// installation token (GET /installation/repositories, every page) and compared by id. A
-// repository the installation does not list is looked up with the batch user's legacy token,
-// to tell "not covered" from "gone" and "moved to another owner". Every batch of the owner,
-// whichever user planned it, gets the result: coverage is a fact about the owner.
+// installation token (GET /installation/repositories, every page, once per check) and compared
+// by id. Only a repository the listing misses is looked up, once, with the legacy token of a
+// user who can answer for it, to tell "not covered" from "gone" and "moved to another owner".
+// Every batch of the owner, whichever user planned it, gets the result: coverage is a fact
+// about the owner.
 
 export interface CoverageCounts {
   covered: number
@@ -61,21 +62,76 @@ async function listInstallationRepos(github: GitHubClients, installationId: numb
   return listed
 }
 
-/** Past this many repositories to look up, the user's repository list is read instead. */
+/** Past this many repositories to look up with one token, that user's repository list is read instead. */
 const PAGE_OVER = 100
 
-/** For repositories the installation does not list: gone, moved, or there but not covered. */
-async function whereabouts(db: Kysely<Database>, github: GitHubClients, batch: StoredBatch, ids: number[]): Promise<Map<number, RepoNow>> {
-  if (ids.length === 0) return new Map()
-  const token = await legacyTokenOf(db, batch.user_id)
-  if (token == null) return new Map()
-  const octokit = github.asUser(token)
-  // Many at once (a large batch, partly installed): the user's own list, 100 a page, costs far
-  // fewer requests than one lookup each, and the user's hourly quota is shared with the rest of
-  // the migration. One user's token says nothing of anyone else's batch: revoked, its
-  // repositories are simply "not covered" (every other refusal is kept per repository, as unseen).
-  const looked = ids.length > PAGE_OVER ? refreshRepos(octokit, ids).then((r) => r.repos) : lookupRepos(octokit, ids)
-  return looked.catch(whenRevoked(() => new Map<number, RepoNow>()))
+/**
+ * Who can answer for each repository the listing missed, best first: a user who enabled it and
+ * whose batch holds it (GitHub showed it to them when they last planned), then the others whose
+ * batches hold it, then the others who enabled it (their token made its hook). Never every
+ * vendor user of the owner: one token per repository, the next only when the one before is gone.
+ */
+async function answerers(db: Kysely<Database>, batches: StoredBatch[], ids: number[]): Promise<Map<number, number[]>> {
+  const rows = await db
+    .selectFrom('legacy.webhooks')
+    .select(['repo_id', 'github_user_id'])
+    .where('kind', '=', 'repo')
+    .where('repo_id', 'in', ids)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute()
+  const enablers = new Map<number, number[]>(ids.map((id) => [id, []]))
+  for (const row of rows) enablers.get(row.repo_id!)!.push(row.github_user_id)
+  const holders = new Map<number, number[]>(ids.map((id) => [id, []]))
+  for (const batch of batches) for (const repo of batch.repos) holders.get(repo.repo_id)?.push(batch.user_id)
+  return new Map(
+    ids.map((id) => {
+      const enabled = enablers.get(id)!
+      const held = holders.get(id)!
+      return [id, [...new Set([...held.filter((u) => enabled.includes(u)), ...held, ...enabled])]]
+    }),
+  )
+}
+
+/**
+ * For repositories the installation does not list: gone, moved, or there but not covered; each
+ * looked up once, with the token of one user who can answer for it. A token that is not on
+ * record or that GitHub no longer takes says nothing about any repository: its repositories go
+ * to their next user. Any other refusal is kept per repository (unseen), and the rest goes on.
+ */
+async function whereabouts(db: Kysely<Database>, github: GitHubClients, batches: StoredBatch[], ids: number[]): Promise<Map<number, RepoNow>> {
+  const found = new Map<number, RepoNow>()
+  if (ids.length === 0) return found
+  const who = await answerers(db, batches, ids)
+  const dead = new Set<number>()
+  let pending = ids
+  while (pending.length > 0) {
+    const groups = new Map<number, number[]>()
+    for (const id of pending) {
+      const userId = who.get(id)!.find((u) => !dead.has(u))
+      if (userId !== undefined) groups.set(userId, [...(groups.get(userId) ?? []), id])
+    }
+    pending = []
+    await Promise.all(
+      [...groups].map(async ([userId, repoIds]) => {
+        const token = await legacyTokenOf(db, userId)
+        // Many at once (a large batch, partly installed): the user's own list, 100 a page, costs
+        // far fewer requests than one lookup each, and the user's hourly quota is shared with the
+        // rest of the migration.
+        const looked =
+          token == null
+            ? undefined
+            : await (repoIds.length > PAGE_OVER ? refreshRepos(github.asUser(token), repoIds).then((r) => r.repos) : lookupRepos(github.asUser(token), repoIds)).catch(
+                whenRevoked(() => undefined),
+              )
+        if (looked === undefined) {
+          dead.add(userId)
+          pending.push(...repoIds)
+        } else for (const [id, now] of looked) found.set(id, now)
+      }),
+    )
+  }
+  return found
 }
 
 function verdict(repoId: number, ownerId: number, listed: Listed, now: RepoNow | undefined): { coverage: Coverage; movedTo: string | null } {
@@ -187,12 +243,10 @@ export async function checkCoverage(db: Kysely<Database>, github: GitHubClients,
     if (status === 403) return recordProblem(db, batches, installation.id, `GitHub refused the App's installation on ${login}.`, context)
     throw error
   }
-  const results = new Map<number, Map<number, { coverage: Coverage; movedTo: string | null }>>()
-  for (const batch of batches) {
-    const unlisted = batch.repos.filter((r) => !listed.ids.has(r.repo_id)).map((r) => r.repo_id)
-    const now = await whereabouts(db, github, batch, unlisted)
-    results.set(batch.id, new Map(batch.repos.map((r) => [r.repo_id, verdict(r.repo_id, ownerId, listed, now.get(r.repo_id))])))
-  }
+  // A repository in several users' batches is looked up once: what it is now is a fact about it.
+  const unlisted = [...new Set(batches.flatMap((b) => b.repos.map((r) => r.repo_id)))].filter((id) => !listed.ids.has(id))
+  const now = await whereabouts(db, github, batches, unlisted)
+  const results = new Map(batches.map((batch) => [batch.id, new Map(batch.repos.map((r) => [r.repo_id, verdict(r.repo_id, ownerId, listed, now.get(r.repo_id))]))]))
   await db.transaction().execute(async (trx) => {
     // GitHub gives no token to a suspended installation: this one is not (or no longer) suspended.
     await trx.updateTable('app.installation').set({ repository_selection: listed.selection, suspended_at: null, updated_at: sql<Date>`now()` }).where('id', '=', installation.id).execute()

@@ -174,6 +174,23 @@ export interface WebhookDeliveryTable {
   applied_at: Date | null
 }
 
+export interface BackgroundWorkTable {
+  kind: 'plan' | 'coverage'
+  subject_id: number
+  state: 'queued' | 'running' | 'done' | 'failed'
+  again: Generated<boolean>
+  run: Generated<number>
+  phase: string | null
+  done: number | null
+  total: number | null
+  outcome: string | null
+  message: string | null
+  requested_at: Generated<Date>
+  started_at: Date | null
+  finished_at: Date | null
+  updated_at: Generated<Date>
+}
+
 export interface Database {
   'legacy.oauth_users': LegacyOauthUsersTable
   'legacy.webhooks': LegacyWebhooksTable
@@ -187,4 +204,5 @@ export interface Database {
   'app.install_state': InstallStateTable
   'app.installation': InstallationTable
   'app.webhook_delivery': WebhookDeliveryTable
+  'app.background_work': BackgroundWorkTable
 }

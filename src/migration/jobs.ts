@@ -15,6 +15,30 @@ export type JobName = keyof Jobs
 
 export type JobHandlers = { [N in JobName]: (data: Jobs[N]) => Promise<void> }
 
+export interface QueueSetting {
+  /**
+   * standard: every job sent runs, several at once. stately: per singleton key at most one job
+   * waits and one runs (sent with a key; see background-work.ts for how a second request is kept).
+   */
+  policy: 'standard' | 'stately'
+  /**
+   * pg-boss takes a job that runs longer than this for dead and starts it again, while the
+   * first may still be running: every job must end well within it.
+   */
+  expireInSeconds: number
+}
+
+const minutes = (n: number): number => n * 60
+
+export const queueSettings: { [N in JobName]: QueueSetting } = {
+  // A few GitHub requests and one coverage check of an owner: minutes at most, and ninety leave
+  // room for a lane parked until GitHub's rate limit resets (at most an hour) and the rest.
+  'installation-event': { policy: 'standard', expireInSeconds: minutes(90) },
+  // One write a second per user: 1,100 repositories take about 17 minutes, plus up to an hour
+  // parked on a rate limit; three hours covers some 5,000 repositories with one such park.
+  'add-repos': { policy: 'standard', expireInSeconds: minutes(180) },
+}
+
 export function jobHandlers(db: Kysely<Database>, github: GitHubClients): JobHandlers {
   return {
     'installation-event': (job) => applyInstallationEvent(db, github, job),

@@ -47,6 +47,8 @@ export interface ServerOptions {
   logStream?: LogDestination
   /** The base of the waits between retries of a failed GitHub request (default 1000 ms; tests: a few). */
   githubRetryAfterBaseMs?: number
+  /** Repositories one job of an add run adds at most (default 100; tests: a few, to see several pieces). */
+  addPieceSize?: number
 }
 
 const HEALTH_TIMEOUT_MS = 2_000
@@ -79,7 +81,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     ...(options.githubRetryAfterBaseMs === undefined ? {} : { retryAfterBaseMs: options.githubRetryAfterBaseMs }),
   })
   const github = createGitHubClients(options.github, GitHub)
-  await app.register(queuePlugin, { pool: options.db.pool, handlers: jobHandlers(options.db.db, github) })
+  await app.register(queuePlugin, { pool: options.db.pool, handlers: jobHandlers(options.db.db, github, () => app.queue, { ...(options.addPieceSize === undefined ? {} : { addPieceSize: options.addPieceSize }) }) })
   await app.register(sessionPlugin, {
     db: options.db.db,
     secret: options.sessionSecret,

@@ -113,6 +113,10 @@ export interface BatchTable {
   /** Why GitHub refused the API path, for the page. */
   add_path_reason: ColumnType<string | null, string | null | undefined, string | null>
   adding: Generated<boolean>
+  /** The pieces of add runs that took this batch so far; a piece writes only while it is the latest. */
+  add_piece: Generated<number>
+  /** Until when the latest piece holds the batch; null when none runs. */
+  add_lease_until: ColumnType<Date | null, Date | null | undefined, Date | null>
   coverage_checked_at: Date | null
   coverage_problem: string | null
   /** The org owners who can approve this batch's request, as GitHub listed them. */

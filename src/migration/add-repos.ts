@@ -9,7 +9,8 @@ import { loadBatch } from './plan-store.js'
 
 // Adding repositories to an existing installation with the user's legacy OAuth token
 // (PUT /user/installations/{id}/repositories/{repo_id}), one at a time, each recorded as it
-// lands so progress can be shown and a retried job does only what is left. GitHub documents
+// lands so progress can be shown and a retried job does only what is left; in pieces of a
+// hundred or so, one job each, so that every job ends well within its expiry. GitHub documents
 // the endpoint for classic personal access tokens; when it refuses the OAuth App's token the
 // batch falls back to the installation's settings page, where the user ticks the repositories.
 
@@ -86,16 +87,86 @@ function judge(error: unknown): Attempt {
   }
 }
 
-export async function addRepos(db: Kysely<Database>, github: GitHubClients, job: AddReposJob): Promise<void> {
-  const batch = await loadBatch(db, job.batchId)
-  if (batch === undefined || !batch.adding || batch.installation_id === null) return
-  const installationId = batch.installation_id
+export interface AddOptions {
+  /** Repositories one piece adds at most. */
+  pieceSize: number
+  /**
+   * How long a piece holds its batch past the last repository it recorded: well beyond one
+   * write (a lane may park for up to an hour on a rate limit) and shorter than the queue's
+   * expiry, so that a piece pg-boss starts again after a crash finds the batch free.
+   */
+  leaseSeconds: number
+  /** Queues the next piece, in the transaction that ends this one. */
+  enqueue: Enqueue
+  /** Wakes the workers once that transaction has committed. */
+  wake(): void
+}
+
+/** At one write a second, 100 repositories take about two minutes: a piece well within its expiry. */
+export const ADD_PIECE_SIZE = 100
+
+/** The batch was taken over by a later piece (this one outlived its lease): it writes nothing more. */
+class BatchTakenOver extends Error {
+  override name = 'BatchTakenOver'
+}
+
+const leaseEnd = (seconds: number) => sql<Date>`now() + make_interval(secs => ${seconds})`
+
+/** The piece number when this piece takes the batch; undefined when another piece holds it or the run has ended. */
+async function takeBatch(db: Kysely<Database>, batchId: number, leaseSeconds: number): Promise<number | undefined> {
+  const taken = await db
+    .updateTable('app.batch')
+    .set({ add_piece: sql<number>`add_piece + 1`, add_lease_until: leaseEnd(leaseSeconds) })
+    .where('id', '=', batchId)
+    .where('adding', '=', true)
+    .where('installation_id', 'is not', null)
+    .where((eb) => eb.or([eb('add_lease_until', 'is', null), eb('add_lease_until', '<', sql<Date>`now()`)]))
+    .returning('add_piece')
+    .executeTakeFirst()
+  return taken?.add_piece
+}
+
+/** Within a transaction that records progress: the batch is still this piece's, held for another lease. */
+async function holdBatch(trx: Transaction<Database>, batchId: number, piece: number, leaseSeconds: number | null): Promise<void> {
+  const held = await trx
+    .updateTable('app.batch')
+    .set({ add_lease_until: leaseSeconds === null ? null : leaseEnd(leaseSeconds) })
+    .where('id', '=', batchId)
+    .where('add_piece', '=', piece)
+    .returning('id')
+    .executeTakeFirst()
+  if (held === undefined) throw new BatchTakenOver()
+}
+
+/**
+ * One piece of an add run: takes the batch (or ends at once when another piece holds it: no two
+ * pieces of a batch ever add at once), adds at most `pieceSize` of the repositories still
+ * pending, each recorded as it lands, then either queues the next piece in the transaction that
+ * lets the batch go, or ends the run. A piece started again after a crash does only what is
+ * left: what was added is recorded, and GitHub takes a repository added twice without a change.
+ */
+export async function addRepos(db: Kysely<Database>, github: GitHubClients, job: AddReposJob, options: AddOptions): Promise<void> {
+  const piece = await takeBatch(db, job.batchId, options.leaseSeconds)
+  if (piece === undefined) return
+  try {
+    await addPiece(db, github, job, piece, options)
+  } catch (error) {
+    if (error instanceof BatchTakenOver) return
+    // Let go at once, so that pg-boss's retry of this piece finds the batch free.
+    await db.updateTable('app.batch').set({ add_lease_until: null }).where('id', '=', job.batchId).where('add_piece', '=', piece).execute()
+    throw error
+  }
+}
+
+async function addPiece(db: Kysely<Database>, github: GitHubClients, job: AddReposJob, piece: number, options: AddOptions): Promise<void> {
+  const batch = (await loadBatch(db, job.batchId))!
+  const installationId = batch.installation_id!
   const actor: AuditActor = { kind: 'user', githubId: job.actor.id, login: job.actor.login }
   const target = { ownerId: batch.owner_id, ownerLogin: batch.owner_login, installationId }
   const token = (await legacyTokenOf(db, batch.user_id)) ?? null
   let stop: Stop | undefined = token === null ? { kind: 'refused', reason: "The old app's authorization was revoked." } : undefined
-  let added = 0
-  for (const repo of batch.repos.filter((r) => r.add_state === 'pending')) {
+  const pending = batch.repos.filter((r) => r.add_state === 'pending')
+  for (const repo of pending.slice(0, options.pieceSize)) {
     if (stop !== undefined) break
     let attempt: Attempt
     try {
@@ -116,6 +187,7 @@ export async function addRepos(db: Kysely<Database>, github: GitHubClients, job:
         .where('batch_id', '=', batch.id)
         .where('repo_id', '=', repo.repo_id)
         .execute()
+      await holdBatch(trx, batch.id, piece, options.leaseSeconds)
       await appendAudit(trx, {
         actor,
         action: 'repo_added',
@@ -126,10 +198,18 @@ export async function addRepos(db: Kysely<Database>, github: GitHubClients, job:
         detail: { path: 'api' },
       })
     })
-    if (done.kind === 'added') added += 1
+  }
+  if (stop === undefined && pending.length > options.pieceSize) {
+    await db.transaction().execute(async (trx) => {
+      await holdBatch(trx, batch.id, piece, null)
+      await options.enqueue(trx, job)
+    })
+    options.wake()
+    return
   }
   await db.transaction().execute(async (trx) => {
     const path = stop?.kind === 'refused' ? 'settings_page' : 'api'
+    await holdBatch(trx, batch.id, piece, null)
     await trx
       .updateTable('app.batch')
       .set({ adding: false, add_path: path, add_path_reason: stop?.kind === 'refused' ? stop.reason : null, updated_at: sql<Date>`now()` })
@@ -141,6 +221,13 @@ export async function addRepos(db: Kysely<Database>, github: GitHubClients, job:
       const left = stop.kind === 'refused' ? { add_state: null, add_reason: null } : { add_state: 'failed' as const, add_reason: stop.reason }
       await trx.updateTable('app.batch_repo').set(left).where('batch_id', '=', batch.id).where('add_state', '=', 'pending').execute()
     }
+    // This run's, across its pieces: startAdding cleared what earlier runs recorded.
+    const { added } = await trx
+      .selectFrom('app.batch_repo')
+      .select((eb) => eb.fn.countAll<number>().as('added'))
+      .where('batch_id', '=', batch.id)
+      .where('add_state', '=', 'added')
+      .executeTakeFirstOrThrow()
     await appendAudit(trx, {
       actor,
       action: 'repos_add_finished',
@@ -148,7 +235,7 @@ export async function addRepos(db: Kysely<Database>, github: GitHubClients, job:
       outcome: stop === undefined ? 'ok' : stop.kind === 'refused' ? 'fallback_settings_page' : 'stopped',
       ...(stop === undefined ? {} : { reason: stop.reason }),
       requestId: job.requestId,
-      detail: { path, added },
+      detail: { path, added: Number(added) },
     })
   })
   // A retried job finds the batch no longer adding and stops: a check GitHub cannot answer now

@@ -1,10 +1,10 @@
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import pino from 'pino'
 import t, { type Test } from 'tap'
 import type { Database } from '../../src/db/database.js'
 import { createGitHubClients, type GitHubClients } from '../../src/github/clients.js'
 import { createOctokitClass } from '../../src/github/octokit.js'
-import { addRepos, startAdding, type AddReposJob, type Enqueue } from '../../src/migration/add-repos.js'
+import { addRepos, startAdding, type AddOptions, type AddReposJob, type Enqueue } from '../../src/migration/add-repos.js'
 import { SESSION_COOKIE } from '../../src/plugins/session.js'
 import type { World } from '../../src/simulator/world.js'
 import { loadBatch } from '../../src/migration/plan-store.js'
@@ -12,7 +12,7 @@ import { batchView } from '../../src/routes/wizard-page.js'
 import { serviceWithGitHub, type Service } from '../helpers/service.js'
 import { signIn } from '../helpers/sign-in.js'
 import { demoWorld } from '../helpers/simulator.js'
-import { settled, view } from '../helpers/wizard.js'
+import { formAction, press, settled, view } from '../helpers/wizard.js'
 
 /** startAdding in a transaction of its own, as the wizard's click runs it. */
 function startIn(db: Kysely<Database>, ...rest: Parameters<typeof startAdding> extends [unknown, ...infer R] ? R : never): Promise<boolean> {
@@ -59,6 +59,8 @@ interface Setup {
   github: GitHubClients
   queued: AddReposJob[]
   enqueue: Enqueue
+  /** For addRepos: pieces of 100, each next piece collected in `queued`. */
+  options: AddOptions
   batchOf(owner: string, userId?: number): Promise<{ id: number; adding: boolean; add_path: string | null; add_path_reason: string | null }>
   states(batchId: number): Promise<[number, string | null, string | null][]>
   audit(action: string): Promise<{ outcome: string; reason: string | null; repo_id: number | null; detail: unknown }[]>
@@ -78,6 +80,7 @@ async function setUp(t: Test, signInAs: number[] = [1], w = world()): Promise<Se
     enqueue: async (_trx, job) => {
       queued.push(job)
     },
+    options: { pieceSize: 100, leaseSeconds: 600, enqueue: async (_trx, job) => queued.push(job), wake: () => {} },
     batchOf: async (owner, userId = 1) => db.selectFrom('app.batch').select(['id', 'adding', 'add_path', 'add_path_reason']).where('owner_login', '=', owner).where('user_id', '=', userId).executeTakeFirstOrThrow(),
     states: async (batchId) =>
       (await db.selectFrom('app.batch_repo').select(['repo_id', 'add_state', 'add_reason']).where('batch_id', '=', batchId).orderBy('repo_name').execute()).map((r) => [r.repo_id, r.add_state, r.add_reason]),
@@ -118,7 +121,7 @@ t.test('addRepos: each repository added and recorded, then coverage; a job run a
   await s.github.asUser('gho_legacy_mona_0001').request('PUT /user/installations/{installation_id}/repositories/{repository_id}', { installation_id: 500, repository_id: 1002 })
   await db.updateTable('app.batch_repo').set({ add_state: 'added' }).where('batch_id', '=', own.id).where('repo_id', '=', 1002).execute()
   const before = s.puts()
-  await addRepos(db, s.github, job)
+  await addRepos(db, s.github, job, s.options)
   t.equal(s.puts() - before, 1, 'only site is PUT')
   t.same(await s.states(own.id), [
     [1000, null, null],
@@ -127,7 +130,7 @@ t.test('addRepos: each repository added and recorded, then coverage; a job run a
   ])
   t.match(await s.batchOf('mona'), { adding: false, add_path: 'api' })
   t.match(await s.audit('repo_added'), [{ repo_id: 1001, outcome: 'ok' }])
-  t.match(await s.audit('repos_add_finished'), [{ outcome: 'ok', detail: { path: 'api', added: 1 } }], 'this run added one')
+  t.match(await s.audit('repos_add_finished'), [{ outcome: 'ok', detail: { path: 'api', added: 2 } }], 'the run added both: one before the crash, one after')
   const coverage = await db.selectFrom('app.batch_repo').select('coverage').where('batch_id', '=', own.id).execute()
   t.same(coverage.map((r) => r.coverage), ['covered', 'covered', 'covered'], 'coverage checked at the end')
 
@@ -140,12 +143,12 @@ t.test('addRepos: each repository added and recorded, then coverage; a job run a
     [1001, 'pending', null],
   ])
   t.match(batchView((await loadBatch(db, own.id))!, { webUrl: s.service.sim.url }), { next: 'adding', added: 0, toAdd: 1 })
-  await addRepos(db, s.github, job)
+  await addRepos(db, s.github, job, s.options)
 
   // The job again (a redelivery): the batch is no longer adding, nothing is done.
   const calls = s.service.sim.state.apiLog.length
-  await addRepos(db, s.github, job)
-  await addRepos(db, s.github, { ...job, batchId: 999_999 })
+  await addRepos(db, s.github, job, s.options)
+  await addRepos(db, s.github, { ...job, batchId: 999_999 }, s.options)
   t.equal(s.service.sim.state.apiLog.length, calls, 'GitHub not asked')
   await settled(s.service)
 })
@@ -157,7 +160,7 @@ t.test('what GitHub refuses for one repository is recorded with the reason; the 
   const octos = await s.batchOf('acme', 3)
   const job = { batchId: octos.id, actor: { id: 3, login: 'octo' } }
   await startIn(db, s.enqueue, octos.id, [1102], job)
-  await addRepos(db, s.github, job)
+  await addRepos(db, s.github, job, s.options)
   t.same(await s.states(octos.id), [
     [1100, null, null],
     [1102, 'failed', 'You need admin rights on this repository to add it.'],
@@ -171,7 +174,7 @@ t.test('what GitHub refuses for one repository is recorded with the reason; the 
   const own = await s.batchOf('mona')
   s.service.sim.state.deleteRepo(s.service.sim.state.liveRepo(1001)!)
   await startIn(db, s.enqueue, own.id, [1001, 1002], { batchId: own.id, actor: mona })
-  await addRepos(db, s.github, { batchId: own.id, actor: mona })
+  await addRepos(db, s.github, { batchId: own.id, actor: mona }, s.options)
   t.same(await s.states(own.id), [
     [1000, null, null],
     [1002, 'added', null],
@@ -191,7 +194,7 @@ t.test('GitHub refusing the legacy token itself: the rest is left for the settin
   const own = await s.batchOf('mona')
   s.service.sim.state.revokeLegacyToken(s.service.sim.state.userByLogin('mona')!)
   await startIn(db, s.enqueue, own.id, [1001, 1002], { batchId: own.id, actor: mona })
-  await addRepos(db, s.github, { batchId: own.id, actor: mona })
+  await addRepos(db, s.github, { batchId: own.id, actor: mona }, s.options)
   t.match(await s.batchOf('mona'), { adding: false, add_path: 'settings_page' })
   t.same((await s.states(own.id)).map((r) => r[1]), [null, null, null], 'nothing pending, nothing marked failed')
   t.match(await s.audit('repos_add_finished'), [{ outcome: 'fallback_settings_page', reason: /no longer accepts the old app's authorization/, detail: { path: 'settings_page', added: 0 } }])
@@ -202,7 +205,7 @@ t.test('GitHub refusing the legacy token itself: the rest is left for the settin
   await db.updateTable('legacy.oauth_users').set({ oauth_token: null }).where('github_user_id', '=', 1).execute()
   await startIn(db, s.enqueue, acme.id, [1101, 1102], { batchId: acme.id, actor: mona })
   const before = s.puts()
-  await addRepos(db, s.github, { batchId: acme.id, actor: mona })
+  await addRepos(db, s.github, { batchId: acme.id, actor: mona }, s.options)
   t.equal(s.puts(), before)
   t.match(await s.batchOf('acme'), { adding: false, add_path: 'settings_page' })
   t.match((await s.audit('repos_add_finished')).at(-1), { outcome: 'fallback_settings_page', reason: "The old app's authorization was revoked." })
@@ -216,7 +219,7 @@ t.test('a legacy token without the repo scope: GitHub says so (404), and the set
   const token = s.service.sim.state.tokens.get('gho_legacy_mona_0001')!
   if (token.kind === 'legacy') token.scopes = ['admin:repo_hook']
   await startIn(db, s.enqueue, own.id, [1001, 1002], { batchId: own.id, actor: mona })
-  await addRepos(db, s.github, { batchId: own.id, actor: mona })
+  await addRepos(db, s.github, { batchId: own.id, actor: mona }, s.options)
   t.match(await s.batchOf('mona'), { adding: false, add_path: 'settings_page', add_path_reason: "The old app's authorization lacks the repo scope GitHub requires for adding repositories, and it cannot be widened." })
 })
 
@@ -227,7 +230,7 @@ t.test('GitHub unable to take it now (out of quota, failing): the run stops, say
   await startIn(db, s.enqueue, own.id, [1001, 1002], { batchId: own.id, actor: mona })
   s.service.sim.state.limits.hourlyQuota = 0
   // The coverage check at the end is out of quota too: said on the batch, not a job that fails.
-  await addRepos(db, s.github, { batchId: own.id, actor: mona })
+  await addRepos(db, s.github, { batchId: own.id, actor: mona }, s.options)
   t.match(await db.selectFrom('app.batch').select('coverage_problem').where('id', '=', own.id).executeTakeFirstOrThrow(), { coverage_problem: /GitHub did not answer when coverage was checked \(HTTP 403\)/ })
   t.match(await s.batchOf('mona'), { adding: false, add_path: 'api' }, 'not a refusal of the token: no settings page')
   const quota = "GitHub's rate limit for your account was reached: try again in a while."
@@ -242,7 +245,107 @@ t.test('GitHub unable to take it now (out of quota, failing): the run stops, say
   s.service.sim.state.limits.hourlyQuota = 5000
   s.service.sim.state.faults.errors = [{ method: 'PUT', pattern: '/user/installations/{installation_id}/repositories/{repository_id}', status: 503, rate: 1 }]
   await startIn(db, s.enqueue, own.id, [1001, 1002], { batchId: own.id, actor: mona })
-  await addRepos(db, s.github, { batchId: own.id, actor: mona })
+  await addRepos(db, s.github, { batchId: own.id, actor: mona }, s.options)
   t.match(await s.batchOf('mona'), { adding: false, add_path: 'api' })
   t.same((await s.states(own.id)).map((r) => r[2]), [null, 'GitHub did not answer (503): try again in a moment.', 'GitHub did not answer (503): try again in a moment.'])
+})
+
+/** mona's batch with `repoIds` to add, its first job collected (not run). */
+async function monaAdding(t: Test, repoIds: number[]) {
+  const s = await setUp(t)
+  const { db } = s.service.tdb
+  const own = await s.batchOf('mona')
+  const job = { batchId: own.id, actor: mona }
+  await startIn(db, s.enqueue, own.id, repoIds, job)
+  s.queued.length = 0
+  return { s, db, own, job }
+}
+
+/** One repo_added event per repository and one end of the run, counting both. */
+async function addedOnce(t: Test, s: Setup): Promise<void> {
+  t.same((await s.audit('repo_added')).map((e) => e.repo_id).sort(), [1001, 1002], 'one event per repository')
+  t.match(await s.audit('repos_add_finished'), [{ outcome: 'ok', detail: { added: 2 } }], 'one end of the run, counting every piece')
+}
+
+t.test('a run in pieces: each piece adds at most its share and queues the next; every repository added once, audited once', async (t) => {
+  const { s, db, own, job } = await monaAdding(t, [1001, 1002])
+  const options = { ...s.options, pieceSize: 1 }
+  await addRepos(db, s.github, job, options)
+  t.equal(s.puts(), 1, 'the first piece adds one')
+  t.same(s.queued, [job], 'and queues the next')
+  t.match(await db.selectFrom('app.batch').selectAll().where('id', '=', own.id).executeTakeFirstOrThrow(), { adding: true, add_piece: 1, add_lease_until: null }, 'still adding, held by no piece')
+  t.same(await s.audit('repos_add_finished'), [], 'the run goes on')
+  t.same((await s.states(own.id)).map((r) => r[1]), [null, 'added', 'pending'])
+  t.match(batchView((await loadBatch(db, own.id))!, { webUrl: s.service.sim.url }), { next: 'adding', added: 1, toAdd: 2 }, 'the page counts what the run added so far')
+
+  await addRepos(db, s.github, s.queued.shift()!, options)
+  t.equal(s.puts(), 2)
+  t.same(s.queued, [], 'the last piece ends the run')
+  t.same((await s.states(own.id)).map((r) => r[1]), [null, 'added', 'added'])
+  t.match(await s.batchOf('mona'), { adding: false, add_path: 'api' })
+  await addedOnce(t, s)
+  await settled(s.service)
+})
+
+t.test('no two pieces of a batch at once: a second job waits out the lease of the first, and a piece that fails lets go for its retry', async (t) => {
+  const { s, db, own, job } = await monaAdding(t, [1001, 1002])
+  // A piece holds the batch (pg-boss started its job a second time, say, past its expiry).
+  await db.updateTable('app.batch').set({ add_piece: 1, add_lease_until: new Date(Date.now() + 3_600_000) }).where('id', '=', own.id).execute()
+  await addRepos(db, s.github, job, s.options)
+  t.equal(s.puts(), 0, 'the second does nothing while the first holds the batch')
+  t.same((await s.states(own.id)).map((r) => r[1]), [null, 'pending', 'pending'])
+
+  // The first died (its lease ran out): pg-boss's retry of it takes the batch and goes on. A
+  // piece whose queue fails when it hands over fails, lets go, and is retried at once.
+  await db.updateTable('app.batch').set({ add_lease_until: new Date(Date.now() - 1_000) }).where('id', '=', own.id).execute()
+  const failing = { ...s.options, pieceSize: 1, enqueue: async () => Promise.reject(new Error('the queue is down')) }
+  await t.rejects(addRepos(db, s.github, job, failing), /the queue is down/)
+  t.match(await db.selectFrom('app.batch').selectAll().where('id', '=', own.id).executeTakeFirstOrThrow(), { adding: true, add_piece: 2, add_lease_until: null }, 'let go')
+  t.same((await s.states(own.id)).map((r) => r[1]), [null, 'added', 'pending'], 'what it added stays recorded')
+  await addRepos(db, s.github, job, { ...s.options, pieceSize: 1 })
+  t.same(s.queued, [], 'the last of it: the run ends')
+  t.equal(s.puts(), 2, 'nothing added twice')
+  await addedOnce(t, s)
+  await settled(s.service)
+})
+
+t.test('a piece that outlived its lease and was taken over writes nothing more', async (t) => {
+  const { s, db, own, job } = await monaAdding(t, [1001])
+  // While its request is on its way to GitHub, another piece takes the batch.
+  const slow: GitHubClients = {
+    ...s.github,
+    asUser: (token) => {
+      const octokit = s.github.asUser(token)
+      const request = (async (...args: Parameters<typeof octokit.request>) => {
+        await db.updateTable('app.batch').set({ add_piece: sql<number>`add_piece + 1` }).where('id', '=', own.id).execute()
+        return octokit.request(...args)
+      }) as unknown as typeof octokit.request
+      return Object.assign(Object.create(octokit) as typeof octokit, { request })
+    },
+  }
+  await addRepos(db, slow, job, s.options)
+  t.same((await s.states(own.id)).map((r) => r[1]), [null, null, 'pending'], 'left to the piece that holds the batch')
+  t.same(await s.audit('repo_added'), [])
+  t.match(await s.batchOf('mona'), { adding: true })
+  t.same(s.queued, [])
+})
+
+t.test('through the queue: an add run of several pieces, one job each, ends with every repository added once', async (t) => {
+  const service = await serviceWithGitHub(t, world(), { addPieceSize: 1 })
+  const cookie = await signIn(service.app, service.sim, 1)
+  const page = (await view(service.app, cookie)).body
+  const own = page.slice(page.indexOf('id="owner-mona"'), page.indexOf('</section>', page.indexOf('id="owner-mona"')))
+  t.equal((await press(service.app, cookie, formAction(own, 'Add the 2 missing repositories'))).statusCode, 303)
+  await settled(service)
+  const jobs = await sql<{ state: string }>`select state from pgboss.job where name = 'add-repos'`.execute(service.tdb.db)
+  t.same(
+    jobs.rows.map((r) => r.state),
+    ['completed', 'completed'],
+    'two pieces, two jobs',
+  )
+  const events = await service.tdb.db.selectFrom('app.audit_event').select(['action', 'repo_id']).where('owner_login', '=', 'mona').where('action', 'like', 'repo%').orderBy('id').execute()
+  t.same(events.map((e) => e.action), ['repos_add_started', 'repo_added', 'repo_added', 'repos_add_finished'])
+  t.same(events.filter((e) => e.repo_id !== null).map((e) => e.repo_id).sort(), [1001, 1002])
+  const after = (await view(service.app, cookie)).body
+  t.match(after.slice(after.indexOf('id="owner-mona"')), /Covered[\s\S]*Coverage: 3 covered/)
 })

@@ -30,6 +30,8 @@ function batch(over: Partial<StoredBatch> = {}): StoredBatch {
     add_path: null,
     add_path_reason: null,
     adding: false,
+    add_piece: 0,
+    add_lease_until: null,
     coverage_checked_at: null,
     coverage_problem: null,
     approvers: [],

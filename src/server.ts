@@ -81,7 +81,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     ...(options.githubRetryAfterBaseMs === undefined ? {} : { retryAfterBaseMs: options.githubRetryAfterBaseMs }),
   })
   const github = createGitHubClients(options.github, GitHub)
-  await app.register(queuePlugin, { pool: options.db.pool, handlers: jobHandlers(options.db.db, github, () => app.queue, { ...(options.addPieceSize === undefined ? {} : { addPieceSize: options.addPieceSize }) }) })
+  await app.register(queuePlugin, { pool: options.db.pool, handlers: jobHandlers(options.db.db, github, { queue: () => app.queue, log: app.log, ...(options.addPieceSize === undefined ? {} : { addPieceSize: options.addPieceSize }) }) })
   await app.register(sessionPlugin, {
     db: options.db.db,
     secret: options.sessionSecret,

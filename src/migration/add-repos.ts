@@ -3,7 +3,7 @@ import type { Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
 import { explainFault, tokenFault } from '../github/token-fault.js'
 import { appendAudit, type AuditActor } from './audit.js'
-import { checkCoverageNow } from './coverage.js'
+import { requestCoverage, type SendCoverage } from './coverage-job.js'
 import { legacyTokenOf } from './legacy-token.js'
 import { loadBatch } from './plan-store.js'
 
@@ -98,6 +98,8 @@ export interface AddOptions {
   leaseSeconds: number
   /** Queues the next piece, in the transaction that ends this one. */
   enqueue: Enqueue
+  /** Asks for the owner's coverage check, in the transaction that ends the run. */
+  coverage: SendCoverage
   /** Wakes the workers once that transaction has committed. */
   wake(): void
 }
@@ -237,8 +239,8 @@ async function addPiece(db: Kysely<Database>, github: GitHubClients, job: AddRep
       requestId: job.requestId,
       detail: { path, added: Number(added) },
     })
+    // Checks paused while this run added (one webhook per repository): one check now.
+    await requestCoverage(trx, options.coverage, { ownerId: batch.owner_id, actor, ...(job.requestId === undefined ? {} : { requestId: job.requestId }) })
   })
-  // A retried job finds the batch no longer adding and stops: a check GitHub cannot answer now
-  // is written on the batch ("Check again"), not thrown into a retry that would skip it.
-  await checkCoverageNow(db, github, batch.owner_id, { actor, requestId: job.requestId })
+  options.wake()
 }

@@ -3,6 +3,7 @@ import type { BatchStatus, Coverage, Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
 import { githubStatus } from '../github/token-fault.js'
 import { appendAudit, type AuditActor } from './audit.js'
+import { unwatched, type Progress } from './background-work.js'
 import { installationNow, liveInstallationOf, recordInstallation } from './installations.js'
 import { legacyTokenOf } from './legacy-token.js'
 import { batchesOfOwner, type StoredBatch } from './plan-store.js'
@@ -51,10 +52,19 @@ interface Listed {
   ids: Set<number>
 }
 
-async function listInstallationRepos(github: GitHubClients, installationId: number): Promise<Listed> {
+/** The number of the last page, from GitHub's Link header; undefined on the last page itself. */
+export function lastPage(link: string | undefined): number | undefined {
+  const last = /<[^>]*[?&]page=(\d+)[^>]*>;\s*rel="last"/.exec(link ?? '')?.[1]
+  return last === undefined ? undefined : Number(last)
+}
+
+async function listInstallationRepos(github: GitHubClients, installationId: number, progress: Progress): Promise<Listed> {
   const octokit = await github.asInstallation(installationId)
   const listed: Listed = { selection: 'selected', ids: new Set() }
+  let pages = 0
   for await (const page of octokit.paginate.iterator('GET /installation/repositories', { per_page: 100 })) {
+    pages += 1
+    await progress('listing', pages, lastPage(page.headers.link) ?? pages)
     // octokit's paginate moves the list's repository_selection onto the page's array.
     listed.selection = (page.data as unknown as { repository_selection: 'all' | 'selected' }).repository_selection
     for (const repo of page.data) listed.ids.add(repo.id)
@@ -99,9 +109,10 @@ async function answerers(db: Kysely<Database>, batches: StoredBatch[], ids: numb
  * record or that GitHub no longer takes says nothing about any repository: its repositories go
  * to their next user. Any other refusal is kept per repository (unseen), and the rest goes on.
  */
-async function whereabouts(db: Kysely<Database>, github: GitHubClients, batches: StoredBatch[], ids: number[]): Promise<Map<number, RepoNow>> {
+async function whereabouts(db: Kysely<Database>, github: GitHubClients, batches: StoredBatch[], ids: number[], progress: Progress): Promise<Map<number, RepoNow>> {
   const found = new Map<number, RepoNow>()
   if (ids.length === 0) return found
+  await progress('lookups', 0, ids.length)
   const who = await answerers(db, batches, ids)
   const dead = new Set<number>()
   let pending = ids
@@ -127,7 +138,10 @@ async function whereabouts(db: Kysely<Database>, github: GitHubClients, batches:
         if (looked === undefined) {
           dead.add(userId)
           pending.push(...repoIds)
-        } else for (const [id, now] of looked) found.set(id, now)
+        } else {
+          for (const [id, now] of looked) found.set(id, now)
+          await progress('lookups', found.size, ids.length)
+        }
       }),
     )
   }
@@ -176,9 +190,9 @@ async function recordProblem(db: Kysely<Database>, batches: StoredBatch[], insta
  * Within a request: a check GitHub could not answer now (an outage, a rate limit) is written on
  * the owner's batches for the page, with "Check again", instead of failing the page.
  */
-export async function checkCoverageNow(db: Kysely<Database>, github: GitHubClients, ownerId: number, context: CheckContext): Promise<void> {
+export async function checkCoverageNow(db: Kysely<Database>, github: GitHubClients, ownerId: number, context: CheckContext, progress: Progress = unwatched): Promise<void> {
   try {
-    await checkCoverage(db, github, ownerId, context)
+    await checkCoverage(db, github, ownerId, context, progress)
   } catch (error) {
     const status = githubStatus(error)
     await noteUnanswered(db, ownerId, `GitHub did not answer when coverage was checked (HTTP ${status}): check again in a moment.`, context)
@@ -210,7 +224,7 @@ export async function noteUnanswered(db: Kysely<Database>, ownerId: number, prob
 }
 
 /** Checks, records and audits coverage for every batch of the owner. */
-export async function checkCoverage(db: Kysely<Database>, github: GitHubClients, ownerId: number, context: CheckContext): Promise<void> {
+export async function checkCoverage(db: Kysely<Database>, github: GitHubClients, ownerId: number, context: CheckContext, progress: Progress = unwatched): Promise<void> {
   const batches = await batchesOfOwner(db, ownerId)
   // Repositories are being added to this owner's installation, one webhook each: the job
   // adding them checks once when it is done, instead of a check per repository added.
@@ -222,7 +236,7 @@ export async function checkCoverage(db: Kysely<Database>, github: GitHubClients,
   }
   let listed: Listed
   try {
-    listed = await listInstallationRepos(github, installation.id)
+    listed = await listInstallationRepos(github, installation.id, progress)
   } catch (error) {
     // GitHub knows better than our record: uninstalled or suspended since we last heard. A
     // token refused (401: a cached token of an installation deleted since; 403: suspended;
@@ -245,7 +259,7 @@ export async function checkCoverage(db: Kysely<Database>, github: GitHubClients,
   }
   // A repository in several users' batches is looked up once: what it is now is a fact about it.
   const unlisted = [...new Set(batches.flatMap((b) => b.repos.map((r) => r.repo_id)))].filter((id) => !listed.ids.has(id))
-  const now = await whereabouts(db, github, batches, unlisted)
+  const now = await whereabouts(db, github, batches, unlisted, progress)
   const results = new Map(batches.map((batch) => [batch.id, new Map(batch.repos.map((r) => [r.repo_id, verdict(r.repo_id, ownerId, listed, now.get(r.repo_id))]))]))
   await db.transaction().execute(async (trx) => {
     // GitHub gives no token to a suspended installation: this one is not (or no longer) suspended.

@@ -3,12 +3,13 @@ import type { Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
 import { githubStatus, tokenFault } from '../github/token-fault.js'
 import { appendAudit, type AuditActor, type AuditTarget } from './audit.js'
-import { checkCoverage } from './coverage.js'
+import { requestCoverage, type SendCoverage } from './coverage-job.js'
 import { attachInstallation, installationNow, recordInstallation, type KnownInstallation } from './installations.js'
 
 // What the App's `installation` and `installation_repositories` webhooks change: the
-// installation as the service knows it, the batches of that account, and then their coverage,
-// checked again with GitHub. The webhook route verified the signature and queued this.
+// installation as the service knows it, the batches of that account, and then a check of their
+// coverage with GitHub, as a job of its own. The webhook route verified the signature and
+// queued this.
 //
 // A webhook is a hint, never the fact: the signature covers the body but not X-GitHub-Delivery,
 // so a captured body sent again under a new delivery id passes every check the route can make.
@@ -61,7 +62,8 @@ async function forgetInstallation(trx: Kysely<Database>, installationId: number)
   return batches.length
 }
 
-export async function applyInstallationEvent(db: Kysely<Database>, github: GitHubClients, job: InstallationEventJob): Promise<void> {
+/** `coverage` queues the owner's coverage check; `wake` wakes the workers once it is committed. */
+export async function applyInstallationEvent(db: Kysely<Database>, github: GitHubClients, job: InstallationEventJob, coverage: SendCoverage, wake: () => void): Promise<void> {
   const actor: AuditActor = { kind: 'github', githubId: job.sender.id, login: job.sender.login }
   const { installation } = job
   const target: AuditTarget = { ownerId: installation.accountId, ownerLogin: installation.accountLogin, installationId: installation.id }
@@ -83,25 +85,27 @@ export async function applyInstallationEvent(db: Kysely<Database>, github: GitHu
     return
   }
   const doubt = unconfirmed(job, now)
-  const owner = await db.transaction().execute(async (trx) => {
+  await db.transaction().execute(async (trx) => {
     // The account whose batches used the installation: GitHub's, else the one on record, else
     // the payload's (an installation the service never knew).
     const known = await trx.selectFrom('app.installation').select('account_id').where('id', '=', installation.id).executeTakeFirst()
     const ownerId = now?.accountId ?? known?.account_id ?? installation.accountId
-    // Once per delivery: a retried job (its coverage check failed, say) goes straight to the check.
-    if (!(await claimDelivery(trx, job.deliveryId))) return ownerId
+    // Once per delivery: a retried job whose first run committed has nothing left to do.
+    if (!(await claimDelivery(trx, job.deliveryId))) return
+    // Whatever GitHub said, the owner's coverage is checked again with it.
+    await requestCoverage(trx, coverage, { ownerId, actor })
     // Gone on GitHub: whatever the webhook said, no batch may wait on this installation.
     const reset = now === undefined ? await forgetInstallation(trx, installation.id) : 0
     if (doubt !== undefined) {
       // A `deleted` or `suspend` GitHub does not bear out, or an installation GitHub puts on
       // another account (never given to this account's batches), changes nothing.
       await appendAudit(trx, { actor, action: 'webhook_unconfirmed', target, outcome: 'ignored', reason: doubt, detail: { ...said, batchesReset: reset } })
-      return ownerId
+      return
     }
     if (now === undefined) {
       const reason = `${job.sender.login} uninstalled the App`
       await appendAudit(trx, { actor, action: 'installation_deleted', target, outcome: 'ok', reason, detail: { deliveryId: job.deliveryId, batches: reset } })
-      return ownerId
+      return
     }
     await recordInstallation(trx, now)
     // Batches waiting for this account's installation have it now: an approved request, an
@@ -118,7 +122,6 @@ export async function applyInstallationEvent(db: Kysely<Database>, github: GitHu
       ...(approved ? { reason: `${job.sender.login} approved ${job.requester!.login}'s request` } : {}),
       detail: { deliveryId: job.deliveryId, repositorySelection: now.repositorySelection, batchesAttached: waiting.length },
     })
-    return ownerId
   })
-  await checkCoverage(db, github, owner, { actor })
+  wake()
 }

@@ -1,8 +1,10 @@
+import type { FastifyBaseLogger } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
 import type { JobQueue } from '../plugins/queue.js'
 import { ADD_PIECE_SIZE, addRepos, type AddReposJob } from './add-repos.js'
+import { COVERAGE_EXPIRY_SECONDS, runCoverageJob, type CoverageJob, type SendCoverage } from './coverage-job.js'
 import { applyInstallationEvent, type InstallationEventJob } from './installation-events.js'
 
 // The background jobs, by queue name, and what runs them.
@@ -10,6 +12,7 @@ import { applyInstallationEvent, type InstallationEventJob } from './installatio
 export interface Jobs {
   'installation-event': InstallationEventJob
   'add-repos': AddReposJob
+  coverage: CoverageJob
 }
 
 export type JobName = keyof Jobs
@@ -38,25 +41,32 @@ export const queueSettings: { [N in JobName]: QueueSetting } = {
   // One piece of an add run: at most ADD_PIECE_SIZE writes at one a second (about two minutes),
   // plus up to an hour parked on a rate limit; the next piece is a job of its own.
   'add-repos': { policy: 'standard', expireInSeconds: minutes(90) },
+  // One run per owner at a time (keyed by the owner id); see coverage-job.ts for its length.
+  coverage: { policy: 'stately', expireInSeconds: COVERAGE_EXPIRY_SECONDS },
 }
 
-export interface HandlerOptions {
+/** What jobs need of the service that runs them: the queue (to send the next job) and its log. */
+export interface JobContext {
+  queue: () => JobQueue
+  log: FastifyBaseLogger
   /** Repositories one piece of an add run adds at most (tests make it small). */
   addPieceSize?: number
 }
 
-/** `queue` is the one the handlers run on: a job that queues its next piece sends it there. */
-export function jobHandlers(db: Kysely<Database>, github: GitHubClients, queue: () => JobQueue, options: HandlerOptions = {}): JobHandlers {
+export function jobHandlers(db: Kysely<Database>, github: GitHubClients, context: JobContext): JobHandlers {
+  const sendCoverage: SendCoverage = (trx, job, options) => context.queue().send(trx, 'coverage', job, options)
   const addOptions = {
-    pieceSize: options.addPieceSize ?? ADD_PIECE_SIZE,
+    pieceSize: context.addPieceSize ?? ADD_PIECE_SIZE,
     // Shorter than the expiry: pg-boss starts a crashed piece again only after it, and the piece
     // must then find the batch free.
     leaseSeconds: queueSettings['add-repos'].expireInSeconds - minutes(10),
-    enqueue: (trx: Parameters<JobQueue['send']>[0], job: AddReposJob) => queue().send(trx, 'add-repos', job),
-    wake: () => queue().wake(),
+    enqueue: (trx: Parameters<JobQueue['send']>[0], job: AddReposJob) => context.queue().send(trx, 'add-repos', job),
+    coverage: sendCoverage,
+    wake: () => context.queue().wake(),
   }
   return {
-    'installation-event': (job) => applyInstallationEvent(db, github, job),
+    'installation-event': (job) => applyInstallationEvent(db, github, job, sendCoverage, addOptions.wake),
     'add-repos': (job) => addRepos(db, github, job, addOptions),
+    coverage: (job) => runCoverageJob(db, github, sendCoverage, context.log, job),
   }
 }

@@ -6,7 +6,7 @@ import { githubStatus } from '../github/token-fault.js'
 import { startAdding, type Enqueue } from './add-repos.js'
 import { appendAudit, type AuditActor } from './audit.js'
 import type { Viewer } from './batches.js'
-import { checkCoverageNow } from './coverage.js'
+import { requestCoverage, type SendCoverage } from './coverage-job.js'
 import { claimState, type StatePayload } from './install-state.js'
 import { fromApi, recordInstallation, type ApiInstallation } from './installations.js'
 import { stillToInstall } from './install-link.js'
@@ -15,8 +15,15 @@ import { loadBatch } from './plan-store.js'
 // The end of an install: GitHub sent the user back to the setup URL with an installation id,
 // which proves nothing by itself. It is believed only when the user's own token lists that
 // installation (GET /user/installations), on the owner the signed state names, and the state
-// is unused. Then it is recorded, its coverage checked, and what the link could not preselect
-// (GitHub takes at most 100 repositories) is added through the API.
+// is unused. Then it is recorded, and what the link could not preselect (GitHub takes at most
+// 100 repositories) is added through the API, or else its coverage checked: both as jobs, queued
+// with the record, so that the request makes no GitHub call but the verification itself.
+
+/** How verifySetup queues the work after an install, in its transaction. */
+export interface SetupJobs {
+  addRepos: Enqueue
+  coverage: SendCoverage
+}
 
 export interface PendingSetup extends StatePayload {
   installationId: number
@@ -37,7 +44,7 @@ export async function verifySetup(
   userOctokit: GitHubOctokit,
   user: Viewer,
   pending: PendingSetup,
-  enqueue: Enqueue,
+  jobs: SetupJobs,
   requestId?: string,
 ): Promise<SetupResult> {
   const actor: AuditActor = { kind: 'user', githubId: user.id, login: user.login }
@@ -101,11 +108,12 @@ export async function verifySetup(
       requestId,
       detail: { setupAction: pending.setupAction, repositorySelection: installation.repositorySelection, preselected: stateRow.repo_ids.length },
     })
-    await startAdding(trx, enqueue, batch.id, rest, { batchId: batch.id, actor: { id: user.id, login: user.login }, ...(requestId === undefined ? {} : { requestId }) })
+    const ids = requestId === undefined ? {} : { requestId }
+    // While repositories are being added, the job adding them asks for the check when it is done.
+    const adding = await startAdding(trx, jobs.addRepos, batch.id, rest, { batchId: batch.id, actor: { id: user.id, login: user.login }, ...ids })
+    if (!adding) await requestCoverage(trx, jobs.coverage, { ownerId: batch.owner_id, actor, ...ids })
     return true
   })
   if (!claimed) return { kind: 'already', ownerLogin: batch.owner_login }
-  // While repositories are being added, the job adding them checks when it is done.
-  await checkCoverageNow(db, github, batch.owner_id, { actor, requestId })
   return { kind: 'verified', ownerLogin: installation.accountLogin }
 }

@@ -5,7 +5,7 @@ import type { GitHubClients } from '../github/clients.js'
 import { authorizationUrl, createPkce, exchangeCode, OAuthExchangeError } from '../github/oauth.js'
 import { githubStatus } from '../github/token-fault.js'
 import { appendAudit } from '../migration/audit.js'
-import { verifySetup, type PendingSetup } from '../migration/setup.js'
+import { verifySetup, type PendingSetup, type SetupJobs } from '../migration/setup.js'
 import { HttpError } from '../plugins/error-handler.js'
 
 // Sign-in with the GitHub App's user authorization (web flow, one-time state bound to the
@@ -140,7 +140,8 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, { g
       return reply.redirect('/migrate')
     }
     // Verified before anyone is signed in: a check that fails leaves the session as it was.
-    const result = await verifySetup(app.db, github, octokit, user, pending.setup, (trx, job) => app.queue.send(trx, 'add-repos', job), request.id)
+    const jobs: SetupJobs = { addRepos: (trx, job) => app.queue.send(trx, 'add-repos', job), coverage: (trx, job, options) => app.queue.send(trx, 'coverage', job, options) }
+    const result = await verifySetup(app.db, github, octokit, user, pending.setup, jobs, request.id)
     if (result.kind === 'rejected') throw new HttpError(result.status, result.reason)
     // Nothing recorded, nothing spent: "Look again" on the migration page finds the installation as the App.
     if (result.kind === 'unanswered') return unanswered('we checked your installation with GitHub', '/migrate', 'Your migration')

@@ -1,7 +1,9 @@
 import type { GitHubConfig } from '../config.js'
+import type { Work } from '../migration/background-work.js'
 import { batchCovered, countCoverage, orgHooksCovered, type CoverageCounts } from '../migration/coverage.js'
 import { canLink, installLinkRepos, MAX_LINK_REPOS, settingsUrl, stillToInstall } from '../migration/install-link.js'
 import type { StoredBatch, StoredPlan } from '../migration/plan-store.js'
+import { coverageState } from './coverage-progress.js'
 
 // What the wizard page shows of a stored plan: per batch, where it stands and the one next
 // step it offers.
@@ -41,6 +43,10 @@ export interface BatchView {
   toAdd: number
   settingsUrl: string | undefined
   approversUrl: string | undefined
+  /** A coverage check of the owner waits or runs: what it is doing. */
+  checking?: string
+  /** The last coverage check of the owner failed in this service: what to do. */
+  checkFailed?: string
 }
 
 function nextStep(batch: StoredBatch, covered: boolean, counts: CoverageCounts): NextStep {
@@ -64,7 +70,8 @@ function nextStep(batch: StoredBatch, covered: boolean, counts: CoverageCounts):
   return batch.add_path === 'settings_page' ? 'settings' : 'add'
 }
 
-export function batchView(batch: StoredBatch, github: Pick<GitHubConfig, 'webUrl'>): BatchView {
+/** `coverage`: the owner's coverage check, if one was ever asked for. */
+export function batchView(batch: StoredBatch, github: Pick<GitHubConfig, 'webUrl'>, coverage?: Work): BatchView {
   const counts = countCoverage(batch.repos)
   const covered = batchCovered(batch)
   const eligible = batch.repos.filter(stillToInstall).length
@@ -79,18 +86,20 @@ export function batchView(batch: StoredBatch, github: Pick<GitHubConfig, 'webUrl
     toAdd: batch.repos.filter((r) => r.add_state !== null).length,
     settingsUrl: batch.installation_id === null ? undefined : settingsUrl(github, batch),
     approversUrl: batch.owner_type === 'Organization' ? `${github.webUrl}/orgs/${encodeURIComponent(batch.owner_login)}/people?query=role%3Aowner` : undefined,
+    ...coverageState(coverage, batch.owner_login),
   }
 }
 
-export function wizardPage(plan: StoredPlan, github: Pick<GitHubConfig, 'webUrl'>) {
-  const batches = plan.batches.map((b) => batchView(b, github))
+/** `coverage`: the coverage checks of the plan's owners (loadWork). */
+export function wizardPage(plan: StoredPlan, github: Pick<GitHubConfig, 'webUrl'>, coverage: Work[] = []) {
+  const batches = plan.batches.map((b) => batchView(b, github, coverage.find((w) => w.subject_id === b.owner_id)))
   return {
     title: 'Your migration',
     plannedAt: plan.plannedAt,
     gone: plan.gone,
     notes: plan.notes,
     batches,
-    // Progress shows itself: the page reloads while repositories are being added.
-    refreshSeconds: batches.some((b) => b.next === 'adding') ? 2 : undefined,
+    // Progress shows itself: the page reloads while repositories are being added or checked.
+    refreshSeconds: batches.some((b) => b.next === 'adding' || b.checking !== undefined) ? 2 : undefined,
   }
 }

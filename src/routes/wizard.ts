@@ -3,7 +3,8 @@ import type { GitHubClients } from '../github/clients.js'
 import { startAdding } from '../migration/add-repos.js'
 import { appendAudit } from '../migration/audit.js'
 import type { Viewer } from '../migration/batches.js'
-import { checkCoverageNow } from '../migration/coverage.js'
+import { loadWork } from '../migration/background-work.js'
+import { requestCoverage, type SendCoverage } from '../migration/coverage-job.js'
 import { issueState, type StateKey } from '../migration/install-state.js'
 import { canLink, installLinkRepos, installUrl, settingsUrl } from '../migration/install-link.js'
 import { legacyTokenOf } from '../migration/legacy-token.js'
@@ -69,7 +70,12 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
       stored = (await loadPlan(app.db, viewer.id))!
     }
     if (stored.batches.length === 0 && stored.gone.length === 0) return nothingPage(reply, viewer)
-    return reply.view('wizard.eta', wizardPage(stored, github.config))
+    const coverage = await loadWork(
+      app.db,
+      'coverage',
+      stored.batches.map((b) => b.owner_id),
+    )
+    return reply.view('wizard.eta', wizardPage(stored, github.config, coverage))
   })
 
   app.post('/migrate/refresh', async (request, reply) => {
@@ -118,10 +124,13 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
     return backTo(reply, batch)
   })
 
+  const sendCoverage: SendCoverage = (trx, job, options) => app.queue.send(trx, 'coverage', job, options)
+  /** A check of the owner's coverage, as a job: the page shows it waiting, then running, then its result. */
   app.post<{ Params: { id: string } }>('/migrate/batches/:id/check', async (request, reply) => {
     const viewer = signedIn(request)
     const batch = await ownBatch(request, viewer)
-    await checkCoverageNow(app.db, github, batch.owner_id, { actor: { kind: 'user', githubId: viewer.id, login: viewer.login }, requestId: request.id })
+    const job = { ownerId: batch.owner_id, actor: { kind: 'user' as const, githubId: viewer.id, login: viewer.login }, requestId: request.id }
+    if (await app.db.transaction().execute((trx) => requestCoverage(trx, sendCoverage, job))) app.queue.wake()
     return backTo(reply, batch)
   })
 }

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
+import { sql } from 'kysely'
 import pino from 'pino'
 import { createGitHubClients, type GitHubClients } from '../../src/github/clients.js'
 import { createOctokitClass } from '../../src/github/octokit.js'
@@ -40,11 +41,27 @@ export async function serviceWithGitHub(t: Test, world: World = demoWorld(), ove
     githubRetryAfterBaseMs: 5,
     ...overrides,
   })
+  // Teardowns run last first: before the service closes, the jobs a test left (a coverage check
+  // its last click asked for) run out, or a worker fetching one as pg-boss stops would run it
+  // on a closed pool.
+  t.teardown(() => jobsRunOut(tdb))
   // GitHub's webhooks reach the service as they would in production: over HTTP.
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address()
   sim.state.app.webhook_url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}/github/webhooks`
   return { app, sim, tdb }
+}
+
+/** Waits, for a few seconds at most, until no job is waiting to start or running. */
+async function jobsRunOut(tdb: TestDatabase, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const { rows } = await sql<{ open: number }>`
+      select count(*)::int as open from pgboss.job
+      where state = 'active' or (state in ('created', 'retry') and start_after <= now())`.execute(tdb.db)
+    if (rows[0]!.open === 0 || Date.now() > deadline) return
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
 }
 
 /** The service's ways to GitHub, for tests that call the domain directly; quiet, retrying as told. */

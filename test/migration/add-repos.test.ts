@@ -59,7 +59,7 @@ interface Setup {
   github: GitHubClients
   queued: AddReposJob[]
   enqueue: Enqueue
-  /** For addRepos: pieces of 100, each next piece collected in `queued`. */
+  /** For addRepos: pieces of 100, each next piece collected in `queued`; coverage checked by the service. */
   options: AddOptions
   batchOf(owner: string, userId?: number): Promise<{ id: number; adding: boolean; add_path: string | null; add_path_reason: string | null }>
   states(batchId: number): Promise<[number, string | null, string | null][]>
@@ -80,7 +80,14 @@ async function setUp(t: Test, signInAs: number[] = [1], w = world()): Promise<Se
     enqueue: async (_trx, job) => {
       queued.push(job)
     },
-    options: { pieceSize: 100, leaseSeconds: 600, enqueue: async (_trx, job) => queued.push(job), wake: () => {} },
+    options: {
+      pieceSize: 100,
+      leaseSeconds: 600,
+      enqueue: async (_trx, job) => queued.push(job),
+      // The coverage check at the end runs on the service's queue, as it would in production.
+      coverage: (trx, job, options) => service.app.queue.send(trx, 'coverage', job, options),
+      wake: () => service.app.queue.wake(),
+    },
     batchOf: async (owner, userId = 1) => db.selectFrom('app.batch').select(['id', 'adding', 'add_path', 'add_path_reason']).where('owner_login', '=', owner).where('user_id', '=', userId).executeTakeFirstOrThrow(),
     states: async (batchId) =>
       (await db.selectFrom('app.batch_repo').select(['repo_id', 'add_state', 'add_reason']).where('batch_id', '=', batchId).orderBy('repo_name').execute()).map((r) => [r.repo_id, r.add_state, r.add_reason]),
@@ -131,8 +138,9 @@ t.test('addRepos: each repository added and recorded, then coverage; a job run a
   t.match(await s.batchOf('mona'), { adding: false, add_path: 'api' })
   t.match(await s.audit('repo_added'), [{ repo_id: 1001, outcome: 'ok' }])
   t.match(await s.audit('repos_add_finished'), [{ outcome: 'ok', detail: { path: 'api', added: 2 } }], 'the run added both: one before the crash, one after')
+  await settled(s.service)
   const coverage = await db.selectFrom('app.batch_repo').select('coverage').where('batch_id', '=', own.id).execute()
-  t.same(coverage.map((r) => r.coverage), ['covered', 'covered', 'covered'], 'coverage checked at the end')
+  t.same(coverage.map((r) => r.coverage), ['covered', 'covered', 'covered'], 'coverage checked at the end, by the job the run asked for')
 
   // A later run (say site was taken out of the installation again) counts only its own repositories.
   await db.updateTable('app.batch_repo').set({ coverage: 'not_covered' }).where('batch_id', '=', own.id).where('repo_id', '=', 1001).execute()
@@ -221,6 +229,7 @@ t.test('a legacy token without the repo scope: GitHub says so (404), and the set
   await startIn(db, s.enqueue, own.id, [1001, 1002], { batchId: own.id, actor: mona })
   await addRepos(db, s.github, { batchId: own.id, actor: mona }, s.options)
   t.match(await s.batchOf('mona'), { adding: false, add_path: 'settings_page', add_path_reason: "The old app's authorization lacks the repo scope GitHub requires for adding repositories, and it cannot be widened." })
+  await settled(s.service)
 })
 
 t.test('GitHub unable to take it now (out of quota, failing): the run stops, says why on what is left, and is not stuck "adding"', async (t) => {
@@ -231,6 +240,7 @@ t.test('GitHub unable to take it now (out of quota, failing): the run stops, say
   s.service.sim.state.limits.hourlyQuota = 0
   // The coverage check at the end is out of quota too: said on the batch, not a job that fails.
   await addRepos(db, s.github, { batchId: own.id, actor: mona }, s.options)
+  await settled(s.service)
   t.match(await db.selectFrom('app.batch').select('coverage_problem').where('id', '=', own.id).executeTakeFirstOrThrow(), { coverage_problem: /GitHub did not answer when coverage was checked \(HTTP 403\)/ })
   t.match(await s.batchOf('mona'), { adding: false, add_path: 'api' }, 'not a refusal of the token: no settings page')
   const quota = "GitHub's rate limit for your account was reached: try again in a while."
@@ -248,6 +258,7 @@ t.test('GitHub unable to take it now (out of quota, failing): the run stops, say
   await addRepos(db, s.github, { batchId: own.id, actor: mona }, s.options)
   t.match(await s.batchOf('mona'), { adding: false, add_path: 'api' })
   t.same((await s.states(own.id)).map((r) => r[2]), [null, 'GitHub did not answer (503): try again in a moment.', 'GitHub did not answer (503): try again in a moment.'])
+  await settled(s.service)
 })
 
 /** mona's batch with `repoIds` to add, its first job collected (not run). */

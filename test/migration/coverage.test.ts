@@ -29,9 +29,11 @@ async function monaSection(service: Service, cookie: string): Promise<string> {
   return section((await view(service.app, cookie)).body, 'mona')
 }
 
+/** "Check again" on mona's batch; returns once the check it asked for has run. */
 async function checkAgain(service: Service, cookie: string): Promise<void> {
   const res = await press(service.app, cookie, formAction(await monaSection(service, cookie), 'Check again'))
   if (res.statusCode !== 303) throw new Error(`Check again answered ${res.statusCode}`)
+  await settled(service)
 }
 
 async function coverageOf(service: Service, owner = 'mona', userId = 1) {
@@ -180,6 +182,7 @@ t.test('suspended while the service did not hear of it: GitHub refusing the toke
   // A 401 for a live installation says nothing about it: GitHub did not answer, and the page says so.
   sim.state.faults.errors = [{ method: 'GET', pattern: '/installation/repositories', status: 401, rate: 1 }]
   const failed = await press(app, cookie, formAction(await monaSection(service, cookie), 'Check again'))
+  await settled(service)
   t.equal(failed.statusCode, 303, 'no error page')
   t.match(await monaSection(service, cookie), 'GitHub did not answer when coverage was checked (HTTP 401): check again in a moment.')
   // So is GitHub failing when asked what became of the installation.
@@ -188,6 +191,7 @@ t.test('suspended while the service did not hear of it: GitHub refusing the toke
     { method: 'GET', pattern: '/app/installations/{installation_id}', status: 500, rate: 1 },
   ]
   t.equal((await press(app, cookie, formAction(await monaSection(service, cookie), 'Check again'))).statusCode, 303)
+  await settled(service)
   t.match(await monaSection(service, cookie), '(HTTP 500)')
   sim.state.faults.errors = []
   await checkAgain(service, cookie)
@@ -252,6 +256,7 @@ t.test('without a usable legacy token, what the installation does not list is "n
   // at gone, and no error page.
   sim.state.faults.errors = [{ method: 'GET', pattern: '/repositories/{repository_id}', status: 502, rate: 1 }]
   const failed = await press(app, cookie, formAction(await monaSection(service, cookie), 'Check again'))
+  await settled(service)
   t.equal(failed.statusCode, 303)
   t.same((await coverageOf(service)).map((r) => r.coverage), ['not_covered', 'covered', 'covered'])
   sim.state.faults.errors = []
@@ -294,6 +299,7 @@ t.test('every batch of the owner gets the result, whoever planned it; GitHub fai
 
   sim.state.faults.errors = [{ method: 'GET', pattern: '/installation/repositories', status: 502, rate: 1 }]
   const failed = await press(app, mona, formAction(section((await view(app, mona)).body, 'acme'), 'Check again'))
+  await settled(service)
   t.equal(failed.statusCode, 303, 'no error page')
   t.match(section((await view(app, octo)).body, 'acme'), 'GitHub did not answer when coverage was checked (HTTP 502): check again in a moment.', 'on every batch of the owner')
   t.same((await coverageOf(service, 'acme', 3)).map((r) => r.coverage), ['covered', 'covered', 'covered'], 'what was known stays')

@@ -1,9 +1,10 @@
 import t, { type Test } from 'tap'
+import type { SendCoverage } from '../../src/migration/coverage-job.js'
 import { applyInstallationEvent, type InstallationEventJob } from '../../src/migration/installation-events.js'
 import { githubClientsOf, serviceWithGitHub, type Service } from '../helpers/service.js'
 import { signIn } from '../helpers/sign-in.js'
 import { demoWorld } from '../helpers/simulator.js'
-import { view } from '../helpers/wizard.js'
+import { settled, view } from '../helpers/wizard.js'
 
 // The job behind an `installation` webhook, run directly: it applies and audits a delivery once
 // (pg-boss retries it when a later step fails), and asks GitHub, as the App, what the
@@ -28,6 +29,11 @@ async function monaInstalled(t: Test, action: string): Promise<{ service: Servic
   return { service, job }
 }
 
+/** The coverage check the job asks for, on the service's queue. */
+function coverage(service: Service): SendCoverage {
+  return (trx, job, options) => service.app.queue.send(trx, 'coverage', job, options)
+}
+
 async function faultOn(service: Service, status: number): Promise<void> {
   const errors = status === 0 ? [] : [{ method: 'GET', pattern: '/app/installations/{installation_id}', status, rate: 1 }]
   const res = await service.sim.sim.app.inject({ method: 'PUT', url: '/_sim/faults', payload: { errors } })
@@ -40,13 +46,14 @@ t.test('a job run twice applies its delivery once', async (t) => {
   // GitHub has it suspended, as the webhook says.
   service.sim.state.installations.get(500)!.suspendedAt = new Date('2026-11-21T09:00:00Z')
   const github = githubClientsOf(service, { retries: 0 })
-  await applyInstallationEvent(db, github, job)
-  await applyInstallationEvent(db, github, job)
+  await applyInstallationEvent(db, github, job, coverage(service), () => service.app.queue.wake())
+  await applyInstallationEvent(db, github, job, coverage(service), () => service.app.queue.wake())
+  await settled(service)
   const events = await db.selectFrom('app.audit_event').select('action').where('action', 'in', ['installation_suspend', 'coverage_checked']).orderBy('id').execute()
   t.same(
     events.map((e) => e.action),
-    ['coverage_checked', 'installation_suspend', 'coverage_checked', 'coverage_checked'],
-    'planning checked once; the job audited its change once and checked twice',
+    ['coverage_checked', 'installation_suspend', 'coverage_checked'],
+    'planning checked once; the job audited its change once and asked for one check',
   )
   const installation = await db.selectFrom('app.installation').select('suspended_at').where('id', '=', 500).executeTakeFirstOrThrow()
   t.same(installation.suspended_at, new Date('2026-11-21T09:00:00Z'), "suspended since GitHub's time, not the job's")
@@ -63,19 +70,19 @@ t.test('GitHub failing to say what the installation is: retried when it is an ou
   t.match(await batch(), { status: 'installed', installation_id: 500 })
 
   await faultOn(service, 502)
-  await t.rejects(applyInstallationEvent(db, github, job), { status: 502, message: /./ }, 'a 502 fails the job, so pg-boss runs it again')
+  await t.rejects(applyInstallationEvent(db, github, job, coverage(service), () => service.app.queue.wake()), { status: 502, message: /./ }, 'a 502 fails the job, so pg-boss runs it again')
   t.equal(await applied(), null, 'the delivery is still to be applied')
   t.match(await batch(), { status: 'installed', installation_id: 500 }, 'nothing changed on a guess')
 
   await faultOn(service, 401)
-  await applyInstallationEvent(db, github, job)
+  await applyInstallationEvent(db, github, job, coverage(service), () => service.app.queue.wake())
   t.ok((await applied()) instanceof Date, "a 401 for the App's JWT ends the job: no retry could succeed")
   t.match(await batch(), { status: 'installed', installation_id: 500 }, 'and changes nothing')
   const audit = await db.selectFrom('app.audit_event').selectAll().where('action', '=', 'webhook_unconfirmed').execute()
   t.match(audit, [{ outcome: 'failed', installation_id: 500, reason: /GitHub answered 401 .*nothing was changed/, detail: { deliveryId: 'd-1', event: 'installation', action: 'deleted', status: 401 } }])
 
   // Asked again later (the job cannot tell), the delivery stays done.
-  await applyInstallationEvent(db, github, job)
+  await applyInstallationEvent(db, github, job, coverage(service), () => service.app.queue.wake())
   t.equal((await db.selectFrom('app.audit_event').select('id').where('action', '=', 'webhook_unconfirmed').execute()).length, 1, 'audited once')
   await faultOn(service, 0)
 })

@@ -3,14 +3,15 @@ import pg from 'pg'
 import t, { type Test } from 'tap'
 import { createGitHubClients, type GitHubClients } from '../../src/github/clients.js'
 import { createOctokitClass, type GitHubOctokit } from '../../src/github/octokit.js'
-import type { AddReposJob } from '../../src/migration/add-repos.js'
+import type { AddReposJob, Enqueue } from '../../src/migration/add-repos.js'
+import { loadWork } from '../../src/migration/background-work.js'
 import { installStateKey, issueState, readState, type StatePayload } from '../../src/migration/install-state.js'
-import { verifySetup, type PendingSetup } from '../../src/migration/setup.js'
+import { verifySetup, type PendingSetup, type SetupJobs } from '../../src/migration/setup.js'
 import { installWithEvents } from '../../src/simulator/install-events.js'
 import { TEST_SESSION_SECRET } from '../helpers/server.js'
 import { serviceWithGitHub, type Service } from '../helpers/service.js'
 import { signIn } from '../helpers/sign-in.js'
-import { formAction, press, view } from '../helpers/wizard.js'
+import { formAction, press, settled, view } from '../helpers/wizard.js'
 
 // verifySetup, the end of an install, called as /auth/callback calls it once GitHub has said who
 // the user is: the races and cases a browser cannot line up on purpose.
@@ -23,6 +24,8 @@ interface Setup extends Service {
   /** mona's own token from a fresh authorization (GitHub's user-to-server token). */
   monaOnGitHub: GitHubOctokit
   cookie: string
+  /** The jobs verifySetup queues: adding the rest as `addRepos` says (none expected by default), coverage on the service's queue. */
+  jobs(addRepos?: Enqueue): SetupJobs
 }
 
 async function setup(t: Test): Promise<Setup> {
@@ -37,7 +40,8 @@ async function setup(t: Test): Promise<Setup> {
   )
   const cookie = await signIn(app, sim, MONA.id)
   await view(app, cookie)
-  return { ...service, github, monaOnGitHub: github.asUser(sim.state.issueUserToken(MONA.id).token), cookie }
+  const jobs = (addRepos: Enqueue = noJobs): SetupJobs => ({ addRepos, coverage: (trx, job, options) => app.queue.send(trx, 'coverage', job, options) })
+  return { ...service, github, monaOnGitHub: github.asUser(sim.state.issueUserToken(MONA.id).token), cookie, jobs }
 }
 
 /** What pressing "Install on mona" signs into the link. */
@@ -73,7 +77,7 @@ t.test('two completions of one install at the same moment: one verifies, the oth
   t.teardown(() => holder.end())
   await holder.query('begin')
   await holder.query('select 1 from app.install_state where nonce = $1 for update', [payload.nonce])
-  const both = Promise.all([1, 2].map((n) => verifySetup(s.tdb.db, s.github, s.monaOnGitHub, MONA, pending, noJobs, `request-${n}`)))
+  const both = Promise.all([1, 2].map((n) => verifySetup(s.tdb.db, s.github, s.monaOnGitHub, MONA, pending, s.jobs(), `request-${n}`)))
   const deadline = Date.now() + 20_000
   for (let waiting = 0; waiting < 2; ) {
     if (Date.now() > deadline) throw new Error(`${waiting} of 2 completions reached the claim`)
@@ -88,13 +92,14 @@ t.test('two completions of one install at the same moment: one verifies, the oth
   t.same(results.map((r) => r.kind).sort(), ['already', 'verified'], 'one verified, the other lands on it')
   t.same(results.map((r) => ('ownerLogin' in r ? r.ownerLogin : undefined)), ['mona', 'mona'], 'both go back to mona')
   t.equal((await audit(s, 'installation_verified')).length, 1, 'exactly one installation_verified')
+  await settled(s)
   t.equal((await audit(s, 'coverage_checked')).length, 1, 'coverage checked once')
   t.match(await monaBatch(s), { status: 'installed', installation_id: installation.id })
   t.match(await s.tdb.db.selectFrom('app.installation').selectAll().execute(), [{ id: installation.id, account_id: MONA.id, account_login: 'mona' }])
 
   // The spent state with another installation (acme's, which mona can reach): a replay.
   const acme = installWithEvents(s.sim.state, 100, 'all', [], s.sim.state.userByLogin('mona')!).installation
-  const replay = await verifySetup(s.tdb.db, s.github, s.monaOnGitHub, MONA, { ...pending, installationId: acme.id }, noJobs)
+  const replay = await verifySetup(s.tdb.db, s.github, s.monaOnGitHub, MONA, { ...pending, installationId: acme.id }, s.jobs())
   t.same(replay, { kind: 'rejected', status: 409, reason: 'This installation link was already used.' })
   t.match(await monaBatch(s), { status: 'installed', installation_id: installation.id }, 'the batch keeps its installation')
   t.equal((await s.tdb.db.selectFrom('app.installation').selectAll().execute()).length, 1, 'acme is not recorded')
@@ -116,7 +121,7 @@ for (const requestId of [undefined, 'request-7']) {
     const s = await setup(t)
     const { batch, installation, pending } = await installedFromPartialLink(s)
     const jobs: AddReposJob[] = []
-    const result = await verifySetup(s.tdb.db, s.github, s.monaOnGitHub, MONA, pending, async (_trx, job) => void jobs.push(job), requestId)
+    const result = await verifySetup(s.tdb.db, s.github, s.monaOnGitHub, MONA, pending, s.jobs(async (_trx, job) => void jobs.push(job)), requestId)
     t.same(result, { kind: 'verified', ownerLogin: 'mona' })
     t.same(jobs, [{ batchId: batch.id, actor: MONA, ...(requestId === undefined ? {} : { requestId }) }], 'one job queued to add the rest')
     t.match(await monaBatch(s), { adding: true, installation_id: installation.id })
@@ -125,7 +130,8 @@ for (const requestId of [undefined, 'request-7']) {
       { repo_id: 1000, coverage: 'unknown', add_state: null },
       { repo_id: 1001, coverage: 'unknown', add_state: 'pending' },
       { repo_id: 1002, coverage: 'unknown', add_state: 'pending' },
-    ], 'the job adding them checks coverage when it is done')
+    ], 'the job adding them asks for the coverage check when it is done')
+    t.same(await loadWork(s.tdb.db, 'coverage', [MONA.id]), [], 'no check asked for meanwhile')
     t.match(await audit(s, 'repos_add_started'), [{ actor_login: 'mona', owner_login: 'mona', installation_id: installation.id, request_id: requestId ?? null, detail: { repos: 2 } }])
   })
 }
@@ -135,7 +141,7 @@ t.test('the rest of a larger batch is queued with the installation: GitHub faili
   const { batch, pending } = await installedFromPartialLink(s)
   s.sim.state.faults.errors = [{ method: 'GET', pattern: '/installation/repositories', status: 502, rate: 1 }]
   const jobs: AddReposJob[] = []
-  const enqueue = async (_trx: unknown, job: AddReposJob) => void jobs.push(job)
+  const enqueue = s.jobs(async (_trx, job) => void jobs.push(job))
   t.same(await verifySetup(s.tdb.db, s.github, s.monaOnGitHub, MONA, pending, enqueue), { kind: 'verified', ownerLogin: 'mona' })
   t.same(await verifySetup(s.tdb.db, s.github, s.monaOnGitHub, MONA, pending, enqueue), { kind: 'already', ownerLogin: 'mona' }, 'a reload')
   t.equal(jobs.length, 1, 'queued once, with the installation')
@@ -146,7 +152,7 @@ t.test('the rest of a larger batch is queued with the installation: GitHub faili
   const again = await setup(t)
   const all = await installedFromPartialLink(again, 'all')
   const none: AddReposJob[] = []
-  await verifySetup(again.tdb.db, again.github, again.monaOnGitHub, MONA, all.pending, async (_trx, job) => void none.push(job))
+  await verifySetup(again.tdb.db, again.github, again.monaOnGitHub, MONA, all.pending, again.jobs(async (_trx, job) => void none.push(job)))
   t.same(none, [])
   t.match(await monaBatch(again), { adding: false })
 })
@@ -155,7 +161,7 @@ t.test('an installation GitHub lists with no account (an enterprise installation
   const s = await setup(t)
   const payload = await monaState(s)
   const stub = { paginate: async () => [{ id: 777, account: null, repository_selection: 'all' }] } as unknown as GitHubOctokit
-  const result = await verifySetup(s.tdb.db, s.github, stub, MONA, { ...payload, installationId: 777, setupAction: 'install' }, noJobs)
+  const result = await verifySetup(s.tdb.db, s.github, stub, MONA, { ...payload, installationId: 777, setupAction: 'install' }, s.jobs())
   t.same(result, { kind: 'rejected', status: 403, reason: 'Installation 777 is on another account, not on mona.' })
   t.match(await monaBatch(s), { status: 'link_issued', installation_id: null })
   t.same(await s.tdb.db.selectFrom('app.installation').selectAll().execute(), [])

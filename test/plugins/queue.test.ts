@@ -23,6 +23,7 @@ async function queueApp(t: Test, pool: pg.Pool, done: AddReposJob[], timing: Tim
         done.push(data)
       },
       'installation-event': async (_data: InstallationEventJob) => {},
+      coverage: async () => {},
     },
   })
   t.teardown(() => app.close())

@@ -7,7 +7,7 @@ import { withScopes } from '../helpers/scoped-world.js'
 import { TEST_SESSION_SECRET } from '../helpers/server.js'
 import { serviceWithGitHub, type Service } from '../helpers/service.js'
 import { codeFor, sessionCookieOf, signIn } from '../helpers/sign-in.js'
-import { followSetup, formAction, installOnGitHub, press, view } from '../helpers/wizard.js'
+import { followSetup, formAction, installOnGitHub, press, settled, view } from '../helpers/wizard.js'
 
 // GET /github/setup, where GitHub sends the browser back after an install, an update or a
 // request: nothing in its query is believed as it comes. These tests walk it as a browser and
@@ -222,6 +222,8 @@ t.test('a replayed state: the second use gets 409 and changes nothing; a reload 
   const first = await followSetup(app, sim, cookie, setupPath, MONA)
   t.equal(first.statusCode, 302)
   t.equal(first.headers.location, '/migrate#owner-mona')
+  // The coverage check it asked for has run.
+  await settled(service)
   const installed = await snapshot(service)
   t.match(installed.batches.find((b) => b.owner_login === 'mona'), { status: 'installed', installation_id: installedVia(setupPath) })
 
@@ -243,6 +245,7 @@ t.test('a replayed state: the second use gets 409 and changes nothing; a reload 
   const reload = await followSetup(app, sim, cookie, setupPath, MONA)
   t.equal(reload.statusCode, 302)
   t.equal(reload.headers.location, '/migrate#owner-mona')
+  await settled(service)
   t.same(await snapshot(service), installed, 'nothing done twice')
   const actions = (await auditRows(service)).map((e) => e.action)
   t.equal(actions.filter((a) => a === 'installation_verified').length, 1, 'one verification on record')

@@ -97,6 +97,12 @@ export async function startWork(db: Kysely<Database>, kind: WorkKind, subjectId:
   return { kind, subjectId, run }
 }
 
+/** Reports how far a long task has come: its phase, and what is done of how many. */
+export type Progress = (phase: string, done: number, total: number) => Promise<void>
+
+/** For a task nobody watches. */
+export const unwatched: Progress = async () => {}
+
 /** Where the run is: a cheap update on its own, so a page sees it at once. */
 export async function reportProgress(db: Kysely<Database>, run: WorkRun, phase: string, done: number, total: number | null): Promise<void> {
   await db
@@ -142,6 +148,11 @@ export async function endWork(trx: Transaction<Database>, run: WorkRun, end: Wor
     .execute()
   if (row.again) await send({ startAfterSeconds: FOLLOW_UP_DELAY_SECONDS })
   return true
+}
+
+/** The run's progress, as its tasks report it. */
+export function progressOf(db: Kysely<Database>, run: WorkRun): Progress {
+  return (phase, done, total) => reportProgress(db, run, phase, done, total)
 }
 
 /** The work of these subjects, as far as any was ever asked for. */

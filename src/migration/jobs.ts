@@ -1,14 +1,18 @@
+import type { FastifyBaseLogger } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
+import type { JobQueue } from '../plugins/queue.js'
 import { addRepos, type AddReposJob } from './add-repos.js'
 import { applyInstallationEvent, type InstallationEventJob } from './installation-events.js'
+import { PLAN_EXPIRY_SECONDS, runPlanJob, type PlanJob } from './plan-job.js'
 
 // The background jobs, by queue name, and what runs them.
 
 export interface Jobs {
   'installation-event': InstallationEventJob
   'add-repos': AddReposJob
+  plan: PlanJob
 }
 
 export type JobName = keyof Jobs
@@ -37,11 +41,20 @@ export const queueSettings: { [N in JobName]: QueueSetting } = {
   // One write a second per user: 1,100 repositories take about 17 minutes, plus up to an hour
   // parked on a rate limit; three hours covers some 5,000 repositories with one such park.
   'add-repos': { policy: 'standard', expireInSeconds: minutes(180) },
+  // One run per user at a time (keyed by the user id); see plan-job.ts for its length.
+  plan: { policy: 'stately', expireInSeconds: PLAN_EXPIRY_SECONDS },
 }
 
-export function jobHandlers(db: Kysely<Database>, github: GitHubClients): JobHandlers {
+/** What jobs need of the service that runs them: the queue (to send the next job) and its log. */
+export interface JobContext {
+  queue: () => JobQueue
+  log: FastifyBaseLogger
+}
+
+export function jobHandlers(db: Kysely<Database>, github: GitHubClients, context: JobContext): JobHandlers {
   return {
     'installation-event': (job) => applyInstallationEvent(db, github, job),
     'add-repos': (job) => addRepos(db, github, job),
+    plan: (job) => runPlanJob(db, github, (trx, data, options) => context.queue().send(trx, 'plan', data, options), context.log, job),
   }
 }

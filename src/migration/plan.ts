@@ -3,6 +3,7 @@ import type { Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
 import { githubStatus } from '../github/token-fault.js'
 import { appendAudit, type AuditActor } from './audit.js'
+import { unwatched, type Progress } from './background-work.js'
 import { planBatches, type Batch, type Viewer } from './batches.js'
 import { checkCoverageNow, noteUnanswered } from './coverage.js'
 import { attachInstallation, installationOn, liveInstallationOf, recordInstallation } from './installations.js'
@@ -13,11 +14,12 @@ import { savePlan } from './plan-store.js'
 // and if so what that installation already covers. GitHub failing to answer for one owner is
 // written on that owner's batch; the others go on.
 
-export async function planMigration(db: Kysely<Database>, github: GitHubClients, viewer: Viewer, legacyToken: string, requestId?: string): Promise<void> {
-  const inventory = await planBatches(db, github.asUser(legacyToken), viewer)
+export async function planMigration(db: Kysely<Database>, github: GitHubClients, viewer: Viewer, legacyToken: string, requestId?: string, progress: Progress = unwatched): Promise<void> {
+  const inventory = await planBatches(db, github.asUser(legacyToken), viewer, progress)
   await savePlan(db, viewer, inventory, requestId)
   const actor: AuditActor = { kind: 'user', githubId: viewer.id, login: viewer.login }
-  for (const batch of inventory.batches) {
+  for (const [i, batch] of inventory.batches.entries()) {
+    await progress('installations', i, inventory.batches.length)
     let installation
     try {
       installation = await installationOn(github, batch.owner)

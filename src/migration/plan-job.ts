@@ -36,8 +36,8 @@ export const PLAN_EXPIRY_SECONDS = 2 * 3600
 export type SendPlan = (trx: Transaction<Database>, job: PlanJob, options: { singletonKey: string; startAfterSeconds?: number }) => Promise<unknown>
 
 /** Asks for planning in the caller's transaction: true when a job was sent (wake the queue after commit). */
-export async function requestPlanning(trx: Transaction<Database>, send: SendPlan, viewer: Viewer, requestId?: string): Promise<boolean> {
-  const job: PlanJob = { userId: viewer.id, login: viewer.login, ...(requestId === undefined ? {} : { requestId }) }
+export async function requestPlanning(trx: Transaction<Database>, send: SendPlan, viewer: Viewer, requestId: string): Promise<boolean> {
+  const job: PlanJob = { userId: viewer.id, login: viewer.login, requestId }
   return requestWork(trx, {
     kind: 'plan',
     subjectId: viewer.id,

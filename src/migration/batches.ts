@@ -140,7 +140,14 @@ const ACTION: Record<Role, Batch['action']> = { owner: 'install', admin: 'instal
 const LIST = 'the list of your repositories'
 const ONE_BY_ONE = 'Your repositories are looked up one by one instead.'
 
-export async function planBatches(db: Kysely<Database>, legacy: GitHubOctokit, viewer: Viewer, progress: Progress = unwatched): Promise<Inventory> {
+export interface PlanWatch {
+  progress?: Progress
+  /** Told the owners as soon as they are known, before their roles are asked. */
+  onOwners?: (owners: Batch['owner'][]) => void
+}
+
+export async function planBatches(db: Kysely<Database>, legacy: GitHubOctokit, viewer: Viewer, watch: PlanWatch = {}): Promise<Inventory> {
+  const progress = watch.progress ?? unwatched
   const notes = new PlanNotes()
   const { orgs, ssoOrgIds, listed, scopeRefused } = await listOrgs(legacy, notes)
   const orgIds = () => [...orgs.keys(), ...ssoOrgIds]
@@ -221,6 +228,7 @@ export async function planBatches(db: Kysely<Database>, legacy: GitHubOctokit, v
   for (const [ownerId, repos] of hidden) batches.get(ownerId)!.hiddenRepos = repos.size
 
   const planned = [...batches.values()]
+  watch.onOwners?.(planned.map((b) => b.owner))
   for (const [i, batch] of planned.entries()) {
     await progress('roles', i, planned.length)
     batch.role = await roleOn(legacy, viewer, batch.owner, notes, !scopeRefused)

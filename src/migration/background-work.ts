@@ -150,9 +150,29 @@ export async function endWork(trx: Transaction<Database>, run: WorkRun, end: Wor
   return true
 }
 
-/** The run's progress, as its tasks report it. */
+/**
+ * The run's progress, as its tasks report it, written behind them: a report never waits on
+ * the database, and while one write is under way only the latest report is kept for the next.
+ * (A write that lands after the run ended changes nothing: reportProgress wants it running.)
+ */
 export function progressOf(db: Kysely<Database>, run: WorkRun): Progress {
-  return (phase, done, total) => reportProgress(db, run, phase, done, total)
+  let latest: [string, number, number] | undefined
+  let writing = false
+  const write = async (): Promise<void> => {
+    while (latest !== undefined) {
+      const [phase, done, total] = latest
+      latest = undefined
+      // Progress is for the page only: a write that fails leaves the last one shown.
+      await reportProgress(db, run, phase, done, total).catch(() => {})
+    }
+    writing = false
+  }
+  return async (phase, done, total) => {
+    latest = [phase, done, total]
+    if (writing) return
+    writing = true
+    void write()
+  }
 }
 
 /** The work of these subjects, as far as any was ever asked for. */

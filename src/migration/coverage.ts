@@ -7,7 +7,7 @@ import { unwatched, type Progress } from './background-work.js'
 import { installationNow, liveInstallationOf, recordInstallation } from './installations.js'
 import { legacyTokenOf } from './legacy-token.js'
 import { batchesOfOwner, type StoredBatch } from './plan-store.js'
-import { lookupRepos, refreshRepos, whenRevoked, type RepoNow } from './repo-refresh.js'
+import { lastPage, lookupRepos, refreshRepos, whenRevoked, type RepoNow } from './repo-refresh.js'
 
 // Which legacy repositories the App's installation on an owner covers, asked with an
 // installation token (GET /installation/repositories, every page, once per check) and compared
@@ -50,12 +50,6 @@ export function batchCovered(batch: StoredBatch): boolean {
 interface Listed {
   selection: 'all' | 'selected'
   ids: Set<number>
-}
-
-/** The number of the last page, from GitHub's Link header; undefined on the last page itself. */
-export function lastPage(link: string | undefined): number | undefined {
-  const last = /<[^>]*[?&]page=(\d+)[^>]*>;\s*rel="last"/.exec(link ?? '')?.[1]
-  return last === undefined ? undefined : Number(last)
 }
 
 async function listInstallationRepos(github: GitHubClients, installationId: number, progress: Progress): Promise<Listed> {

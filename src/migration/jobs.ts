@@ -6,6 +6,7 @@ import type { JobQueue } from '../plugins/queue.js'
 import { ADD_PIECE_SIZE, addRepos, type AddReposJob } from './add-repos.js'
 import { COVERAGE_EXPIRY_SECONDS, runCoverageJob, type CoverageJob, type SendCoverage } from './coverage-job.js'
 import { applyInstallationEvent, type InstallationEventJob } from './installation-events.js'
+import { PLAN_EXPIRY_SECONDS, runPlanJob, type PlanJob } from './plan-job.js'
 
 // The background jobs, by queue name, and what runs them.
 
@@ -13,6 +14,7 @@ export interface Jobs {
   'installation-event': InstallationEventJob
   'add-repos': AddReposJob
   coverage: CoverageJob
+  plan: PlanJob
 }
 
 export type JobName = keyof Jobs
@@ -43,6 +45,8 @@ export const queueSettings: { [N in JobName]: QueueSetting } = {
   'add-repos': { policy: 'standard', expireInSeconds: minutes(90) },
   // One run per owner at a time (keyed by the owner id); see coverage-job.ts for its length.
   coverage: { policy: 'stately', expireInSeconds: COVERAGE_EXPIRY_SECONDS },
+  // One run per user at a time (keyed by the user id); see plan-job.ts for its length.
+  plan: { policy: 'stately', expireInSeconds: PLAN_EXPIRY_SECONDS },
 }
 
 /** What jobs need of the service that runs them: the queue (to send the next job) and its log. */
@@ -68,5 +72,6 @@ export function jobHandlers(db: Kysely<Database>, github: GitHubClients, context
     'installation-event': (job) => applyInstallationEvent(db, github, job, sendCoverage, addOptions.wake),
     'add-repos': (job) => addRepos(db, github, job, addOptions),
     coverage: (job) => runCoverageJob(db, github, sendCoverage, context.log, job),
+    plan: (job) => runPlanJob(db, github, (trx, data, options) => context.queue().send(trx, 'plan', data, options), context.log, job),
   }
 }

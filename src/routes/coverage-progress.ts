@@ -21,3 +21,12 @@ export function coverageState(work: Work | undefined, ownerLogin: string): { che
   if (work?.state === 'failed') return { checkFailed: work.message! }
   return {}
 }
+
+/** What GET /migrate/progress answers of the checks of the user's owners: each under way, and what it is doing. */
+export function coverageProgress(owners: { owner_id: number; owner_login: string }[], checks: Work[]) {
+  return owners.map((owner) => {
+    const work = checks.find((w) => w.subject_id === owner.owner_id)
+    const going = underWay(work)
+    return { ownerId: owner.owner_id, ownerLogin: owner.owner_login, underWay: going, text: going ? coverageText(work!, owner.owner_login) : null }
+  })
+}

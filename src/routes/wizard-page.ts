@@ -101,5 +101,8 @@ export function wizardPage(plan: StoredPlan, github: Pick<GitHubConfig, 'webUrl'
     batches,
     // Progress shows itself: the page reloads while repositories are being added or checked.
     refreshSeconds: batches.some((b) => b.next === 'adding' || b.checking !== undefined) ? 2 : undefined,
+    // A check under way is updated in place by the page's script (which reloads once it ends);
+    // repositories being added only by reloading.
+    progressScript: batches.some((b) => b.checking !== undefined) && !batches.some((b) => b.next === 'adding'),
   }
 }

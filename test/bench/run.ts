@@ -5,14 +5,15 @@ import { parseArgs } from 'node:util'
 import { databaseUrlFrom } from '../../src/config.js'
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded-postgres.js'
 import { benchLegacyImport } from './legacy-import.js'
+import { benchPlanProgress, planReport } from './plan-progress.js'
 import { benchSimulator, simulatorReport } from './simulator.js'
 
-// `npm run bench [-- --only legacy-import|simulator] [--rows N]`: benchmarks. legacy-import
-// runs on DATABASE_URL or an embedded Postgres; the simulator needs no database. Exits
+// `npm run bench [-- --only legacy-import|simulator|plan] [--rows N]`: benchmarks. legacy-import
+// and plan run on DATABASE_URL or an embedded Postgres; the simulator needs no database. Exits
 // non-zero when any benchmark misses its target.
 
 const root = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../..' : '../..', import.meta.url))
-const BENCHMARKS = ['legacy-import', 'simulator'] as const
+const BENCHMARKS = ['legacy-import', 'simulator', 'plan'] as const
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, only: { type: 'string' } } })
 const rows = Number(values.rows)
 if (!Number.isInteger(rows) || rows < 1) {
@@ -28,13 +29,22 @@ const runs = (name: (typeof BENCHMARKS)[number]): boolean => values.only === und
 const workDir = path.join(root, '.data', 'bench')
 await mkdir(workDir, { recursive: true })
 
-async function legacyImport(): Promise<void> {
+/** DATABASE_URL, or an embedded Postgres for the benchmark, stopped after it. */
+async function withPostgres(run: (url: string) => Promise<void>): Promise<void> {
   let embedded: EmbeddedPostgres | undefined
   let url = databaseUrlFrom()
   if (url === undefined) {
     embedded = await startEmbeddedPostgres({ dataDir: path.join(workDir, 'postgres'), persistent: false })
     url = embedded.url
   }
+  try {
+    await run(url)
+  } finally {
+    await embedded?.stop()
+  }
+}
+
+async function legacyImport(url: string): Promise<void> {
   try {
     const f = await benchLegacyImport(url, workDir, rows)
     const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
@@ -53,7 +63,6 @@ async function legacyImport(): Promise<void> {
     )
     if (f.ratioIndexed < 0.5) process.exitCode = 1
   } finally {
-    await embedded?.stop()
     await rm(path.join(workDir, `legacy-${rows}.csv`), { force: true })
   }
 }
@@ -64,5 +73,12 @@ async function simulator(): Promise<void> {
   if (!ok) process.exitCode = 1
 }
 
-if (runs('legacy-import')) await legacyImport()
+async function plan(url: string): Promise<void> {
+  const { text, ok } = planReport(await benchPlanProgress(url))
+  process.stdout.write(text)
+  if (!ok) process.exitCode = 1
+}
+
+if (runs('legacy-import')) await withPostgres(legacyImport)
 if (runs('simulator')) await simulator()
+if (runs('plan')) await withPostgres(plan)

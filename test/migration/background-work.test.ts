@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import t from 'tap'
-import { endWork, loadWork, reportProgress, requestWork, startWork, underWay, type SendWork } from '../../src/migration/background-work.js'
+import { endWork, loadWork, progressOf, reportProgress, requestWork, startWork, underWay, type SendWork } from '../../src/migration/background-work.js'
+import { connect } from '../../src/db/connect.js'
 import { testDatabase, type TestDatabase } from '../helpers/database.js'
 
 // Background work a person waits on: one job per subject at a time, a request while it runs
@@ -135,4 +136,27 @@ t.test('a job whose request row is missing still runs and records its end', asyn
   t.equal(run.run, 1)
   await tdb.db.transaction().execute((trx) => endWork(trx, run, { state: 'done', outcome: 'planned' }, send))
   t.match(await stateOf(tdb), { state: 'done', outcome: 'planned' })
+})
+
+t.test("a run's reports are written behind it, the latest kept while one is being written", async (t) => {
+  const tdb = await testDatabase(t)
+  const { send } = sends()
+  await request(tdb, send)
+  const run = await startWork(tdb.db, 'plan', user)
+  const progress = progressOf(tdb.db, run)
+  for (let page = 1; page <= 20; page++) await progress('repositories', page, 20)
+  // The reports returned at once; the page sees the last of them shortly after.
+  for (let tries = 0; (await stateOf(tdb))?.done !== 20; tries++) {
+    if (tries > 200) throw new Error('the last report never landed')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  t.match(await stateOf(tdb), { phase: 'repositories', done: 20, total: 20 })
+  // A report after the run ended changes nothing, and a failed write is no failure of the run.
+  await tdb.db.transaction().execute((trx) => endWork(trx, run, { state: 'done', outcome: 'planned' }, send))
+  await progress('roles', 1, 3)
+  const closed = connect(tdb.url, { max: 1 })
+  await closed.close()
+  await progressOf(closed.db, run)('roles', 2, 3)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.match(await stateOf(tdb), { state: 'done', phase: 'repositories', done: 20 })
 })

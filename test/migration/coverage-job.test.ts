@@ -3,7 +3,7 @@ import t, { type Test } from 'tap'
 import type { GitHubClients } from '../../src/github/clients.js'
 import { loadWork } from '../../src/migration/background-work.js'
 import { requestCoverage, runCoverageJob, type CoverageJob, type SendCoverage } from '../../src/migration/coverage-job.js'
-import { lastPage } from '../../src/migration/coverage.js'
+import { SESSION_COOKIE } from '../../src/plugins/session.js'
 import { githubClientsOf, serviceWithGitHub } from '../helpers/service.js'
 import { signIn } from '../helpers/sign-in.js'
 import { demoWorld } from '../helpers/simulator.js'
@@ -35,9 +35,12 @@ t.test('"Check again" answers at once; the page shows the check under way, refre
   t.equal(pressed.statusCode, 303)
   t.equal(pressed.headers.location, '/migrate#owner-mona')
   const during = (await view(app, cookie)).body
-  t.match(monaSection(during), /<p class="progress" role="status" data-coverage-progress="1">(The coverage check on mona is waiting for its turn|Checking coverage on mona[^<]*)\. This page updates by itself\.<\/p>/)
+  t.match(monaSection(during), /<p class="progress" role="status"><span data-coverage-progress="1">(The coverage check on mona is waiting for its turn|Checking coverage on mona[^<]*)<\/span>\. This page updates by itself\.<\/p>/)
   t.notMatch(monaSection(during), 'Check again', 'no second check while one is under way')
-  t.match(during, '<meta http-equiv="refresh" content="2">', 'the page refreshes itself')
+  t.match(during, '<noscript><meta http-equiv="refresh" content="2"></noscript>', 'the page refreshes itself without JavaScript')
+  t.match(during, '<script src="/assets/progress.js" defer></script>', 'and updates in place with it')
+  const progress = (await app.inject({ url: '/migrate/progress', cookies: { [SESSION_COOKIE]: cookie }, headers: { accept: 'application/json' } })).json()
+  t.match(progress.coverage, [{ ownerId: 1, ownerLogin: 'mona', underWay: true, text: /mona/ }, { ownerId: 100, underWay: false, text: null }, { ownerId: 101, underWay: false, text: null }], "the page's updates say the same")
   sim.state.faults.latencyMs = 0
   await settled(service)
   const after = (await view(app, cookie)).body
@@ -45,7 +48,9 @@ t.test('"Check again" answers at once; the page shows the check under way, refre
   t.notMatch(after, 'http-equiv="refresh"')
   t.match(monaSection(after), /Coverage: 2 covered, 1 not covered[\s\S]*Check again/)
   const [work] = await loadWork(service.tdb.db, 'coverage', [1])
-  t.match(work, { state: 'done', outcome: 'checked', phase: 'lookups', done: 1, total: 1 }, 'it listed the installation, then looked up the one repository it missed')
+  t.match(work, { state: 'done', outcome: 'checked' })
+  const done = (await app.inject({ url: '/migrate/progress', cookies: { [SESSION_COOKIE]: cookie }, headers: { accept: 'application/json' } })).json()
+  t.match(done.coverage, [{ ownerId: 1, underWay: false, text: null }])
 })
 
 t.test('requests while a check waits make no second job; one while it runs is followed by one more run', async (t) => {
@@ -96,10 +101,4 @@ t.test('a check this service fails at is said on the page, for a person to try a
   t.match(page, '<p class="problem">The coverage check stopped before it was done: this service failed on the way. Check again in a moment; if it keeps happening, contact support.</p>')
   t.notMatch(page, 'a defect in this service')
   t.match(page, 'Check again', 'offered again')
-})
-
-t.test("the last page of a listing, from GitHub's Link header", async (t) => {
-  t.equal(lastPage('<https://api.github.com/installation/repositories?per_page=100&page=2>; rel="next", <https://api.github.com/installation/repositories?per_page=100&page=5>; rel="last"'), 5)
-  t.equal(lastPage('<https://api.github.com/installation/repositories?per_page=100&page=1>; rel="prev", <https://api.github.com/installation/repositories?per_page=100&page=1>; rel="first"'), undefined, 'on the last page')
-  t.equal(lastPage(undefined), undefined)
 })

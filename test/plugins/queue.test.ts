@@ -24,6 +24,7 @@ async function queueApp(t: Test, pool: pg.Pool, done: AddReposJob[], timing: Tim
       },
       'installation-event': async (_data: InstallationEventJob) => {},
       coverage: async () => {},
+      plan: async () => {},
     },
   })
   t.teardown(() => app.close())
@@ -149,10 +150,10 @@ async function queueRows(pool: pg.Pool): Promise<Record<string, { policy: string
 
 t.test("each queue is created with its policy and expiry, and one created by an earlier version is brought up to date", async (t) => {
   const tdb = await testDatabase(t)
-  const earlier: Record<string, QueueSetting> = { 'add-repos': { policy: 'standard', expireInSeconds: 900 }, 'installation-event': { policy: 'standard', expireInSeconds: 900 } }
-  const { app: old } = await queueApp(t, tdb.pool, [], {}, earlier as typeof queueSettings)
+  const before: QueueSetting = { policy: 'standard', expireInSeconds: 900 }
+  const { app: old } = await queueApp(t, tdb.pool, [], {}, { 'add-repos': before, 'installation-event': before, plan: before, coverage: before })
   await old.ready()
-  t.same((await queueRows(tdb.pool))['add-repos'], { policy: 'standard', expire_seconds: 900 })
+  t.same((await queueRows(tdb.pool))['plan'], { policy: 'standard', expire_seconds: 900 })
   await old.close()
   const { app } = await queueApp(t, tdb.pool, [])
   await app.ready()

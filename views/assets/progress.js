@@ -1,0 +1,30 @@
+// Planning or coverage checks under way: their progress updated in place, and the page
+// reloaded once one has ended. (Without JavaScript the page reloads itself every two seconds.)
+'use strict'
+;(() => {
+  const status = document.querySelector('[data-progress]')
+  const checks = [...document.querySelectorAll('[data-coverage-progress]')]
+  if (status === null && checks.length === 0) return
+  const poll = async () => {
+    try {
+      const response = await fetch('/migrate/progress', { headers: { accept: 'application/json' }, credentials: 'same-origin' })
+      // Signed out meanwhile: the page itself says what to do.
+      if (response.status === 401) return location.reload()
+      if (response.ok) {
+        const progress = await response.json()
+        if (status !== null && !progress.underWay) return location.reload()
+        if (status !== null) status.textContent = progress.text
+        for (const check of checks) {
+          const now = progress.coverage.find((c) => String(c.ownerId) === check.dataset.coverageProgress)
+          // Ended: its result replaces it.
+          if (now === undefined || !now.underWay) return location.reload()
+          check.textContent = now.text
+        }
+      }
+    } catch {
+      // The service did not answer this time: ask again.
+    }
+    setTimeout(poll, 1000)
+  }
+  setTimeout(poll, 1000)
+})()

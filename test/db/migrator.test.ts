@@ -18,6 +18,7 @@ t.test('from empty, every migration applies and a re-run does nothing', async (t
   t.ok(first.length >= 2)
   t.same((await tables(tdb.db)).filter((n) => !n.includes('kysely')), [
     'app.audit_event',
+    'app.background_work',
     'app.batch',
     'app.batch_org_hook',
     'app.batch_repo',

@@ -135,9 +135,10 @@ t.test('the demo walkthrough in Chromium: mona reaches "Covered" for every owner
     clicks[owner]++
     await arrive(page, onMigrate, '/migrate')
     t.equal(new URL(page.url()).hash, `#owner-${owner}`, `back on /migrate at ${owner}`)
-    const covered = await statusOf(page, owner, /Covered/, 1)
-    t.match(covered.text, /Covered/, `${owner} is covered`)
-    t.equal(covered.reloads, 0, `${owner} is covered as the browser comes back, without a reload`)
+    // The coverage check runs in the background: the page shows it under way, and its script
+    // brings the result in when it is done, with no click and no reload by hand.
+    await page.locator(`section#owner-${owner} .status.ok`).waitFor()
+    t.match(await section(page, owner), /Covered/, `${owner} is covered`)
     t.ok(clicks[owner]! <= 2, `${owner}: ${clicks[owner]} clicks from the migrate page`)
   }
 

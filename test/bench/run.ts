@@ -6,13 +6,14 @@ import { databaseUrlFrom } from '../../src/config.js'
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded-postgres.js'
 import { benchLegacyImport } from './legacy-import.js'
 import { benchSimulator, simulatorReport } from './simulator.js'
+import { benchCrowd } from './crowd.js'
 
 // `npm run bench [-- --only legacy-import|simulator] [--rows N]`: benchmarks. legacy-import
 // runs on DATABASE_URL or an embedded Postgres; the simulator needs no database. Exits
 // non-zero when any benchmark misses its target.
 
 const root = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../..' : '../..', import.meta.url))
-const BENCHMARKS = ['legacy-import', 'simulator'] as const
+const BENCHMARKS = ['legacy-import', 'simulator', 'crowd'] as const
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, only: { type: 'string' } } })
 const rows = Number(values.rows)
 if (!Number.isInteger(rows) || rows < 1) {
@@ -28,13 +29,22 @@ const runs = (name: (typeof BENCHMARKS)[number]): boolean => values.only === und
 const workDir = path.join(root, '.data', 'bench')
 await mkdir(workDir, { recursive: true })
 
-async function legacyImport(): Promise<void> {
+/** Runs `bench` on DATABASE_URL, or on an embedded Postgres of its own, removed after it. */
+async function withDatabase(name: string, bench: (url: string) => Promise<void>): Promise<void> {
   let embedded: EmbeddedPostgres | undefined
   let url = databaseUrlFrom()
   if (url === undefined) {
-    embedded = await startEmbeddedPostgres({ dataDir: path.join(workDir, 'postgres'), persistent: false })
+    embedded = await startEmbeddedPostgres({ dataDir: path.join(workDir, `postgres-${name}`), persistent: false })
     url = embedded.url
   }
+  try {
+    await bench(url)
+  } finally {
+    await embedded?.stop()
+  }
+}
+
+async function legacyImport(url: string): Promise<void> {
   try {
     const f = await benchLegacyImport(url, workDir, rows)
     const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
@@ -53,7 +63,6 @@ async function legacyImport(): Promise<void> {
     )
     if (f.ratioIndexed < 0.5) process.exitCode = 1
   } finally {
-    await embedded?.stop()
     await rm(path.join(workDir, `legacy-${rows}.csv`), { force: true })
   }
 }
@@ -64,5 +73,21 @@ async function simulator(): Promise<void> {
   if (!ok) process.exitCode = 1
 }
 
-if (runs('legacy-import')) await legacyImport()
+async function crowd(url: string): Promise<void> {
+  const f = await benchCrowd(url)
+  const ms = (n: number): string => `${Math.round(n).toLocaleString('en-US')} ms`
+  process.stdout.write(
+    [
+      `crowd: ${f.users} users planning at once through ${f.instances} instances on one database (simulator: 1 request in flight per credential, 20 ms latency)`,
+      `  all planned in ${ms(f.wallMs)}; per user, first page to finished plan: p50 ${ms(f.planP50Ms)}, p99 ${ms(f.planP99Ms)}`,
+      `  pages ${f.pages}, 5xx ${f.serverErrors} (target 0); GitHub requests ${f.githubRequests}`,
+      `  breaches counted by the simulator: ${f.breaches.total} (concurrent ${f.breaches.concurrent}, writes ${f.breaches.writes}, quota ${f.breaches.quota}) (target 0)`,
+      '',
+    ].join('\n'),
+  )
+  if (f.serverErrors > 0 || f.breaches.total > 0) process.exitCode = 1
+}
+
+if (runs('legacy-import')) await withDatabase('legacy-import', legacyImport)
 if (runs('simulator')) await simulator()
+if (runs('crowd')) await withDatabase('crowd', crowd)

@@ -1,5 +1,6 @@
 import { createPrivateKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { Type, type Static } from '@sinclair/typebox'
 import { envSchema } from 'env-schema'
 
@@ -18,6 +19,12 @@ export interface GitHubConfig {
   webhookSecret: string
 }
 
+/**
+ * Which proxies' X-Forwarded-* headers are believed: none (false), the nearest N hops, or the
+ * proxies at these addresses and CIDR ranges (and `loopback`, `linklocal`, `uniquelocal`).
+ */
+export type TrustProxy = false | number | readonly string[]
+
 export interface Config {
   databaseUrl: string
   host: string
@@ -31,6 +38,7 @@ export interface Config {
   // Cookies carry `Secure` whenever the service is reached over https, i.e. everywhere
   // but local development.
   secureCookies: boolean
+  trustProxy: TrustProxy
 }
 
 export type Env = Record<string, string | undefined>
@@ -160,6 +168,38 @@ function readPrivateKey(env: Env, problems: string[]): string {
   return pem
 }
 
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+const TRUST_PROXY_RULE =
+  'TRUST_PROXY must be a hop count from 0 to 32 (e.g. 1) or a comma-separated list of proxy addresses and CIDR ranges (e.g. "10.0.0.0/8,127.0.0.1"; also loopback, linklocal, uniquelocal)'
+
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_RANGES.has(entry)) return true
+  const [address = '', prefix, ...rest] = entry.split('/')
+  // No zone index (fe80::1%eth0): a proxy's address as the socket reports it has none.
+  const family = address.includes('%') ? 0 : isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  if (prefix === undefined) return true
+  // Written plainly, and never /0: a range holding every address would believe any client.
+  return /^[1-9][0-9]*$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)
+}
+
+// Checked apart from the schema: a hop count or a list, each address parsed. Unset trusts no
+// proxy, so that no client can choose its own address; `true` (everyone) is not offered.
+function readTrustProxy(env: Env, problems: string[]): TrustProxy {
+  const value = env['TRUST_PROXY']
+  if (!isSet(value)) return false
+  const text = value.trim()
+  if (/^[0-9]+$/.test(text)) {
+    const hops = Number(text)
+    if (hops <= 32) return hops === 0 ? false : hops
+  } else {
+    const entries = text.split(',').map((entry) => entry.trim())
+    if (entries.every(isProxyAddress)) return entries
+  }
+  problems.push(TRUST_PROXY_RULE)
+  return false
+}
+
 export function parseStaff(value: string): Map<string, StaffRole> {
   const staff = new Map<string, StaffRole>()
   for (const entry of value.split(',')) {
@@ -174,6 +214,7 @@ export function loadConfig(env: Env = process.env): Config {
   const { raw, problems } = validate(env)
   // The key is checked even when something else is wrong: the operator sees every problem at once.
   const privateKey = readPrivateKey(env, problems)
+  const trustProxy = readTrustProxy(env, problems)
   if (problems.length > 0 || raw === undefined) throw new ConfigError(problems)
 
   return {
@@ -196,6 +237,7 @@ export function loadConfig(env: Env = process.env): Config {
     staff: parseStaff(raw.STAFF),
     logLevel: raw.LOG_LEVEL,
     secureCookies: raw.PUBLIC_URL.startsWith('https://'),
+    trustProxy,
   }
 }
 

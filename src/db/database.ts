@@ -174,6 +174,30 @@ export interface WebhookDeliveryTable {
   applied_at: Date | null
 }
 
+/** Requests of one client to one route in its current window (migration 0010). */
+export interface RateLimitTable {
+  key: string
+  hits: number
+  resets_at: Date
+}
+
+/** Refusals of one kind from one client in one window, not yet written as one event. */
+export interface RefusalTallyTable {
+  client: string
+  /** 0: nobody signed in. */
+  actor_github_id: number
+  actor_login: string | null
+  /** 0: no owner could be read from the request. */
+  owner_id: number
+  owner_login: string | null
+  action: string
+  kind: string
+  window_start: Date
+  window_end: Date
+  refusals: number
+  first_event_id: number | null
+}
+
 export interface Database {
   'legacy.oauth_users': LegacyOauthUsersTable
   'legacy.webhooks': LegacyWebhooksTable
@@ -187,4 +211,6 @@ export interface Database {
   'app.install_state': InstallStateTable
   'app.installation': InstallationTable
   'app.webhook_delivery': WebhookDeliveryTable
+  'app.rate_limit': RateLimitTable
+  'app.refusal_tally': RefusalTallyTable
 }

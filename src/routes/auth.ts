@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify'
 import type { GitHubClients } from '../github/clients.js'
 import { authorizationUrl, createPkce, exchangeCode, OAuthExchangeError } from '../github/oauth.js'
 import { githubStatus } from '../github/token-fault.js'
+import type { Enqueue } from '../migration/add-repos.js'
 import { appendAudit } from '../migration/audit.js'
 import { verifySetup, type PendingSetup } from '../migration/setup.js'
 import { HttpError } from '../plugins/error-handler.js'
@@ -140,7 +141,8 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, { g
       return reply.redirect('/migrate')
     }
     // Verified before anyone is signed in: a check that fails leaves the session as it was.
-    const result = await verifySetup(app.db, github, octokit, user, pending.setup, (trx, job) => app.queue.send(trx, 'add-repos', job), request.id)
+    const enqueue: Enqueue = (trx, job) => app.queue.send(trx, 'add-repos', job)
+    const result = await verifySetup(app.db, github, octokit, user, pending.setup, enqueue, request.id, app.refusalsOf(request))
     if (result.kind === 'rejected') throw new HttpError(result.status, result.reason)
     // Nothing recorded, nothing spent: "Look again" on the migration page finds the installation as the App.
     if (result.kind === 'unanswered') return unanswered('we checked your installation with GitHub', '/migrate', 'Your migration')

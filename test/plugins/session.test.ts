@@ -56,7 +56,7 @@ t.test('the cookie is HttpOnly, SameSite=Lax, and Secure outside local developme
   const cookie = res.cookies.find((c) => c.name === SESSION_COOKIE)!
   t.match(cookie, { httpOnly: true, sameSite: 'Lax', path: '/' })
   t.notOk(cookie.secure)
-  const production = await app(t, tdb, { secureCookies: true, trustProxy: true })
+  const production = await app(t, tdb, { secureCookies: true, trustProxy: 1 })
   const secure = (await production.inject({ url: '/t/sign-in', headers: { 'x-forwarded-proto': 'https' } })).cookies.find((c) => c.name === SESSION_COOKIE)!
   t.equal(secure.secure, true)
 })

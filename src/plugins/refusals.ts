@@ -29,7 +29,8 @@ export const refusalsPlugin = fp<RefusalsOptions>(async (app, { db, windowMs }) 
   })
 
   const flush = () => flushRefusals(db).catch((error: unknown) => app.log.warn({ err: error }, 'refusal counts not written yet; trying again shortly'))
-  const timer = setInterval(() => void flush(), windowMs)
+  // Once a window at most, and at least once a minute, so no count waits long after its window.
+  const timer = setInterval(() => void flush(), Math.min(windowMs, 60_000))
   timer.unref()
   app.addHook('onClose', async () => {
     clearInterval(timer)

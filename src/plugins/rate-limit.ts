@@ -72,10 +72,11 @@ function postgresStore(db: Kysely<Database>): FastifyRateLimitStoreCtor {
 
     child(routeOptions: ChildOptions): FastifyRateLimitStore {
       // The plugin passes the route's merged limit options, the route under `routeInfo` (its
-      // type declarations say otherwise; RedisStore reads it the same way). Each route counts
-      // on its own, as with the in-memory store.
-      const { method, url } = (routeOptions as unknown as { routeInfo: { method: string; url: string } }).routeInfo
-      return new PostgresRateLimitStore(undefined, `${method} ${url} `)
+      // type declarations say otherwise; RedisStore reads it the same way). Each path counts on
+      // its own, by path alone: the HEAD route fastify adds to a GET runs the same handler, and
+      // must not be a second allowance.
+      const { url } = (routeOptions as unknown as { routeInfo: { url: string } }).routeInfo
+      return new PostgresRateLimitStore(undefined, `${url} `)
     }
   }
 }

@@ -25,6 +25,8 @@ t.test('from empty, every migration applies and a re-run does nothing', async (t
     'app.installation',
     'app.inventory',
     'app.legacy_import',
+    'app.rate_limit',
+    'app.refusal_tally',
     'app.session',
     'app.webhook_delivery',
     'legacy.oauth_users',

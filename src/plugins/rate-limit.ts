@@ -16,7 +16,7 @@ export interface RateLimitOptions {
   windowMs: number
 }
 
-/** Expired rows removed when a window opens: more than one window opens per request at most. */
+/** Ended rows removed each time a window opens: a request adds one row at most, so ended ones cannot pile up. */
 const PRUNE_BATCH = 20
 
 type ChildOptions = Parameters<FastifyRateLimitStore['child']>[0]

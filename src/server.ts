@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { GitHubConfig } from './config.js'
 import type { Db } from './db/connect.js'
 import { loggerOptions, type LogDestination } from './logger.js'
+import { auditSealerPlugin } from './plugins/audit-sealer.js'
 import { databasePlugin } from './plugins/database.js'
 import { errorHandlerPlugin } from './plugins/error-handler.js'
 import { securityHeadersPlugin } from './plugins/security-headers.js'
@@ -47,6 +48,8 @@ export interface ServerOptions {
   logStream?: LogDestination
   /** The base of the waits between retries of a failed GitHub request (default 1000 ms; tests: a few). */
   githubRetryAfterBaseMs?: number
+  /** The pause between the audit sealer's turns (default 200 ms: an event is sealed well within a second of its commit). */
+  auditSealIntervalMs?: number
 }
 
 const HEALTH_TIMEOUT_MS = 2_000
@@ -73,6 +76,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(viewsPlugin, { defaultContext: { staffPagesOpen: options.staffPagesOpen, title: 'oauth-to-app' } })
 
   await app.register(databasePlugin, { db: options.db.db })
+  await app.register(auditSealerPlugin, { db: options.db.db, intervalMs: options.auditSealIntervalMs ?? 200 })
   const GitHub = createOctokitClass({
     apiUrl: options.github.apiUrl,
     log: app.log,

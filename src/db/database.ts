@@ -44,7 +44,7 @@ export interface LegacyImportTable {
 }
 
 export interface AuditEventTable {
-  /** Set by the database: the event's place in the chain. */
+  /** Set by the database: the order events were written in (with gaps where a transaction rolled back). */
   id: ColumnType<number, never, never>
   at: ColumnType<Date, never, never>
   actor_kind: 'user' | 'staff' | 'system' | 'github'
@@ -61,8 +61,12 @@ export interface AuditEventTable {
   reason: string | null
   request_id: string | null
   detail: ColumnType<Record<string, unknown>, string | undefined, never>
-  prev_hash: ColumnType<Buffer, never, never>
-  hash: ColumnType<Buffer, never, never>
+  /** The transaction that wrote the event (xid8, as text): the sealer's order. */
+  xact_id: ColumnType<string, never, never>
+  /** The event's place in the chain, given by the sealer shortly after commit; null until then. */
+  seq: ColumnType<number | null, never, never>
+  prev_hash: ColumnType<Buffer | null, never, never>
+  hash: ColumnType<Buffer | null, never, never>
 }
 
 export interface InventoryTable {

@@ -1,8 +1,10 @@
 import { sql, type Kysely } from 'kysely'
 import type { AuditEventTable, Database } from '../db/database.js'
 
-// The audit log's one way in and its check. appendAudit takes the caller's transaction, so an
-// event is written together with the change it records, or not at all.
+// The audit log's one way in, its sealing and its check. appendAudit takes the caller's
+// transaction, so an event is written together with the change it records, or not at all; it
+// takes no lock, so audited transactions run side by side. Sealing (sealAudit, run by the
+// service's sealer every moment and by audit:verify) then chains committed events in order.
 
 export type ActorKind = AuditEventTable['actor_kind']
 
@@ -72,37 +74,82 @@ export async function appendAudit(db: Kysely<Database>, event: AuditEvent): Prom
     .executeTakeFirstOrThrow()
 }
 
-export type ChainCheck = { intact: true; events: number } | { intact: false; events: number; brokenAt: number; reason: string }
+export interface SealResult {
+  /** Events given their chain position and hash by this call. */
+  sealed: number
+  /** Events still awaiting theirs: written by transactions still open, or by one that began before one still open. */
+  pending: number
+  /** Another sealer had the turn, so this call sealed nothing. */
+  busy: boolean
+}
+
+/** How many events one call seals at most: one transaction's worth, a fraction of a second. */
+export const SEAL_BATCH = 1000
 
 /**
- * Walks the chain in order and names the first event whose hash does not match its content
- * and predecessor, or whose predecessor is missing.
+ * Gives committed events their chain position and hash (app.audit_seal, in the database).
+ * Sealers take turns: across instances exactly one seals at a time, and a call that finds
+ * another sealing returns at once with `busy`.
+ */
+export async function sealAudit(db: Kysely<Database>, maxEvents = SEAL_BATCH): Promise<SealResult> {
+  const { rows } = await sql<{ sealed: number | null }>`select app.audit_seal(${maxEvents}::integer) as sealed`.execute(db)
+  const sealed = rows[0]!.sealed
+  const { pending } = await db.selectFrom('app.audit_event').select((eb) => eb.fn.countAll<number>().as('pending')).where('seq', 'is', null).executeTakeFirstOrThrow()
+  return { sealed: sealed ?? 0, pending, busy: sealed === null }
+}
+
+/**
+ * Seals until nothing is pending, or for at most `waitMs` while transactions still open hold
+ * events back (or another sealer has the turn); says what is left.
+ */
+export async function sealPending(db: Kysely<Database>, waitMs: number, pauseMs = 10): Promise<SealResult> {
+  const until = Date.now() + waitMs
+  let sealed = 0
+  for (;;) {
+    const result = await sealAudit(db)
+    sealed += result.sealed
+    if (result.pending === 0 || Date.now() >= until) return { ...result, sealed }
+    await new Promise((resolve) => setTimeout(resolve, pauseMs))
+  }
+}
+
+export type ChainCheck =
+  | { intact: true; events: number; pending: number }
+  | { intact: false; events: number; pending: number; brokenAt: number; reason: string }
+
+/**
+ * Walks the sealed events in chain order and names the first whose hash does not match its
+ * content and predecessor, or whose predecessor is missing; counts the events awaiting sealing.
  */
 export async function verifyAuditChain(db: Kysely<Database>): Promise<ChainCheck> {
-  const { rows } = await sql<{ events: number; id: number | null; reason: string | null }>`
+  const { rows } = await sql<{ events: number; pending: number; seq: number | null; reason: string | null }>`
     with checked as (
-      select e.id,
-        lag(e.id) over w as prev_id,
+      select e.seq,
+        lag(e.seq) over w as prev_seq,
         lag(e.hash) over w as prev_hash,
         e.prev_hash as claimed_prev_hash,
         e.hash,
         sha256(e.prev_hash || convert_to(app.audit_canonical(e), 'UTF8')) as computed
       from app.audit_event e
-      window w as (order by e.id)
+      where e.seq is not null
+      window w as (order by e.seq)
     ), broken as (
-      select id,
+      select seq,
         case
-          when id <> coalesce(prev_id, 0) + 1 then 'the event before it (#' || (coalesce(prev_id, 0) + 1) || ') is missing'
-          when claimed_prev_hash <> coalesce(prev_hash, decode(repeat('00', 32), 'hex')) then 'its link to the event before it does not match'
-          when computed <> hash then 'its content does not match its hash (changed after it was written)'
+          when seq <> coalesce(prev_seq, 0) + 1 then 'the event before it (#' || (coalesce(prev_seq, 0) + 1) || ') is missing'
+          when claimed_prev_hash is distinct from coalesce(prev_hash, decode(repeat('00', 32), 'hex')) then 'its link to the event before it does not match'
+          when computed is distinct from hash then 'its content does not match its hash (changed after it was written)'
         end as reason
       from checked
     )
-    select (select count(*) from app.audit_event) as events, b.id, b.reason
+    select
+      (select count(*) from app.audit_event where seq is not null) as events,
+      (select count(*) from app.audit_event where seq is null) as pending,
+      b.seq, b.reason
     from (select 1) one left join lateral (
-      select id, reason from broken where reason is not null order by id limit 1
+      select seq, reason from broken where reason is not null order by seq limit 1
     ) b on true`.execute(db)
   const row = rows[0]!
-  if (row.id === null) return { intact: true, events: row.events }
-  return { intact: false, events: row.events, brokenAt: row.id, reason: row.reason! }
+  if (row.seq === null) return { intact: true, events: row.events, pending: row.pending }
+  return { intact: false, events: row.events, pending: row.pending, brokenAt: row.seq, reason: row.reason! }
 }

@@ -84,7 +84,7 @@ export interface SealResult {
 }
 
 /** How many events one call seals at most: one transaction's worth, a fraction of a second. */
-export const SEAL_BATCH = 1000
+const SEAL_BATCH = 1000
 
 /**
  * Gives committed events their chain position and hash (app.audit_seal, in the database).
@@ -99,17 +99,18 @@ export async function sealAudit(db: Kysely<Database>, maxEvents = SEAL_BATCH): P
 }
 
 /**
- * Seals until nothing is pending, or for at most `waitMs` while transactions still open hold
- * events back (or another sealer has the turn); says what is left.
+ * Seals batch after batch until nothing is pending; while transactions still open hold events
+ * back (or another sealer has the turn), tries again every `pauseMs` for at most `waitMs`.
+ * Says what is left.
  */
-export async function sealPending(db: Kysely<Database>, waitMs: number, pauseMs = 10): Promise<SealResult> {
+export async function sealPending(db: Kysely<Database>, waitMs: number, options: { pauseMs?: number; batch?: number } = {}): Promise<SealResult> {
   const until = Date.now() + waitMs
   let sealed = 0
   for (;;) {
-    const result = await sealAudit(db)
+    const result = await sealAudit(db, options.batch)
     sealed += result.sealed
-    if (result.pending === 0 || Date.now() >= until) return { ...result, sealed }
-    await new Promise((resolve) => setTimeout(resolve, pauseMs))
+    if (result.pending === 0 || (result.sealed === 0 && Date.now() >= until)) return { ...result, sealed }
+    if (result.sealed === 0) await new Promise((resolve) => setTimeout(resolve, options.pauseMs ?? 10))
   }
 }
 

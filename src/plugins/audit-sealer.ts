@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
-import { SEAL_BATCH, sealAudit } from '../migration/audit.js'
+import { sealPending } from '../migration/audit.js'
 
 // Audit events commit without a lock and are chained afterwards: every instance runs this
 // sealer, and the database lets one of them seal at a time (the others find it busy and come
@@ -13,22 +13,20 @@ export interface AuditSealerOptions {
   db: Kysely<Database>
   /** The pause between two turns, in ms. */
   intervalMs: number
-  /** Events sealed in one transaction; a full batch means more wait, and the next one follows at once. */
+  /** Events sealed in one transaction (default 1000); a turn seals batch after batch while there are more. */
   batchSize?: number
+  /** How long closing waits for transactions still open, to seal their events too (default 1 s). */
+  closeWaitMs?: number
 }
 
 const plugin: FastifyPluginAsync<AuditSealerOptions> = async (app, options) => {
-  const batchSize = options.batchSize ?? SEAL_BATCH
   let timer: NodeJS.Timeout | undefined
   let turn: Promise<void> = Promise.resolve()
   let closing = false
 
-  const seal = async (): Promise<void> => {
+  const seal = async (waitMs: number): Promise<void> => {
     try {
-      let result
-      do {
-        result = await sealAudit(options.db, batchSize)
-      } while (result.sealed === batchSize && !closing)
+      await sealPending(options.db, waitMs, { batch: options.batchSize })
     } catch (error) {
       // The database is away: the events wait for it, committed and unsealed, losing nothing.
       app.log.warn({ err: error }, 'audit events could not be sealed; trying again shortly')
@@ -36,7 +34,7 @@ const plugin: FastifyPluginAsync<AuditSealerOptions> = async (app, options) => {
   }
   const schedule = (): void => {
     timer = setTimeout(() => {
-      turn = seal().then(() => {
+      turn = seal(0).then(() => {
         if (!closing) schedule()
       })
     }, options.intervalMs)
@@ -48,7 +46,7 @@ const plugin: FastifyPluginAsync<AuditSealerOptions> = async (app, options) => {
     closing = true
     clearTimeout(timer)
     await turn
-    await seal()
+    await seal(options.closeWaitMs ?? 1_000)
   })
 }
 

@@ -130,7 +130,7 @@ t.test('one sealer at a time: another finds it busy, and many at once seal each 
   await append(tdb, 40)
   const sealers = Array.from({ length: 4 }, () => connect(tdb.url, { max: 2 }))
   t.teardown(() => Promise.all(sealers.map((s) => s.close())))
-  const results = await Promise.all(sealers.flatMap((s) => [sealPending(s.db, 10_000, 1), sealPending(s.db, 10_000, 1)]))
+  const results = await Promise.all(sealers.flatMap((s) => [sealPending(s.db, 10_000, { pauseMs: 1 }), sealPending(s.db, 10_000, { pauseMs: 1 })]))
   t.equal(results.reduce((sum, r) => sum + r.sealed, 0), 43, 'every event sealed exactly once')
   t.same(await verifyAuditChain(tdb.db), { intact: true, events: 45, pending: 0 })
 })

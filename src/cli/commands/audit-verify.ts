@@ -39,7 +39,7 @@ Exit status: 0 intact, 1 broken, 2 wrong command line.
       .then(() => verifyAuditChain(db))
       .finally(close)
     const pending =
-      check.pending === 0 ? '' : `; ${check.pending.toLocaleString('en-US')} newer ${check.pending === 1 ? 'event awaits' : 'events await'} sealing (written by transactions still open, or after one), not checked`
+      check.pending === 0 ? '' : `; not checked, awaiting sealing because a transaction that began before theirs is still open: ${check.pending.toLocaleString('en-US')}`
     if (check.intact) {
       io.stdout.write(`audit log of ${describeDatabase(url)} is intact: ${check.events.toLocaleString('en-US')} events checked${pending}\n`)
       return ExitCode.ok

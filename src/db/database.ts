@@ -61,12 +61,16 @@ export interface AuditEventTable {
   reason: string | null
   request_id: string | null
   detail: ColumnType<Record<string, unknown>, string | undefined, never>
-  /** The transaction that wrote the event (xid8, as text): the sealer's order. */
-  xact_id: ColumnType<string, never, never>
-  /** The event's place in the chain, given by the sealer shortly after commit; null until then. */
-  seq: ColumnType<number | null, never, never>
-  prev_hash: ColumnType<Buffer | null, never, never>
-  hash: ColumnType<Buffer | null, never, never>
+  /** The transaction that wrote the event (xid8, as text; null for events older than sealing): the sealer's order. */
+  xact_id: ColumnType<string | null, never, never>
+}
+
+/** The hash chain over the audit events: a row per sealed event, given by the sealer shortly after the event's commit. */
+export interface AuditChainTable {
+  seq: ColumnType<number, never, never>
+  event_id: ColumnType<number, never, never>
+  prev_hash: ColumnType<Buffer, never, never>
+  hash: ColumnType<Buffer, never, never>
 }
 
 export interface InventoryTable {
@@ -184,6 +188,7 @@ export interface Database {
   'app.session': SessionTable
   'app.legacy_import': LegacyImportTable
   'app.audit_event': AuditEventTable
+  'app.audit_chain': AuditChainTable
   'app.inventory': InventoryTable
   'app.batch': BatchTable
   'app.batch_repo': BatchRepoTable

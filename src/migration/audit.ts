@@ -94,7 +94,8 @@ const SEAL_BATCH = 1000
 export async function sealAudit(db: Kysely<Database>, maxEvents = SEAL_BATCH): Promise<SealResult> {
   const { rows } = await sql<{ sealed: number | null }>`select app.audit_seal(${maxEvents}::integer) as sealed`.execute(db)
   const sealed = rows[0]!.sealed
-  const { pending } = await db.selectFrom('app.audit_event').select((eb) => eb.fn.countAll<number>().as('pending')).where('seq', 'is', null).executeTakeFirstOrThrow()
+  const { rows: counted } = await sql<{ pending: number }>`select app.audit_pending() as pending`.execute(db)
+  const pending = counted[0]!.pending
   return { sealed: sealed ?? 0, pending, busy: sealed === null }
 }
 
@@ -125,28 +126,25 @@ export type ChainCheck =
 export async function verifyAuditChain(db: Kysely<Database>): Promise<ChainCheck> {
   const { rows } = await sql<{ events: number; pending: number; seq: number | null; reason: string | null }>`
     with checked as (
-      select e.seq,
-        lag(e.seq) over w as prev_seq,
-        lag(e.hash) over w as prev_hash,
-        e.prev_hash as claimed_prev_hash,
-        e.hash,
-        sha256(e.prev_hash || convert_to(app.audit_canonical(e), 'UTF8')) as computed
-      from app.audit_event e
-      where e.seq is not null
-      window w as (order by e.seq)
+      select c.seq, c.event_id, e.id as found_id,
+        lag(c.seq) over w as prev_seq,
+        lag(c.hash) over w as prev_hash,
+        c.prev_hash as claimed_prev_hash,
+        c.hash,
+        sha256(c.prev_hash || convert_to(app.audit_canonical(e), 'UTF8')) as computed
+      from app.audit_chain c left join app.audit_event e on e.id = c.event_id
+      window w as (order by c.seq)
     ), broken as (
       select seq,
         case
           when seq <> coalesce(prev_seq, 0) + 1 then 'the event before it (#' || (coalesce(prev_seq, 0) + 1) || ') is missing'
-          when claimed_prev_hash is distinct from coalesce(prev_hash, decode(repeat('00', 32), 'hex')) then 'its link to the event before it does not match'
-          when computed is distinct from hash then 'its content does not match its hash (changed after it was written)'
+          when found_id is null then 'its event (id ' || event_id || ') is missing'
+          when claimed_prev_hash <> coalesce(prev_hash, decode(repeat('00', 32), 'hex')) then 'its link to the event before it does not match'
+          when computed <> hash then 'its content does not match its hash (changed after it was written)'
         end as reason
       from checked
     )
-    select
-      (select count(*) from app.audit_event where seq is not null) as events,
-      (select count(*) from app.audit_event where seq is null) as pending,
-      b.seq, b.reason
+    select (select count(*) from app.audit_chain) as events, app.audit_pending() as pending, b.seq, b.reason
     from (select 1) one left join lateral (
       select seq, reason from broken where reason is not null order by seq limit 1
     ) b on true`.execute(db)

@@ -37,14 +37,14 @@ t.test('an existing chain still verifies after the migration, and new events con
   await migrateToLatest(tdb.db)
 
   t.same(await verifyAuditChain(tdb.db), { intact: true, events: 3, pending: 0 }, 'the old events are sealed as they were')
-  const kept = await tdb.db.selectFrom('app.audit_event').select(['id', 'seq', 'hash']).orderBy('id').execute()
-  t.same(kept.map((e) => [e.id, e.seq, e.hash]), before.rows.map((e) => [e.id, e.id, e.hash]), 'same positions, same hashes')
+  const kept = await tdb.db.selectFrom('app.audit_chain').select(['event_id', 'seq', 'hash']).orderBy('seq').execute()
+  t.same(kept.map((e) => [e.event_id, e.seq, e.hash]), before.rows.map((e) => [e.id, e.id, e.hash]), 'same positions, same hashes')
 
   const next = await appendAudit(tdb.db, { actor: { kind: 'system' }, action: 'webhook_received', outcome: 'ok' })
   t.equal(next.id, 4, 'ids go on from the last one')
   await sealPending(tdb.db, 10_000)
   t.same(await verifyAuditChain(tdb.db), { intact: true, events: 4, pending: 0 })
-  const last = await tdb.db.selectFrom('app.audit_event').select(['seq', 'prev_hash']).where('id', '=', 4).executeTakeFirstOrThrow()
+  const last = await tdb.db.selectFrom('app.audit_chain').select(['seq', 'prev_hash']).where('event_id', '=', 4).executeTakeFirstOrThrow()
   t.same(last, { seq: 4, prev_hash: before.rows[2]!.hash }, 'linked to the last event of the old chain')
 })
 

@@ -40,6 +40,16 @@ async function asSuperuserWithoutTriggers(tdb: TestDatabase, statement: string):
   }
 }
 
+/** Each event in the order written, with its place in the chain (null until sealed). */
+async function chained(tdb: TestDatabase): Promise<{ id: number; action: string; seq: number | null; prev_hash: Buffer | null; hash: Buffer | null }[]> {
+  return tdb.db
+    .selectFrom('app.audit_event as e')
+    .leftJoin('app.audit_chain as c', 'c.event_id', 'e.id')
+    .select(['e.id', 'e.action', 'c.seq', 'c.prev_hash', 'c.hash'])
+    .orderBy('e.id')
+    .execute()
+}
+
 /** Seals every event (waiting out other tests' transactions on the same server) and checks the chain. */
 async function sealedCheck(tdb: TestDatabase): Promise<Awaited<ReturnType<typeof verifyAuditChain>>> {
   await sealPending(tdb.db, 10_000)
@@ -52,16 +62,15 @@ t.test('events are readable at once in the order written, then sealed into a cha
   const first = await appendAudit(tdb.db, signIn)
   await append(tdb, 3)
   t.equal(first.id, 1)
-  const written = await tdb.db.selectFrom('app.audit_event').selectAll().orderBy('id').execute()
-  t.same(written.map((r) => [r.id, r.action, r.seq, r.hash]), [[1, 'sign_in', null, null], [2, 'hook_removed', null, null], [3, 'hook_removed', null, null], [4, 'hook_removed', null, null]])
+  t.same((await chained(tdb)).map((r) => [r.id, r.action, r.seq, r.hash]), [[1, 'sign_in', null, null], [2, 'hook_removed', null, null], [3, 'hook_removed', null, null], [4, 'hook_removed', null, null]])
   t.same(await verifyAuditChain(tdb.db), { intact: true, events: 0, pending: 4 }, 'unsealed events are counted, not checked')
 
   t.same(await sealedCheck(tdb), { intact: true, events: 4, pending: 0 })
-  const rows = await tdb.db.selectFrom('app.audit_event').selectAll().orderBy('id').execute()
+  const rows = await chained(tdb)
   t.same(rows.map((r) => r.seq), [1, 2, 3, 4], 'sealed in the order written')
   t.same(rows[0]!.prev_hash, Buffer.alloc(32), 'the first event links to zeros')
   t.same(rows[1]!.prev_hash, rows[0]!.hash, 'each event links to the one before')
-  t.match(rows[1], { actor_kind: 'user', actor_github_id: 1, actor_login: 'mona', owner_login: 'acme', repo_id: 1100, hook_id: 5100, installation_id: 7, outcome: 'removed', detail: { attempt: 1 } })
+  t.match(await tdb.db.selectFrom('app.audit_event').selectAll().where('id', '=', 2).executeTakeFirst(), { actor_kind: 'user', actor_github_id: 1, actor_login: 'mona', owner_login: 'acme', repo_id: 1100, hook_id: 5100, installation_id: 7, outcome: 'removed', detail: { attempt: 1 } })
   t.same(await sealAudit(tdb.db), { sealed: 0, pending: 0, busy: false }, 'nothing left to seal')
 })
 
@@ -91,7 +100,7 @@ t.test('an event rolled back with its transaction leaves no trace', async (t) =>
   )
   await appendAudit(tdb.db, { ...signIn, action: 'sign_out' })
   t.same(await sealedCheck(tdb), { intact: true, events: 2, pending: 0 })
-  const actions = await tdb.db.selectFrom('app.audit_event').select(['seq', 'action']).orderBy('id').execute()
+  const actions = (await chained(tdb)).map((r) => ({ seq: r.seq, action: r.action }))
   t.same(actions, [{ seq: 1, action: 'sign_in' }, { seq: 2, action: 'sign_out' }], 'no gap in the chain where the event was rolled back')
 })
 
@@ -108,7 +117,7 @@ t.test('an event waits for every transaction that began before its own, then tak
   t.same(await verifyAuditChain(tdb.db), { intact: true, events: 0, pending: 1 })
   await older.query('commit')
   t.same(await sealedCheck(tdb), { intact: true, events: 2, pending: 0 })
-  const rows = await tdb.db.selectFrom('app.audit_event').select(['seq', 'action']).orderBy('seq').execute()
+  const rows = (await chained(tdb)).map((r) => ({ seq: r.seq, action: r.action })).sort((a, b) => a.seq! - b.seq!)
   t.same(rows, [{ seq: 1, action: 'begun_first' }, { seq: 2, action: 'committed_first' }], 'chained in order of the transactions that wrote them')
 })
 
@@ -135,35 +144,24 @@ t.test('one sealer at a time: another finds it busy, and many at once seal each 
   t.same(await verifyAuditChain(tdb.db), { intact: true, events: 45, pending: 0 })
 })
 
-t.test('UPDATE, DELETE and TRUNCATE are refused, even to a superuser, before and after sealing', async (t) => {
+t.test('UPDATE, DELETE and TRUNCATE of events and of their chain are refused, even to a superuser', async (t) => {
   const tdb = await testDatabase(t)
-  await append(tdb, 2)
+  await append(tdb, 3)
   const refused = ["update app.audit_event set reason = 'nothing happened'", 'delete from app.audit_event', 'truncate app.audit_event']
   for (const statement of refused) {
     await t.rejects(sql.raw(statement).execute(tdb.db), { message: /append-only/ }, `unsealed: ${statement}`)
   }
-  await t.rejects(sql`update app.audit_event set seq = 1, reason = 'sealed with a change' where id = 1`.execute(tdb.db), { message: /append-only/ }, 'sealing with a change')
-  await t.rejects(sql`update app.audit_event set seq = 2 where id = 2`.execute(tdb.db), { message: /position 2 does not follow the last sealed event/ }, 'a position out of turn')
-  // Sealing by hand gives the position asked for; the hash is the database's, not the caller's.
-  await sql`update app.audit_event set seq = 1, prev_hash = sha256('forged'), hash = sha256('forged') where id = 1`.execute(tdb.db)
-  t.same(await sealedCheck(tdb), { intact: true, events: 2, pending: 0 })
+  await t.rejects(sql`insert into app.audit_chain (seq, event_id) values (2, 2)`.execute(tdb.db), { message: /position 2 does not follow the last one/ }, 'a position out of turn')
+  // Sealing by hand takes the position asked for; the link and hash are the database's, not the caller's.
+  await sql`insert into app.audit_chain (seq, event_id, prev_hash, hash) values (1, 1, sha256('forged'), sha256('forged'))`.execute(tdb.db)
+  await t.rejects(sql`insert into app.audit_chain (seq, event_id) values (2, 1)`.execute(tdb.db), { message: /duplicate key/ }, 'an event sealed twice')
+  t.same(await sealedCheck(tdb), { intact: true, events: 3, pending: 0 })
 
-  for (const statement of [...refused, 'update app.audit_event set seq = 7 where id = 2', "update app.audit_event set hash = sha256('forged')", 'update app.audit_event set prev_hash = null', 'update app.audit_event set seq = null']) {
+  const chain = ["update app.audit_chain set hash = sha256('forged')", 'update app.audit_chain set seq = seq + 10', 'delete from app.audit_chain', 'truncate app.audit_chain']
+  for (const statement of [...refused, ...chain]) {
     await t.rejects(sql.raw(statement).execute(tdb.db), { message: /append-only/ }, `sealed: ${statement}`)
   }
-  t.same(await verifyAuditChain(tdb.db), { intact: true, events: 2, pending: 0 })
-})
-
-t.test('no caller can choose an id, a time, a position or a hash', async (t) => {
-  const tdb = await testDatabase(t)
-  await appendAudit(tdb.db, signIn)
-  await sql`insert into app.audit_event (id, at, actor_kind, action, outcome, xact_id, seq, prev_hash, hash)
-    values (1000, '2001-01-01', 'system', 'forged', 'ok', '1', 1, sha256('x'), sha256('y'))`.execute(tdb.db)
-  const forged = await tdb.db.selectFrom('app.audit_event').selectAll().where('action', '=', 'forged').executeTakeFirstOrThrow()
-  t.match(forged, { id: 2, seq: null, prev_hash: null, hash: null })
-  t.ok(forged.at.getFullYear() > 2001, 'the time is the database clock')
-  t.not(forged.xact_id, '1')
-  t.same(await sealedCheck(tdb), { intact: true, events: 2, pending: 0 })
+  t.same(await verifyAuditChain(tdb.db), { intact: true, events: 3, pending: 0 })
 })
 
 t.test('the role that owns the tables may not UPDATE, DELETE or TRUNCATE either', async (t) => {
@@ -185,7 +183,9 @@ t.test('the role that owns the tables may not UPDATE, DELETE or TRUNCATE either'
     await t.rejects(sql.raw(statement).execute(owner.db), { message: /permission denied/ }, statement)
   }
   t.same(await sealAudit(owner.db), { sealed: 1, pending: 0, busy: false }, 'it seals')
-  await t.rejects(sql`update app.audit_event set seq = 2`.execute(owner.db), { message: /append-only/ }, 'and nothing more')
+  for (const statement of ["update app.audit_chain set hash = sha256('x')", 'delete from app.audit_chain', 'truncate app.audit_chain']) {
+    await t.rejects(sql.raw(statement).execute(owner.db), { message: /permission denied/ }, statement)
+  }
   await owner.close()
   t.same(await verifyAuditChain(tdb.db), { intact: true, events: 1, pending: 0 })
 })
@@ -201,18 +201,24 @@ t.test('tampering by a superuser is found, at the first broken event', async (t)
   await append(removed, 5)
   await sealPending(removed.db, 10_000)
   await asSuperuserWithoutTriggers(removed, 'delete from app.audit_event where id = 2')
-  t.same(await verifyAuditChain(removed.db), { intact: false, events: 4, pending: 0, brokenAt: 3, reason: 'the event before it (#2) is missing' })
+  t.same(await verifyAuditChain(removed.db), { intact: false, events: 5, pending: 0, brokenAt: 2, reason: 'its event (id 2) is missing' })
+
+  const unchained = await testDatabase(t)
+  await append(unchained, 5)
+  await sealPending(unchained.db, 10_000)
+  await asSuperuserWithoutTriggers(unchained, 'delete from app.audit_chain where seq = 2')
+  t.same(await verifyAuditChain(unchained.db), { intact: false, events: 4, pending: 0, brokenAt: 3, reason: 'the event before it (#2) is missing' })
 
   const relinked = await testDatabase(t)
   await append(relinked, 3)
   await sealPending(relinked.db, 10_000)
-  await asSuperuserWithoutTriggers(relinked, "update app.audit_event set prev_hash = sha256('forged') where id = 2")
+  await asSuperuserWithoutTriggers(relinked, "update app.audit_chain set prev_hash = sha256('forged') where seq = 2")
   t.same(await verifyAuditChain(relinked.db), { intact: false, events: 3, pending: 0, brokenAt: 2, reason: 'its link to the event before it does not match' })
 
   const first = await testDatabase(t)
   await append(first, 2)
   await sealPending(first.db, 10_000)
-  await asSuperuserWithoutTriggers(first, 'delete from app.audit_event where id = 1')
+  await asSuperuserWithoutTriggers(first, 'delete from app.audit_chain where seq = 1')
   t.match(await verifyAuditChain(first.db), { intact: false, brokenAt: 2, reason: 'the event before it (#1) is missing' })
 })
 

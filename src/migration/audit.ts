@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely'
+import { sql, type Insertable, type Kysely } from 'kysely'
 import type { AuditEventTable, Database } from '../db/database.js'
 
 // The audit log's one way in, its sealing and its check. appendAudit takes the caller's
@@ -49,29 +49,30 @@ function assertNoSecret(event: AuditEvent): void {
   if (SECRET.test(text)) throw new AuditSecretError(`audit event ${event.action} contains a token; tokens are never recorded`)
 }
 
+/** The columns of an event's row that the caller gives (the database sets the rest). */
+export function auditRow(event: AuditEvent): Insertable<AuditEventTable> {
+  const t = event.target ?? {}
+  return {
+    actor_kind: event.actor.kind,
+    actor_github_id: event.actor.githubId ?? null,
+    actor_login: event.actor.login ?? null,
+    action: event.action,
+    owner_id: t.ownerId ?? null,
+    owner_login: t.ownerLogin ?? null,
+    repo_id: t.repoId ?? null,
+    repo_name: t.repoName ?? null,
+    hook_id: t.hookId ?? null,
+    installation_id: t.installationId ?? null,
+    outcome: event.outcome,
+    reason: event.reason ?? null,
+    request_id: event.requestId ?? null,
+    detail: JSON.stringify(event.detail ?? {}),
+  }
+}
+
 export async function appendAudit(db: Kysely<Database>, event: AuditEvent): Promise<{ id: number }> {
   assertNoSecret(event)
-  const t = event.target ?? {}
-  return db
-    .insertInto('app.audit_event')
-    .values({
-      actor_kind: event.actor.kind,
-      actor_github_id: event.actor.githubId ?? null,
-      actor_login: event.actor.login ?? null,
-      action: event.action,
-      owner_id: t.ownerId ?? null,
-      owner_login: t.ownerLogin ?? null,
-      repo_id: t.repoId ?? null,
-      repo_name: t.repoName ?? null,
-      hook_id: t.hookId ?? null,
-      installation_id: t.installationId ?? null,
-      outcome: event.outcome,
-      reason: event.reason ?? null,
-      request_id: event.requestId ?? null,
-      detail: JSON.stringify(event.detail ?? {}),
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow()
+  return db.insertInto('app.audit_event').values(auditRow(event)).returning('id').executeTakeFirstOrThrow()
 }
 
 export interface SealResult {

@@ -2,7 +2,7 @@ import { sql, type Generated } from 'kysely'
 import { connect, type Db } from '../../src/db/connect.js'
 import type { AuditEventTable } from '../../src/db/database.js'
 import { migrateToLatest } from '../../src/db/migrator.js'
-import { appendAudit, sealPending, verifyAuditChain, type AuditEvent } from '../../src/migration/audit.js'
+import { appendAudit, auditRow, sealPending, verifyAuditChain, type AuditEvent } from '../../src/migration/audit.js'
 import { freshDatabase } from './legacy-import.js'
 
 // What the audit chain costs the service: 16 writers (16 connections), each transaction one
@@ -40,6 +40,7 @@ const EVENT: AuditEvent = {
 async function createPlainTable(db: Db): Promise<void> {
   await sql`
     create table bench_plain_event (like app.audit_event including defaults);
+    alter table bench_plain_event alter column at set default clock_timestamp();
     alter table bench_plain_event add primary key (id);
     alter table bench_plain_event alter column id add generated always as identity;
     create index on bench_plain_event (owner_id);
@@ -56,27 +57,10 @@ const auditWrite: Write = async (trx) => {
 
 // The row appendAudit writes, built the same way (kysely, one insert returning the id).
 const plainWrite: Write = async (trx) => {
-  const t = EVENT.target!
   await trx
-    .withTables<{ bench_plain_event: Omit<AuditEventTable, 'id' | 'at'> & { id: Generated<number>; at: Date } }>()
+    .withTables<{ bench_plain_event: Omit<AuditEventTable, 'id' | 'at'> & { id: Generated<number>; at: Generated<Date> } }>()
     .insertInto('bench_plain_event')
-    .values({
-      at: new Date(),
-      actor_kind: EVENT.actor.kind,
-      actor_github_id: EVENT.actor.githubId ?? null,
-      actor_login: EVENT.actor.login ?? null,
-      action: EVENT.action,
-      owner_id: t.ownerId ?? null,
-      owner_login: t.ownerLogin ?? null,
-      repo_id: null,
-      repo_name: null,
-      hook_id: null,
-      installation_id: null,
-      outcome: EVENT.outcome,
-      reason: null,
-      request_id: EVENT.requestId ?? null,
-      detail: JSON.stringify(EVENT.detail),
-    })
+    .values(auditRow(EVENT))
     .returning('id')
     .executeTakeFirstOrThrow()
 }

@@ -5,6 +5,7 @@ import type { GitHubConfig, TrustProxy } from './config.js'
 import type { Db } from './db/connect.js'
 import { loggerOptions, type LogDestination } from './logger.js'
 import { fastifyTrustProxy } from './plugins/client-address.js'
+import { auditSealerPlugin } from './plugins/audit-sealer.js'
 import { databasePlugin } from './plugins/database.js'
 import { errorHandlerPlugin } from './plugins/error-handler.js'
 import { securityHeadersPlugin } from './plugins/security-headers.js'
@@ -52,6 +53,8 @@ export interface ServerOptions {
   logStream?: LogDestination
   /** The base of the waits between retries of a failed GitHub request (default 1000 ms; tests: a few). */
   githubRetryAfterBaseMs?: number
+  /** The pause between the audit sealer's turns (default 200 ms: an event is sealed well within a second of its commit). */
+  auditSealIntervalMs?: number
 }
 
 const HEALTH_TIMEOUT_MS = 2_000
@@ -82,6 +85,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   await app.register(databasePlugin, { db: options.db.db })
   await app.register(refusalsPlugin, { db: options.db.db, windowMs: options.refusalWindowMs ?? 60_000 })
+  await app.register(auditSealerPlugin, { db: options.db.db, intervalMs: options.auditSealIntervalMs ?? 200 })
   const GitHub = createOctokitClass({
     apiUrl: options.github.apiUrl,
     log: app.log,

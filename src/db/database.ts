@@ -44,7 +44,7 @@ export interface LegacyImportTable {
 }
 
 export interface AuditEventTable {
-  /** Set by the database: the event's place in the chain. */
+  /** Set by the database: the order events were written in (with gaps where a transaction rolled back). */
   id: ColumnType<number, never, never>
   at: ColumnType<Date, never, never>
   actor_kind: 'user' | 'staff' | 'system' | 'github'
@@ -61,6 +61,14 @@ export interface AuditEventTable {
   reason: string | null
   request_id: string | null
   detail: ColumnType<Record<string, unknown>, string | undefined, never>
+  /** The transaction that wrote the event (xid8, as text; null for events older than sealing): the sealer's order. */
+  xact_id: ColumnType<string | null, never, never>
+}
+
+/** The hash chain over the audit events: a row per sealed event, given by the sealer shortly after the event's commit. */
+export interface AuditChainTable {
+  seq: ColumnType<number, never, never>
+  event_id: ColumnType<number, never, never>
   prev_hash: ColumnType<Buffer, never, never>
   hash: ColumnType<Buffer, never, never>
 }
@@ -204,6 +212,7 @@ export interface Database {
   'app.session': SessionTable
   'app.legacy_import': LegacyImportTable
   'app.audit_event': AuditEventTable
+  'app.audit_chain': AuditChainTable
   'app.inventory': InventoryTable
   'app.batch': BatchTable
   'app.batch_repo': BatchRepoTable

@@ -4,20 +4,27 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { databaseUrlFrom } from '../../src/config.js'
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded-postgres.js'
+import { auditAppendReport, benchAuditAppend, type AuditAppendFigures } from './audit-append.js'
 import { benchLegacyImport } from './legacy-import.js'
 import { benchSimulator, simulatorReport } from './simulator.js'
 import { benchCrowd } from './crowd.js'
 
-// `npm run bench [-- --only legacy-import|simulator] [--rows N]`: benchmarks. legacy-import
-// runs on DATABASE_URL or an embedded Postgres; the simulator needs no database. Exits
-// non-zero when any benchmark misses its target.
+// `npm run bench [-- --only legacy-import|simulator|audit|crowd] [--rows N] [--seconds N]`:
+// benchmarks. legacy-import and audit run on DATABASE_URL or an embedded Postgres (audit on
+// two: fsync off, as tests run it, and on, as a server does); the simulator needs no database.
+// Exits non-zero when any benchmark misses its target.
 
 const root = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../..' : '../..', import.meta.url))
-const BENCHMARKS = ['legacy-import', 'simulator', 'crowd'] as const
-const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, only: { type: 'string' } } })
+const BENCHMARKS = ['legacy-import', 'simulator', 'audit', 'crowd'] as const
+const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, seconds: { type: 'string', default: '5' }, only: { type: 'string' } } })
 const rows = Number(values.rows)
 if (!Number.isInteger(rows) || rows < 1) {
   process.stderr.write('--rows must be a positive whole number\n')
+  process.exit(2)
+}
+const seconds = Number(values.seconds)
+if (!Number.isFinite(seconds) || seconds <= 0) {
+  process.stderr.write('--seconds must be a positive number\n')
   process.exit(2)
 }
 if (values.only !== undefined && !(BENCHMARKS as readonly string[]).includes(values.only)) {
@@ -88,6 +95,30 @@ async function crowd(url: string): Promise<void> {
   if (f.serverErrors > 0 || f.breaches.total > 0) process.exitCode = 1
 }
 
+async function auditAppend(): Promise<void> {
+  const figures: AuditAppendFigures[] = []
+  const url = databaseUrlFrom()
+  if (url !== undefined) figures.push(await benchAuditAppend(url, { seconds }))
+  else {
+    // persistent: false starts Postgres with fsync off, as tests do; persistent: true, as a server runs.
+    for (const persistent of [false, true]) {
+      const dataDir = path.join(workDir, `postgres-audit-${persistent ? 'fsync' : 'nofsync'}`)
+      await rm(dataDir, { recursive: true, force: true })
+      const embedded = await startEmbeddedPostgres({ dataDir, persistent })
+      try {
+        figures.push(await benchAuditAppend(embedded.url, { seconds }))
+      } finally {
+        await embedded.stop()
+        await rm(dataDir, { recursive: true, force: true })
+      }
+    }
+  }
+  const { text, ok } = auditAppendReport(figures)
+  process.stdout.write(text)
+  if (!ok) process.exitCode = 1
+}
+
 if (runs('legacy-import')) await withDatabase('legacy-import', legacyImport)
 if (runs('simulator')) await simulator()
+if (runs('audit')) await auditAppend()
 if (runs('crowd')) await withDatabase('crowd', crowd)

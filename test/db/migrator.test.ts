@@ -17,6 +17,7 @@ t.test('from empty, every migration applies and a re-run does nothing', async (t
   t.same(first.map((r) => r.status), first.map(() => 'Success'))
   t.ok(first.length >= 2)
   t.same((await tables(tdb.db)).filter((n) => !n.includes('kysely')), [
+    'app.audit_chain',
     'app.audit_event',
     'app.batch',
     'app.batch_org_hook',

@@ -13,6 +13,7 @@ import { viewerPlugin } from './plugins/viewer.js'
 import { staffAccessPlugin } from './plugins/staff-access.js'
 import { viewsPlugin } from './plugins/views.js'
 import { createGitHubClients } from './github/clients.js'
+import { createGitHubLanes, type LaneTuning } from './github/lanes.js'
 import { createOctokitClass } from './github/octokit.js'
 import { installStateKey } from './migration/install-state.js'
 import { jobHandlers } from './migration/jobs.js'
@@ -47,6 +48,8 @@ export interface ServerOptions {
   logStream?: LogDestination
   /** The base of the waits between retries of a failed GitHub request (default 1000 ms; tests: a few). */
   githubRetryAfterBaseMs?: number
+  /** The lanes' waits (parks, polling, timeouts); tests make GitHub's minutes a few ms. */
+  githubLanes?: Partial<LaneTuning>
 }
 
 const HEALTH_TIMEOUT_MS = 2_000
@@ -73,9 +76,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(viewsPlugin, { defaultContext: { staffPagesOpen: options.staffPagesOpen, title: 'oauth-to-app' } })
 
   await app.register(databasePlugin, { db: options.db.db })
+  const { writeSpacingMs, maxInFlight } = options.github
+  const lanes = createGitHubLanes(options.db.pool, { ...(writeSpacingMs === undefined ? {} : { writeSpacingMs }), ...(maxInFlight === undefined ? {} : { maxInFlight }), ...options.githubLanes }, app.log)
+  // Added before the queue: onClose hooks run last-first, so the lanes outlive the jobs.
+  app.addHook('onClose', () => lanes.close())
   const GitHub = createOctokitClass({
     apiUrl: options.github.apiUrl,
     log: app.log,
+    lanes,
     ...(options.githubRetryAfterBaseMs === undefined ? {} : { retryAfterBaseMs: options.githubRetryAfterBaseMs }),
   })
   const github = createGitHubClients(options.github, GitHub)

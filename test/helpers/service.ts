@@ -35,9 +35,13 @@ export async function serviceWithGitHub(t: Test, world: World = demoWorld(), ove
       clientSecret: world.app.client_secret,
       privateKey: sim.privateKey,
       webhookSecret: world.app.webhook_secret,
+      // Writes of one credential spaced as in production, but a few ms apart.
+      writeSpacingMs: 5,
     },
     // GitHub's failures are retried as in production, but a few ms apart.
     githubRetryAfterBaseMs: 5,
+    // GitHub's seconds and minutes of rate-limit waits are a few ms here.
+    githubLanes: { retryAfterUnitMs: 5, secondaryParkMs: 20, maxSecondaryParkMs: 200 },
     ...overrides,
   })
   // GitHub's webhooks reach the service as they would in production: over HTTP.

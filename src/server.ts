@@ -77,7 +77,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   await app.register(databasePlugin, { db: options.db.db })
   const { writeSpacingMs, maxInFlight } = options.github
-  const lanes = createGitHubLanes(options.db.pool, { ...(writeSpacingMs === undefined ? {} : { writeSpacingMs }), ...(maxInFlight === undefined ? {} : { maxInFlight }), ...options.githubLanes }, app.log)
+  const lanes = createGitHubLanes(options.db.pool, { writeSpacingMs, maxInFlight, ...options.githubLanes }, app.log)
   // Added before the queue: onClose hooks run last-first, so the lanes outlive the jobs.
   app.addHook('onClose', () => lanes.close())
   const GitHub = createOctokitClass({

@@ -26,8 +26,4 @@ export class InFlightSlots {
     if (next === undefined) this.free++
     else next()
   }
-
-  get inFlight(): number {
-    return this.busy
-  }
 }

@@ -108,7 +108,7 @@ export class GitHubLanes {
   /** Forgets lanes unused for an hour and no longer parked. */
   async prune(): Promise<number> {
     const { rowCount } = await this.pool.query(`delete from app.github_lane where updated_at < now() - interval '1 hour' and (parked_until is null or parked_until < now())`)
-    return rowCount ?? 0
+    return Number(rowCount)
   }
 
   async close(): Promise<void> {
@@ -166,6 +166,7 @@ export class GitHubLanes {
       if (!signal.refused || attempt >= this.tuning.maxLimitRetries || signal.parkMs > this.tuning.maxWaitMs) return response
       await response.body?.cancel()
     }
+    /* c8 ignore next -- the end of an endless loop, which only returns or throws */
   }
 
   /** Holds the lane (waiting while another instance does) and reads what it must wait for. */
@@ -195,6 +196,7 @@ export class GitHubLanes {
       const delay = this.tuning.pollMs * 2 ** Math.min(attempt, 3)
       await sleep(delay / 2 + Math.random() * delay)
     }
+    /* c8 ignore next -- the end of an endless loop, which only returns or throws */
   }
 
   /** Records what the request changed (a write, a park) and lets the lane go. */
@@ -223,8 +225,9 @@ export class GitHubLanes {
 }
 
 /** Lanes on a pool of their own, to the database of `pool`: a held lane keeps a connection. */
-export function createGitHubLanes(pool: pg.Pool, tuning: Partial<LaneTuning>, log: FastifyBaseLogger): GitHubLanes {
-  const full = { ...DEFAULT_LANE_TUNING, ...tuning }
+export function createGitHubLanes(pool: pg.Pool, tuning: { [K in keyof LaneTuning]?: LaneTuning[K] | undefined }, log: FastifyBaseLogger): GitHubLanes {
+  // An unset value (a variable left out) keeps its default.
+  const full = { ...DEFAULT_LANE_TUNING, ...Object.fromEntries(Object.entries(tuning).filter(([, value]) => value !== undefined)) }
   // Beyond the requests in flight: a few lanes ready and waiting for a slot, and their pollers.
   const own = new pg.Pool({ ...pool.options, max: full.maxInFlight + 2, application_name: 'oauth-to-app lanes' })
   const onError = (error: Error): void => log.warn({ err: error }, 'GitHub lanes: database connection lost')

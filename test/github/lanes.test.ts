@@ -212,7 +212,8 @@ t.test('an instance that dies holding a lane does not block it: Postgres ends th
   })
   const port = (silent.address() as { port: number }).port
   const dying = b.lanes({ requestTimeoutMs: 300 })
-  const hung = dying.fetchFor()(`http://127.0.0.1:${port}/user`, { headers: { authorization: `token ${MONA}` } }).catch((e: unknown) => e)
+  const caller = new AbortController()
+  const hung = dying.fetchFor()(`http://127.0.0.1:${port}/user`, { headers: { authorization: `token ${MONA}` }, signal: caller.signal }).catch((e: unknown) => e)
   while (sockets.length === 0) await sleep(2)
 
   const other = b.client(b.lanes(), MONA)
@@ -227,6 +228,18 @@ t.test('an instance that dies holding a lane does not block it: Postgres ends th
   t.equal(await waiting, 200, 'the other instance takes the lane')
   t.ok(answered)
   t.match(await hung, { name: 'TimeoutError' }, 'the hung request is abandoned at its timeout')
+})
+
+t.test('without the lanes in its database, no request goes to GitHub', async (t) => {
+  const sim = await startSimulator(t)
+  const bare = await testDatabase(t, { migrate: false })
+  const lanes = createGitHubLanes(bare.pool, {}, quiet)
+  t.teardown(() => lanes.close())
+  const mona = new (createOctokitClass({ apiUrl: sim.apiUrl, log: quiet, lanes, retries: 0 }))({ auth: MONA })
+  await t.rejects(mona.request('GET /user'), { status: 500, message: /github_lane/ })
+  t.same(sim.state.apiLog, [])
+  const { rows } = await bare.pool.query(`select count(*)::int as held from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())`)
+  t.same(rows, [{ held: 0 }], 'and the lane is not left locked')
 })
 
 t.test('lanes idle for an hour are forgotten', async (t) => {

@@ -25,7 +25,7 @@ t.test('requests are logged with method, URL, status and time, never a token', a
   t.notMatch(JSON.stringify(lines()), /gho_legacy_mona_0001/, 'the token is in no log line')
 })
 
-t.test("GitHub's 5xx are retried a bounded number of times; a rate limit is not, the lanes wait it out", async (t) => {
+t.test("GitHub's 5xx are retried a bounded number of times; a rate limit is not: the lanes wait it out", async (t) => {
   const sim = await startSimulator(t)
   const { log } = capture()
   const GitHub = createOctokitClass({ apiUrl: sim.apiUrl, log: log as never, retries: 2, retryAfterBaseMs: 1 })
@@ -39,12 +39,4 @@ t.test("GitHub's 5xx are retried a bounded number of times; a rate limit is not,
   sim.state.faults.errors = [{ method: '*', pattern: 'GET /user', status: 429, rate: 1 }]
   await t.rejects(octokit.request('GET /user'), { status: 429 } as never)
   t.equal(tries(), 4, 'a 429 once: octokit does not retry it on its own')
-
-  // Without lanes nothing holds a request back: the throttling plugin is off.
-  sim.state.faults.errors = []
-  sim.state.limits.concurrentPerToken = 1
-  sim.state.faults.latencyMs = 20
-  const both = await Promise.allSettled([octokit.request('GET /user'), octokit.request('GET /user/repos')])
-  t.same(both.map((r) => r.status).sort(), ['fulfilled', 'rejected'])
-  t.equal(sim.state.breaches.concurrent, 1)
 })

@@ -132,9 +132,9 @@ export class GitHubLanes {
   }
 
   private async send(key: string, write: boolean, input: Parameters<typeof fetch>[0], init: RequestInit): Promise<Response> {
-    const timeout = AbortSignal.timeout(this.tuning.requestTimeoutMs)
-    const request = { ...init, signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout }
-    for (let attempt = 0; ; attempt++) {
+    // Sends again only after a refusal for a limit; waits for spacing or a park do not count.
+    let resent = 0
+    for (;;) {
       const { client, state } = await this.lock(key)
       const waitMs = Math.max(state.parkMs, write ? state.writeMs : 0)
       if (waitMs > 0) {
@@ -150,7 +150,9 @@ export class GitHubLanes {
       try {
         await this.slots.take()
         try {
-          response = await fetch(input, request)
+          // Timed from the send, not from the wait for the lane.
+          const timeout = AbortSignal.timeout(this.tuning.requestTimeoutMs)
+          response = await fetch(input, { ...init, signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout })
         } finally {
           this.slots.give()
         }
@@ -163,7 +165,8 @@ export class GitHubLanes {
       const signal = limitSignal(response.status, response.headers, limited ? await response.clone().text() : '', state.parkCount, this.tuning, Date.now())
       await this.unlock(client, key, { wrote: write, parkMs: signal.parkMs, parkCount: signal.parkCount, parkCountBefore: state.parkCount })
       if (signal.parkMs > 0) this.log.warn({ lane: key, status: response.status, parkMs: Math.round(signal.parkMs), refused: signal.refused }, 'GitHub rate limit: lane parked')
-      if (!signal.refused || attempt >= this.tuning.maxLimitRetries || signal.parkMs > this.tuning.maxWaitMs) return response
+      if (!signal.refused || resent >= this.tuning.maxLimitRetries || signal.parkMs > this.tuning.maxWaitMs) return response
+      resent++
       await response.body?.cancel()
     }
     /* c8 ignore next -- the end of an endless loop, which only returns or throws */

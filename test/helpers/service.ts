@@ -40,9 +40,9 @@ export async function serviceWithGitHub(t: Test, world: World = demoWorld(), ove
     },
     // GitHub's failures are retried as in production, but a few ms apart.
     githubRetryAfterBaseMs: 5,
-    // GitHub's seconds and minutes of rate-limit waits are a few ms here.
-    githubLanes: { retryAfterUnitMs: 5, secondaryParkMs: 20, maxSecondaryParkMs: 200 },
     ...overrides,
+    // GitHub's seconds and minutes of rate-limit waits are a few ms here, whatever else a test tunes.
+    githubLanes: { retryAfterUnitMs: 5, secondaryParkMs: 20, maxSecondaryParkMs: 200, ...overrides.githubLanes },
   })
   // GitHub's webhooks reach the service as they would in production: over HTTP.
   await app.listen({ host: '127.0.0.1', port: 0 })

@@ -159,7 +159,7 @@ async function saveOnGitHub(sim: StartedSimulator, href: string, userId: number)
 for (const count of [101, 250]) {
   t.test(`a batch of ${count} repositories of mona's own account: 100 in the link, the other ${count - 100} added through the API after the install`, async (t) => {
     // Writes of mona's token 20 ms apart (a second in production), so the page is read midway.
-    const service = await serviceWithGitHub(t, ownRepos(count), { githubLanes: { writeSpacingMs: 20, retryAfterUnitMs: 5 } })
+    const service = await serviceWithGitHub(t, ownRepos(count), { githubLanes: { writeSpacingMs: 20 } })
     const { app, sim } = service
     // GitHub's limit of 80 writes a minute would add a minute's wait: not what is tested here.
     sim.state.limits.writesPerMinute = 10_000

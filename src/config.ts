@@ -17,6 +17,10 @@ export interface GitHubConfig {
   clientSecret: string
   privateKey: string
   webhookSecret: string
+  /** Writes of one credential at least this many ms apart (GITHUB_WRITE_SPACING_MS; default 1000). */
+  writeSpacingMs?: number
+  /** This instance's GitHub requests in flight at most (GITHUB_MAX_IN_FLIGHT; default 8). */
+  maxInFlight?: number
 }
 
 /**
@@ -59,6 +63,8 @@ const schema = Type.Object({
   GITHUB_APP_CLIENT_ID: Type.String(),
   GITHUB_APP_CLIENT_SECRET: Type.String(),
   GITHUB_WEBHOOK_SECRET: Type.String(),
+  GITHUB_WRITE_SPACING_MS: Type.Integer({ default: 1000, minimum: 0, maximum: 60_000 }),
+  GITHUB_MAX_IN_FLIGHT: Type.Integer({ default: 8, minimum: 1, maximum: 100 }),
   LEGACY_HOOK_URL: Type.String(httpUrl),
   STAFF: Type.String({ default: '', pattern: staffPattern }),
   LOG_LEVEL: Type.Union(
@@ -81,6 +87,8 @@ const explain: Record<string, string> = {
   GITHUB_API_URL: 'must be an http:// or https:// URL',
   GITHUB_APP_ID: 'must be a positive whole number (the App ID from the app settings page)',
   GITHUB_APP_SLUG: 'must be the app slug as in https://github.com/apps/<slug> (lower case, digits, dashes)',
+  GITHUB_WRITE_SPACING_MS: 'must be a whole number of milliseconds from 0 to 60000 (GitHub asks for 1000 between writes of one credential)',
+  GITHUB_MAX_IN_FLIGHT: 'must be a whole number from 1 to 100 (GitHub requests one instance keeps in flight at once)',
   LEGACY_HOOK_URL: 'must be an http:// or https:// URL (the delivery URL of the legacy OAuth App hooks)',
   STAFF: 'must be a comma-separated list of login:role, roles support or operator (e.g. "mona:operator,hubot:support")',
   LOG_LEVEL: 'must be one of fatal, error, warn, info, debug, trace, silent',
@@ -232,6 +240,8 @@ export function loadConfig(env: Env = process.env): Config {
       clientSecret: raw.GITHUB_APP_CLIENT_SECRET,
       privateKey,
       webhookSecret: raw.GITHUB_WEBHOOK_SECRET,
+      writeSpacingMs: raw.GITHUB_WRITE_SPACING_MS,
+      maxInFlight: raw.GITHUB_MAX_IN_FLIGHT,
     },
     legacyHookUrl: raw.LEGACY_HOOK_URL,
     staff: parseStaff(raw.STAFF),

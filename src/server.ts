@@ -14,6 +14,7 @@ import { viewerPlugin } from './plugins/viewer.js'
 import { staffAccessPlugin } from './plugins/staff-access.js'
 import { viewsPlugin } from './plugins/views.js'
 import { createGitHubClients } from './github/clients.js'
+import { createGitHubLanes, type LaneTuning } from './github/lanes.js'
 import { createOctokitClass } from './github/octokit.js'
 import { installStateKey } from './migration/install-state.js'
 import { jobHandlers } from './migration/jobs.js'
@@ -55,6 +56,8 @@ export interface ServerOptions {
   githubRetryAfterBaseMs?: number
   /** The pause between the audit sealer's turns (default 200 ms: an event is sealed well within a second of its commit). */
   auditSealIntervalMs?: number
+  /** The lanes' waits (parks, polling, timeouts); tests make GitHub's minutes a few ms. */
+  githubLanes?: Partial<LaneTuning>
 }
 
 const HEALTH_TIMEOUT_MS = 2_000
@@ -86,9 +89,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(databasePlugin, { db: options.db.db })
   await app.register(refusalsPlugin, { db: options.db.db, windowMs: options.refusalWindowMs ?? 60_000 })
   await app.register(auditSealerPlugin, { db: options.db.db, intervalMs: options.auditSealIntervalMs ?? 200 })
+  const { writeSpacingMs, maxInFlight } = options.github
+  const lanes = createGitHubLanes(options.db.pool, { writeSpacingMs, maxInFlight, ...options.githubLanes }, app.log)
+  // Added before the queue: onClose hooks run last-first, so the lanes outlive the jobs.
+  app.addHook('onClose', () => lanes.close())
   const GitHub = createOctokitClass({
     apiUrl: options.github.apiUrl,
     log: app.log,
+    lanes,
     ...(options.githubRetryAfterBaseMs === undefined ? {} : { retryAfterBaseMs: options.githubRetryAfterBaseMs }),
   })
   const github = createGitHubClients(options.github, GitHub)

@@ -61,6 +61,8 @@ t.test('a complete environment loads, with defaults for the optional variables',
     clientSecret: secrets.GITHUB_APP_CLIENT_SECRET,
     privateKey,
     webhookSecret: secrets.GITHUB_WEBHOOK_SECRET,
+    writeSpacingMs: 1000,
+    maxInFlight: 8,
   })
   t.equal(config.legacyHookUrl, 'https://ci.example.com/hooks/github')
   t.same([...config.staff], [])
@@ -190,6 +192,19 @@ t.test('TRUST_PROXY: a hop count, or the addresses and ranges of the proxies', a
   const several = problemsOf(t, { ...good, TRUST_PROXY: 'all', PORT: 'http' })
   t.match(several, 'TRUST_PROXY must be')
   t.match(several, 'PORT must be', 'named with every other problem')
+})
+
+t.test('GitHub lanes: write spacing and requests in flight', async (t) => {
+  const config = loadConfig({ ...good, GITHUB_WRITE_SPACING_MS: '250', GITHUB_MAX_IN_FLIGHT: '3' })
+  t.equal(config.github.writeSpacingMs, 250)
+  t.equal(config.github.maxInFlight, 3)
+  t.equal(loadConfig({ ...good, GITHUB_WRITE_SPACING_MS: '0' }).github.writeSpacingMs, 0, 'no spacing, for a GitHub Enterprise Server without limits')
+  for (const spacing of ['-1', '1.5', 'fast', '60001']) {
+    t.match(problemsOf(t, { ...good, GITHUB_WRITE_SPACING_MS: spacing }), 'GITHUB_WRITE_SPACING_MS must be a whole number of milliseconds from 0 to 60000', spacing)
+  }
+  for (const cap of ['0', '101', 'many', '2.5']) {
+    t.match(problemsOf(t, { ...good, GITHUB_MAX_IN_FLIGHT: cap }), 'GITHUB_MAX_IN_FLIGHT must be a whole number from 1 to 100', cap)
+  }
 })
 
 t.test('STAFF entries', async (t) => {

@@ -22,6 +22,7 @@ t.test('from empty, every migration applies and a re-run does nothing', async (t
     'app.batch',
     'app.batch_org_hook',
     'app.batch_repo',
+    'app.github_lane',
     'app.install_state',
     'app.installation',
     'app.inventory',

@@ -35,10 +35,14 @@ export async function serviceWithGitHub(t: Test, world: World = demoWorld(), ove
       clientSecret: world.app.client_secret,
       privateKey: sim.privateKey,
       webhookSecret: world.app.webhook_secret,
+      // Writes of one credential spaced as in production, but a few ms apart.
+      writeSpacingMs: 5,
     },
     // GitHub's failures are retried as in production, but a few ms apart.
     githubRetryAfterBaseMs: 5,
     ...overrides,
+    // GitHub's seconds and minutes of rate-limit waits are a few ms here, whatever else a test tunes.
+    githubLanes: { retryAfterUnitMs: 5, secondaryParkMs: 20, maxSecondaryParkMs: 200, ...overrides.githubLanes },
   })
   // GitHub's webhooks reach the service as they would in production: over HTTP.
   await app.listen({ host: '127.0.0.1', port: 0 })

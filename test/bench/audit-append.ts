@@ -8,9 +8,9 @@ import { freshDatabase } from './legacy-import.js'
 // What the audit chain costs the service: 16 writers (16 connections), each transaction one
 // event and 2 ms of other work, through appendAudit as the service writes it, against the same
 // transactions writing the same row into a plain table of the same columns, with the event
-// table's key and four indexes (no trigger, not the sealer's index). The service's sealer runs meanwhile, as it
-// does in every instance, so its work is in the figure. Variants alternate, three rounds each,
-// so that a neighbour's load on a shared machine falls on both.
+// table's key and four indexes (no trigger, not the sealer's index). The service's sealer runs
+// meanwhile, as it does in every instance, so its work is in the figure. Variants alternate,
+// three rounds each, so that a neighbour's load on a shared machine falls on both.
 
 export const TARGET_RATIO = 0.8
 

@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
 import t, { type Test } from 'tap'
 import { createGitHubClients, type GitHubClients } from '../../src/github/clients.js'
@@ -5,7 +6,10 @@ import { createGitHubLanes } from '../../src/github/lanes.js'
 import { createOctokitClass } from '../../src/github/octokit.js'
 import type { World } from '../../src/simulator/world.js'
 import { testDatabase } from '../helpers/database.js'
+import { anotherInstance, serviceWithGitHub } from '../helpers/service.js'
+import { signIn } from '../helpers/sign-in.js'
 import { demoWorld, startSimulator, type StartedSimulator } from '../helpers/simulator.js'
+import { settled, view } from '../helpers/wizard.js'
 
 // Two instances of the service on one database, each with GitHub clients and lanes (a pool) of
 // its own, asking GitHub at once with the same credentials, against GitHub's secondary limits:
@@ -74,4 +78,19 @@ t.test('the same without lanes: GitHub counts breaches', async (t) => {
   const instances = [1, 2].map(() => clients(sim, createOctokitClass({ apiUrl: sim.apiUrl, log: quiet, retries: 0 })))
   await Promise.all(instances.map((github, i) => load(github, i)))
   t.ok(sim.state.breaches.concurrent > 0, `${sim.state.breaches.concurrent} requests refused for two of a token at once`)
+})
+
+t.test('two instances of the service on one database: mona and octo open the wizard on both at once, and GitHub counts no breach', async (t) => {
+  const first = await serviceWithGitHub(t)
+  const second = await anotherInstance(t, first)
+  first.sim.state.limits.concurrentPerToken = 1
+  first.sim.state.faults.latencyMs = 5
+  const visits: { app: FastifyInstance; user: number }[] = []
+  for (const app of [first.app, second]) for (const user of [1, 3]) visits.push({ app, user })
+  const cookies = await Promise.all(visits.map(({ app, user }) => signIn(app, first.sim, user)))
+  const pages = await Promise.all(visits.map(({ app }, i) => view(app, cookies[i]!)))
+  t.same(pages.map((p) => p.statusCode), [200, 200, 200, 200])
+  await settled(first)
+  t.ok(first.sim.state.apiLog.filter((e) => e.actor === 'mona' && e.tokenKind === 'legacy').length > 2, "mona's legacy token was used from both instances")
+  t.same(first.sim.state.breaches, { concurrent: 0, writes: 0, quota: 0, total: 0, last: [] })
 })

@@ -166,3 +166,18 @@ t.test("the progress endpoint answers for the signed-in user's own planning only
   sim.state.faults.latencyMs = 0
   await planned(app, mona)
 })
+
+t.test('Look again finds an installation removed on GitHub whose webhook never arrived', async (t) => {
+  const service = await serviceWithGitHub(t)
+  const { app, sim, tdb } = service
+  const mona = await signIn(app, sim, 1)
+  const page = await view(app, mona)
+  // What a webhook once told us, for an installation GitHub no longer has (its uninstall webhook was lost).
+  await tdb.db.insertInto('app.installation').values({ id: 7777, account_id: 1, account_login: 'mona', repository_selection: 'all', suspended_at: null, deleted_at: null }).execute()
+  await tdb.db.updateTable('app.batch').set({ installation_id: 7777, status: 'installed' }).where('owner_id', '=', 1).execute()
+  t.equal((await post(service, mona, '/migrate/refresh', csrfOf(page.body))).statusCode, 303)
+  const after = await view(app, mona)
+  t.match(after.body, '<p class="problem">The App is no longer installed on mona.</p>')
+  t.match(after.body, 'Install on mona', 'installing is offered again')
+  t.match(await tdb.db.selectFrom('app.batch').select(['status', 'installation_id']).where('owner_id', '=', 1).executeTakeFirstOrThrow(), { status: 'planned', installation_id: null })
+})

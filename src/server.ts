@@ -100,7 +100,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     ...(options.githubRetryAfterBaseMs === undefined ? {} : { retryAfterBaseMs: options.githubRetryAfterBaseMs }),
   })
   const github = createGitHubClients(options.github, GitHub)
-  await app.register(queuePlugin, { pool: options.db.pool, handlers: jobHandlers(options.db.db, github) })
+  await app.register(queuePlugin, { pool: options.db.pool, handlers: jobHandlers(options.db.db, github, { queue: () => app.queue, log: app.log }) })
   await app.register(sessionPlugin, {
     db: options.db.db,
     secret: options.sessionSecret,

@@ -111,7 +111,10 @@ t.test('the demo walkthrough in Chromium: mona reaches "Covered" for every owner
   t.match(await page.textContent('h1'), 'Authorize', 'GitHub asks mona to authorize the App the first time')
   await page.getByRole('button', { name: /^Authorize/ }).click()
   await arrive(page, onMigrate, '/migrate')
-  t.match(await page.textContent('h1'), 'Your migration')
+  // Planning runs in the background: the page says so at once, and its script (the reload
+  // without JavaScript sits in <noscript>) brings the plan up when it is done.
+  t.match(await page.textContent('h1'), 'Planning your migration', 'planning is under way')
+  await page.getByRole('heading', { name: 'Your migration', exact: true }).waitFor()
   t.match(await page.locator('header.site').innerText(), 'Signed in as mona')
 
   // 2. The owners mona can install on: Install here (click 1), Install on GitHub (click 2).

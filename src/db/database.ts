@@ -206,6 +206,23 @@ export interface RefusalTallyTable {
   first_event_id: number | null
 }
 
+export interface BackgroundWorkTable {
+  kind: 'plan' | 'coverage'
+  subject_id: number
+  state: 'queued' | 'running' | 'done' | 'failed'
+  again: Generated<boolean>
+  run: Generated<number>
+  phase: string | null
+  done: number | null
+  total: number | null
+  outcome: string | null
+  message: string | null
+  requested_at: Generated<Date>
+  started_at: Date | null
+  finished_at: Date | null
+  updated_at: Generated<Date>
+}
+
 export interface Database {
   'legacy.oauth_users': LegacyOauthUsersTable
   'legacy.webhooks': LegacyWebhooksTable
@@ -222,4 +239,5 @@ export interface Database {
   'app.webhook_delivery': WebhookDeliveryTable
   'app.rate_limit': RateLimitTable
   'app.refusal_tally': RefusalTallyTable
+  'app.background_work': BackgroundWorkTable
 }

@@ -20,7 +20,7 @@ export interface AddReposJob {
 }
 
 export interface Enqueue {
-  (trx: Transaction<Database>, job: AddReposJob): Promise<void>
+  (trx: Transaction<Database>, job: AddReposJob): Promise<unknown>
 }
 
 /**

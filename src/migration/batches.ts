@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from 'kysely'
 import type { Database, LegacyWebhooksTable, UnseenKind } from '../db/database.js'
 import type { GitHubOctokit } from '../github/octokit.js'
 import { ssoPartialOrgs, type UnseenFault } from '../github/token-fault.js'
+import { unwatched, type Progress } from './background-work.js'
 import { PlanNotes, type PlanNote } from './plan-notes.js'
 import { faultOf, lookupRepos, refreshRepos, type RepoNow } from './repo-refresh.js'
 
@@ -139,7 +140,14 @@ const ACTION: Record<Role, Batch['action']> = { owner: 'install', admin: 'instal
 const LIST = 'the list of your repositories'
 const ONE_BY_ONE = 'Your repositories are looked up one by one instead.'
 
-export async function planBatches(db: Kysely<Database>, legacy: GitHubOctokit, viewer: Viewer): Promise<Inventory> {
+export interface PlanWatch {
+  progress?: Progress
+  /** Told the owners as soon as they are known, before their roles are asked. */
+  onOwners?: (owners: Batch['owner'][]) => void
+}
+
+export async function planBatches(db: Kysely<Database>, legacy: GitHubOctokit, viewer: Viewer, watch: PlanWatch = {}): Promise<Inventory> {
+  const progress = watch.progress ?? unwatched
   const notes = new PlanNotes()
   const { orgs, ssoOrgIds, listed, scopeRefused } = await listOrgs(legacy, notes)
   const orgIds = () => [...orgs.keys(), ...ssoOrgIds]
@@ -147,19 +155,20 @@ export async function planBatches(db: Kysely<Database>, legacy: GitHubOctokit, v
   let now: Map<number, RepoNow>
   if (listed) {
     rows = await legacyRows(db, viewer.id, orgIds())
-    const refreshed = await refreshRepos(legacy, repoIdsOf(rows))
+    const refreshed = await refreshRepos(legacy, repoIdsOf(rows), { progress })
     now = refreshed.repos
     if (refreshed.listFault !== undefined) notes.add(refreshed.listFault, null, LIST, ONE_BY_ONE)
   } else {
     // No organization list for this token: the organizations owning repositories it can see
     // stand in for it, so the whole list is read first.
-    const refreshed = await refreshRepos(legacy, [], { listAll: true })
+    const refreshed = await refreshRepos(legacy, [], { listAll: true, progress })
     if (refreshed.listFault !== undefined) notes.add(refreshed.listFault, null, LIST, ONE_BY_ONE)
     for (const [id, login] of refreshed.orgs) orgs.set(id, login)
     for (const id of refreshed.ssoOrgIds) ssoOrgIds.add(id)
     rows = await legacyRows(db, viewer.id, orgIds())
     now = refreshed.repos
-    for (const [id, repo] of await lookupRepos(legacy, repoIdsOf(rows).filter((id) => !now.has(id)))) now.set(id, repo)
+    const unlisted = repoIdsOf(rows).filter((id) => !now.has(id))
+    for (const [id, repo] of await lookupRepos(legacy, unlisted, progress)) now.set(id, repo)
   }
 
   const batches = new Map<number, Batch>()
@@ -219,7 +228,9 @@ export async function planBatches(db: Kysely<Database>, legacy: GitHubOctokit, v
   for (const [ownerId, repos] of hidden) batches.get(ownerId)!.hiddenRepos = repos.size
 
   const planned = [...batches.values()]
-  for (const batch of planned) {
+  watch.onOwners?.(planned.map((b) => b.owner))
+  for (const [i, batch] of planned.entries()) {
+    await progress('roles', i, planned.length)
     batch.role = await roleOn(legacy, viewer, batch.owner, notes, !scopeRefused)
     batch.action = ACTION[batch.role]
     batch.repos.sort((a, b) => a.name.localeCompare(b.name))

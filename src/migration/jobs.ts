@@ -1,23 +1,60 @@
+import type { FastifyBaseLogger } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
+import type { JobQueue } from '../plugins/queue.js'
 import { addRepos, type AddReposJob } from './add-repos.js'
 import { applyInstallationEvent, type InstallationEventJob } from './installation-events.js'
+import { PLAN_EXPIRY_SECONDS, runPlanJob, type PlanJob } from './plan-job.js'
 
 // The background jobs, by queue name, and what runs them.
 
 export interface Jobs {
   'installation-event': InstallationEventJob
   'add-repos': AddReposJob
+  plan: PlanJob
 }
 
 export type JobName = keyof Jobs
 
 export type JobHandlers = { [N in JobName]: (data: Jobs[N]) => Promise<void> }
 
-export function jobHandlers(db: Kysely<Database>, github: GitHubClients): JobHandlers {
+export interface QueueSetting {
+  /**
+   * standard: every job sent runs, several at once. stately: per singleton key at most one job
+   * waits and one runs (sent with a key; see background-work.ts for how a second request is kept).
+   */
+  policy: 'standard' | 'stately'
+  /**
+   * pg-boss takes a job that runs longer than this for dead and starts it again, while the
+   * first may still be running: every job must end well within it.
+   */
+  expireInSeconds: number
+}
+
+const minutes = (n: number): number => n * 60
+
+export const queueSettings: { [N in JobName]: QueueSetting } = {
+  // A few GitHub requests and one coverage check of an owner: minutes at most, and ninety leave
+  // room for a lane parked until GitHub's rate limit resets (at most an hour) and the rest.
+  'installation-event': { policy: 'standard', expireInSeconds: minutes(90) },
+  // One write a second per user: 1,100 repositories take about 17 minutes, plus up to an hour
+  // parked on a rate limit; three hours covers some 5,000 repositories with one such park.
+  'add-repos': { policy: 'standard', expireInSeconds: minutes(180) },
+  // One run per user at a time (keyed by the user id); see plan-job.ts for its length.
+  plan: { policy: 'stately', expireInSeconds: PLAN_EXPIRY_SECONDS },
+}
+
+/** What jobs need of the service that runs them: the queue (to send the next job) and its log. */
+export interface JobContext {
+  queue: () => JobQueue
+  log: FastifyBaseLogger
+}
+
+export function jobHandlers(db: Kysely<Database>, github: GitHubClients, context: JobContext): JobHandlers {
   return {
     'installation-event': (job) => applyInstallationEvent(db, github, job),
     'add-repos': (job) => addRepos(db, github, job),
+    plan: (job) => runPlanJob(db, github, (trx, data, options) => context.queue().send(trx, 'plan', data, options), context.log, job),
   }
 }

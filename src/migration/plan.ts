@@ -3,9 +3,10 @@ import type { Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
 import { githubStatus } from '../github/token-fault.js'
 import { appendAudit, type AuditActor } from './audit.js'
+import { unwatched, type Progress } from './background-work.js'
 import { planBatches, type Batch, type Viewer } from './batches.js'
 import { checkCoverageNow, noteUnanswered } from './coverage.js'
-import { attachInstallation, installationOn, liveInstallationOf, recordInstallation } from './installations.js'
+import { attachInstallation, installationOn, recordInstallation, type KnownInstallation } from './installations.js'
 import { savePlan } from './plan-store.js'
 
 // Planning a user's migration: the batches from the legacy records and GitHub, kept in
@@ -13,25 +14,71 @@ import { savePlan } from './plan-store.js'
 // and if so what that installation already covers. GitHub failing to answer for one owner is
 // written on that owner's batch; the others go on.
 
-export async function planMigration(db: Kysely<Database>, github: GitHubClients, viewer: Viewer, legacyToken: string, requestId?: string): Promise<void> {
-  const inventory = await planBatches(db, github.asUser(legacyToken), viewer)
+type Lookup = { installation: KnownInstallation | undefined } | { error: unknown }
+
+/**
+ * Whether the App is installed on each owner, asked one owner at a time with the App's own
+ * credential; never rejects (what went wrong is in the answer, read once the plan is saved).
+ */
+async function lookupInstallations(github: GitHubClients, owners: Batch['owner'][], looked: () => Promise<void>): Promise<Map<number, Lookup>> {
+  const found = new Map<number, Lookup>()
+  for (const owner of owners) {
+    found.set(
+      owner.id,
+      await installationOn(github, owner).then(
+        (installation) => ({ installation }),
+        (error: unknown) => ({ error }),
+      ),
+    )
+    await looked()
+  }
+  return found
+}
+
+export async function planMigration(db: Kysely<Database>, github: GitHubClients, viewer: Viewer, legacyToken: string, requestId?: string, progress: Progress = unwatched): Promise<void> {
+  // The installations are asked with the App's credential while the roles are asked with the
+  // user's token: two lanes at once, so planning takes about as long as the longer of the two.
+  let lookups: Promise<Map<number, Lookup>> = Promise.resolve(new Map())
+  let rolesAsked = false
+  let looked = 0
+  const inventory = await planBatches(db, github.asUser(legacyToken), viewer, {
+    progress,
+    onOwners: (owners) => {
+      lookups = lookupInstallations(github, owners, async () => {
+        looked += 1
+        if (rolesAsked) await progress('installations', looked, owners.length)
+      })
+    },
+  })
+  rolesAsked = true
   await savePlan(db, viewer, inventory, requestId)
+  const found = await lookups
   const actor: AuditActor = { kind: 'user', githubId: viewer.id, login: viewer.login }
-  for (const batch of inventory.batches) {
-    let installation
-    try {
-      installation = await installationOn(github, batch.owner)
-    } catch (error) {
-      githubStatus(error)
+  // Owners GitHub says the App is not on: one query and one update for all of them, not two each.
+  const notOn = inventory.batches.filter((b) => {
+    const lookup = found.get(b.owner.id)!
+    return 'installation' in lookup && lookup.installation?.accountId !== b.owner.id
+  })
+  const live = await stillRecorded(db, notOn.map((b) => b.owner.id))
+  await clearProblems(
+    db,
+    viewer,
+    notOn.filter((b) => !live.has(b.owner.id)).map((b) => b.owner.id),
+  )
+  for (const [i, batch] of inventory.batches.entries()) {
+    await progress('coverage', i, inventory.batches.length)
+    const lookup = found.get(batch.owner.id)!
+    if ('error' in lookup) {
+      githubStatus(lookup.error)
       await noteUnanswered(db, batch.owner.id, `GitHub did not say whether the App is installed on ${batch.owner.login}: look again in a moment.`, { actor, requestId }, viewer.id)
       continue
     }
+    const { installation } = lookup
     // Asked by login, which another account may hold since a rename: only the owner's own
     // installation (by id) is ever recorded.
     if (installation === undefined || installation.accountId !== batch.owner.id) {
       // Uninstalled while its webhook did not reach us: the check finds out and says so.
-      if ((await liveInstallationOf(db, batch.owner.id)) !== undefined) await checkCoverageNow(db, github, batch.owner.id, { actor, requestId })
-      else await clearProblem(db, batch, viewer)
+      if (live.has(batch.owner.id)) await checkCoverageNow(db, github, batch.owner.id, { actor, requestId })
       continue
     }
     await db.transaction().execute(async (trx) => {
@@ -55,13 +102,24 @@ export async function planMigration(db: Kysely<Database>, github: GitHubClients,
   }
 }
 
+/** Of these owners, those with an installation we still hold for live. */
+async function stillRecorded(db: Kysely<Database>, ownerIds: number[]): Promise<Set<number>> {
+  const rows = await db
+    .selectFrom('app.installation')
+    .select('account_id')
+    .where(sql<boolean>`account_id = any(${ownerIds}::bigint[])`)
+    .where('deleted_at', 'is', null)
+    .execute()
+  return new Set(rows.map((r) => r.account_id))
+}
+
 /** Not installed, as GitHub just said: an earlier "GitHub did not answer" no longer holds. */
-async function clearProblem(db: Kysely<Database>, batch: Batch, viewer: Viewer): Promise<void> {
+async function clearProblems(db: Kysely<Database>, viewer: Viewer, ownerIds: number[]): Promise<void> {
   await db
     .updateTable('app.batch')
     .set({ coverage_problem: null, updated_at: sql<Date>`now()` })
     .where('user_id', '=', viewer.id)
-    .where('owner_id', '=', batch.owner.id)
+    .where(sql<boolean>`owner_id = any(${ownerIds}::bigint[])`)
     .where('installation_id', 'is', null)
     .execute()
 }

@@ -1,5 +1,6 @@
 import type { GitHubOctokit } from '../github/octokit.js'
 import { ssoPartialOrgs, tokenFault, type TokenFault, type UnseenFault } from '../github/token-fault.js'
+import { unwatched, type Progress } from './background-work.js'
 
 // What GitHub says now about repositories the legacy records name, by id (names and owners
 // change, ids do not), asked with the user's legacy OAuth token: first the user's own list,
@@ -65,8 +66,9 @@ export function faultOf(error: unknown): Exclude<TokenFault, { kind: 'revoked' }
 /** Lookups of single repositories run this many at a time: enough to be quick, few enough for GitHub's secondary limits. */
 const LOOKUP_CONCURRENCY = 8
 
-async function lookupEach(octokit: GitHubOctokit, repoIds: readonly number[], found: Map<number, RepoNow>): Promise<void> {
+async function lookupEach(octokit: GitHubOctokit, repoIds: readonly number[], found: Map<number, RepoNow>, progress: Progress): Promise<void> {
   for (let i = 0; i < repoIds.length; i += LOOKUP_CONCURRENCY) {
+    await progress('lookups', i, repoIds.length)
     await Promise.all(
       repoIds.slice(i, i + LOOKUP_CONCURRENCY).map(async (id) => {
         try {
@@ -91,10 +93,16 @@ export function whenRevoked<T>(value: () => T): (error: unknown) => T {
 }
 
 /** A few repositories, one by one. */
-export async function lookupRepos(octokit: GitHubOctokit, repoIds: readonly number[]): Promise<Map<number, RepoNow>> {
+export async function lookupRepos(octokit: GitHubOctokit, repoIds: readonly number[], progress: Progress = unwatched): Promise<Map<number, RepoNow>> {
   const found = new Map<number, RepoNow>()
-  await lookupEach(octokit, repoIds, found)
+  await lookupEach(octokit, repoIds, found, progress)
   return found
+}
+
+/** The number of the last page, from a Link header; undefined when it names none. */
+export function lastPage(link: string | undefined): number | undefined {
+  const last = /<[^>]*[?&]page=(\d+)[^>]*>;\s*rel="last"/.exec(link ?? '')
+  return last === null ? undefined : Number(last[1])
 }
 
 export interface Refreshed {
@@ -108,12 +116,17 @@ export interface Refreshed {
   listFault?: Exclude<TokenFault, { kind: 'revoked' }>
 }
 
-export async function refreshRepos(octokit: GitHubOctokit, repoIds: readonly number[], options: { listAll?: boolean } = {}): Promise<Refreshed> {
+export async function refreshRepos(octokit: GitHubOctokit, repoIds: readonly number[], options: { listAll?: boolean; progress?: Progress } = {}): Promise<Refreshed> {
   const wanted = new Set(repoIds)
   const out: Refreshed = { repos: new Map(), orgs: new Map(), ssoOrgIds: new Set() }
+  const progress = options.progress ?? unwatched
   if (wanted.size === 0 && options.listAll !== true) return out
+  let pages = 0
   try {
     for await (const page of octokit.paginate.iterator('GET /user/repos', { per_page: 100 })) {
+      // GitHub names the last page on every page but the last.
+      pages += 1
+      await progress('repositories', pages, lastPage(page.headers.link) ?? pages)
       for (const id of ssoPartialOrgs(page.headers['x-github-sso'])) out.ssoOrgIds.add(id)
       for (const repo of page.data as ApiRepo[]) {
         if (options.listAll === true || wanted.has(repo.id)) out.repos.set(repo.id, current(repo))
@@ -128,6 +141,7 @@ export async function refreshRepos(octokit: GitHubOctokit, repoIds: readonly num
     octokit,
     [...wanted].filter((id) => !out.repos.has(id)),
     out.repos,
+    progress,
   )
   return out
 }

@@ -4,15 +4,25 @@ import { CompiledQuery, type Kysely } from 'kysely'
 import PgBoss from 'pg-boss'
 import type pg from 'pg'
 import type { Database } from '../db/database.js'
-import type { JobHandlers, JobName, Jobs } from '../migration/jobs.js'
+import { queueSettings, type JobHandlers, type JobName, type Jobs, type QueueSetting } from '../migration/jobs.js'
 
 // Background work on pg-boss, in the service's own database. A job is sent inside the
 // transaction of the change that calls for it, so a change is never without its job nor a job
 // without its change; the worker is then woken at once instead of at its next poll.
 
+export interface SendOptions {
+  /** On a stately queue, at most one job of this key waits (and one runs). */
+  singletonKey?: string
+  /** Not before this many seconds from now. */
+  startAfterSeconds?: number
+}
+
 export interface JobQueue {
-  /** Sends inside the caller's transaction. */
-  send<N extends JobName>(db: Kysely<Database>, name: N, data: Jobs[N]): Promise<void>
+  /**
+   * Sends inside the caller's transaction: true when a job was queued, false when a stately
+   * queue already holds one waiting for the same `singletonKey` (that one will do).
+   */
+  send<N extends JobName>(db: Kysely<Database>, name: N, data: Jobs[N], options?: SendOptions): Promise<boolean>
   /** Wakes the workers, after the transaction that sent jobs has committed. */
   wake(): void
 }
@@ -20,6 +30,8 @@ export interface JobQueue {
 export interface QueueOptions {
   pool: pg.Pool
   handlers: JobHandlers
+  /** Each queue's policy and expiry; jobs.ts's by default. */
+  settings?: { [N in JobName]: QueueSetting }
   /** A failed job is tried again this many times, with growing delays. */
   retryLimit?: number
   /** Waits, in ms: before trying to start again when the database was unreachable (5 s), for the queue at start-up before the service answers anyway (1 s), and by a send for a queue still starting (5 s). */
@@ -47,6 +59,7 @@ const plugin: FastifyPluginAsync<QueueOptions> = async (app, options) => {
   }
   // pg-boss cannot be started again after a failed start: each attempt gets a new one.
   let boss = newBoss()
+  const settings = options.settings ?? queueSettings
   const workers = new Map<JobName, string>()
   const timing = { restartDelayMs: 5_000, readyWaitMs: 1_000, sendWaitMs: 5_000, ...options.timing }
   let started = false
@@ -62,17 +75,22 @@ const plugin: FastifyPluginAsync<QueueOptions> = async (app, options) => {
   }
 
   app.decorate('queue', {
-    async send(db, name, data) {
+    async send(db, name, data, sendOptions = {}) {
       // Right after start-up the queue may still be creating its tables.
       if (!running) await within(isRunning, timing.sendWaitMs)
       const id = await boss.send(name, data, {
         retryLimit: options.retryLimit ?? 5,
         retryBackoff: true,
+        ...(sendOptions.singletonKey === undefined ? {} : { singletonKey: sendOptions.singletonKey }),
+        ...(sendOptions.startAfterSeconds === undefined ? {} : { startAfter: sendOptions.startAfterSeconds }),
         db: { executeSql: async (text, values) => ({ rows: (await db.executeQuery(CompiledQuery.raw(text, values))).rows as unknown[] }) },
       })
-      // pg-boss drops a job for a queue it has not created yet without a word: failing here
-      // rolls back the change that asked for it (GitHub then redelivers, the user retries).
-      if (id === null) throw new Error(`the job queue "${name}" is not ready; nothing was changed`)
+      if (id !== null) return true
+      // A stately queue refuses a second waiting job of a key without a word, as it does a job
+      // for a queue it has not created: only the first is an answer.
+      if (workers.has(name) && sendOptions.singletonKey !== undefined && settings[name].policy === 'stately') return false
+      // Failing here rolls back the change that asked for it (GitHub then redelivers, the user retries).
+      throw new Error(`the job queue "${name}" is not ready; nothing was changed`)
     },
     wake() {
       for (const id of workers.values()) boss.notifyWorker(id)
@@ -83,7 +101,9 @@ const plugin: FastifyPluginAsync<QueueOptions> = async (app, options) => {
     await boss.start()
     started = true
     for (const name of Object.keys(options.handlers) as JobName[]) {
-      await boss.createQueue(name)
+      // A queue created by an earlier version keeps its old settings unless updated.
+      await boss.createQueue(name, { name, ...settings[name] })
+      await boss.updateQueue(name, { name, ...settings[name] })
       const handler = options.handlers[name] as (data: unknown) => Promise<void>
       const id = await boss.work<unknown>(name, { pollingIntervalSeconds: POLLING_INTERVAL_SECONDS }, async (jobs) => {
         for (const job of jobs) await handler(job.data)

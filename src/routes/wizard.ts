@@ -6,12 +6,12 @@ import type { Viewer } from '../migration/batches.js'
 import { checkCoverageNow } from '../migration/coverage.js'
 import { issueState, type StateKey } from '../migration/install-state.js'
 import { canLink, installLinkRepos, installUrl, settingsUrl } from '../migration/install-link.js'
-import { legacyTokenOf } from '../migration/legacy-token.js'
-import { planMigration } from '../migration/plan.js'
-import { loadBatch, loadPlan, type StoredBatch } from '../migration/plan-store.js'
-import { whenRevoked } from '../migration/repo-refresh.js'
+import { loadWork, underWay, type Work } from '../migration/background-work.js'
+import { requestPlanning, type SendPlan } from '../migration/plan-job.js'
+import { loadBatch, loadPlan, type StoredBatch, type StoredPlan } from '../migration/plan-store.js'
 import { HttpError } from '../plugins/error-handler.js'
 import { viewerOf } from './auth.js'
+import { planningText, planningProgress } from './planning-progress.js'
 import { wizardPage } from './wizard-page.js'
 
 // The migration wizard: the signed-in user's batches, one per owner, kept in Postgres so a
@@ -42,40 +42,46 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
   const nothingPage = (reply: FastifyReply, viewer: Viewer) => reply.view('wizard-nothing.eta', { title: 'Nothing to migrate', login: viewer.login })
   const backTo = (reply: FastifyReply, batch?: { owner_login: string }) => reply.redirect(batch === undefined ? '/migrate' : `/migrate#owner-${batch.owner_login}`, 303)
 
-  /**
-   * Plans with GitHub, with the user's legacy token read for this request only; or says why
-   * not: no legacy user, or a token GitHub no longer takes. (A FastifyReply is not returned from
-   * here: it is thenable, and an async function would wait for it instead of handing it back.)
-   */
-  async function plan(request: FastifyRequest, viewer: Viewer): Promise<'planned' | 'nothing' | 'revoked'> {
-    const token = await legacyTokenOf(app.db, viewer.id)
-    if (token === undefined) return 'nothing'
-    if (token === null) return 'revoked'
-    return planMigration(app.db, github, viewer, token, request.id).then(
-      () => 'planned' as const,
-      whenRevoked(() => 'revoked' as const),
-    )
+  const sendPlan: SendPlan = (trx, job, options) => app.queue.send(trx, 'plan', job, options)
+  /** Planning runs as a job; the page shows how far it has come. */
+  async function requestPlan(request: FastifyRequest, viewer: Viewer): Promise<Work> {
+    if (await app.db.transaction().execute((trx) => requestPlanning(trx, sendPlan, viewer, request.id))) app.queue.wake()
+    return (await loadWork(app.db, 'plan', [viewer.id]))[0]!
   }
+  const planOf = async (viewer: Viewer): Promise<Work | undefined> => (await loadWork(app.db, 'plan', [viewer.id]))[0]
 
-  const explain = (reply: FastifyReply, viewer: Viewer, outcome: 'nothing' | 'revoked') => (outcome === 'nothing' ? nothingPage(reply, viewer) : revokedPage(reply, viewer))
+  /** While planning runs: reloads without JavaScript, updates in place with it. */
+  const watching = { refreshSeconds: 2, progressScript: true }
 
   app.get('/migrate', async (request, reply) => {
     const viewer = viewerOf(request)
     if (viewer === undefined) return reply.redirect('/auth/login')
-    let stored = await loadPlan(app.db, viewer.id)
-    if (stored === undefined) {
-      const outcome = await plan(request, viewer)
-      if (outcome !== 'planned') return explain(reply, viewer, outcome)
-      stored = (await loadPlan(app.db, viewer.id))!
+    const stored = await loadPlan(app.db, viewer.id)
+    let work = await planOf(viewer)
+    // Never planned: planning starts, and the page shows it.
+    if (stored === undefined && work === undefined) work = await requestPlan(request, viewer)
+    const shown: StoredPlan | undefined = stored !== undefined && (stored.batches.length > 0 || stored.gone.length > 0) ? stored : undefined
+    if (underWay(work)) {
+      if (shown === undefined) return reply.view('wizard-planning.eta', { title: 'Planning your migration', progress: planningText(work!), ...watching })
+      return reply.view('wizard.eta', { ...wizardPage(shown, github.config), planning: planningText(work!), ...watching })
     }
-    if (stored.batches.length === 0 && stored.gone.length === 0) return nothingPage(reply, viewer)
-    return reply.view('wizard.eta', wizardPage(stored, github.config))
+    const outcome = work?.state === 'done' ? work.outcome : undefined
+    if (outcome === 'nothing') return nothingPage(reply, viewer)
+    if (work?.state === 'failed' && shown === undefined) return reply.view('wizard-planning.eta', { title: 'Planning your migration', failed: work.message })
+    if (outcome === 'revoked' && shown === undefined) return revokedPage(reply, viewer)
+    if (shown === undefined) return nothingPage(reply, viewer)
+    return reply.view('wizard.eta', { ...wizardPage(shown, github.config), revoked: outcome === 'revoked', failed: work?.state === 'failed' ? work.message : undefined })
+  })
+
+  app.get('/migrate/progress', async (request) => {
+    const viewer = signedIn(request)
+    return planningProgress(await planOf(viewer))
   })
 
   app.post('/migrate/refresh', async (request, reply) => {
     const viewer = signedIn(request)
-    const outcome = await plan(request, viewer)
-    return outcome === 'planned' ? backTo(reply) : explain(reply, viewer, outcome)
+    await requestPlan(request, viewer)
+    return backTo(reply)
   })
 
   app.post<{ Params: { id: string } }>('/migrate/batches/:id/install', async (request, reply) => {

@@ -7,16 +7,17 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embed
 import { auditAppendReport, benchAuditAppend, type AuditAppendFigures } from './audit-append.js'
 import { benchGitHubLanes, githubLanesReport } from './github-lanes.js'
 import { benchLegacyImport } from './legacy-import.js'
+import { benchPlanProgress, planReport } from './plan-progress.js'
 import { benchSimulator, simulatorReport } from './simulator.js'
 import { benchCrowd } from './crowd.js'
 
-// `npm run bench [-- --only legacy-import|simulator|audit|crowd|github-lanes] [--rows N] [--seconds N]`:
-// benchmarks. legacy-import, audit, crowd and github-lanes run on DATABASE_URL or an embedded
+// `npm run bench [-- --only legacy-import|simulator|audit|crowd|github-lanes|plan] [--rows N] [--seconds N]`:
+// benchmarks. legacy-import, audit, crowd, github-lanes and plan run on DATABASE_URL or an embedded
 // Postgres (audit on two: fsync off, as tests run it, and on, as a server does); the simulator
 // needs no database. Exits non-zero when any benchmark misses its target.
 
 const root = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../..' : '../..', import.meta.url))
-const BENCHMARKS = ['legacy-import', 'simulator', 'audit', 'crowd', 'github-lanes'] as const
+const BENCHMARKS = ['legacy-import', 'simulator', 'audit', 'crowd', 'github-lanes', 'plan'] as const
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, seconds: { type: 'string', default: '5' }, only: { type: 'string' } } })
 const rows = Number(values.rows)
 if (!Number.isInteger(rows) || rows < 1) {
@@ -125,8 +126,15 @@ async function auditAppend(): Promise<void> {
   if (!ok) process.exitCode = 1
 }
 
+async function plan(url: string): Promise<void> {
+  const { text, ok } = planReport(await benchPlanProgress(url))
+  process.stdout.write(text)
+  if (!ok) process.exitCode = 1
+}
+
 if (runs('legacy-import')) await withDatabase('legacy-import', legacyImport)
 if (runs('simulator')) await simulator()
 if (runs('audit')) await auditAppend()
 if (runs('crowd')) await withDatabase('crowd', crowd)
 if (runs('github-lanes')) await withDatabase('github-lanes', githubLanes)
+if (runs('plan')) await withDatabase('plan', plan)

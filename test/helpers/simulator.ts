@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { App, Octokit } from 'octokit'
 import type { Test } from 'tap'
+import type { GitHubConfig } from '../../src/config.js'
 import { projectRoot } from '../../src/project-root.js'
 import { buildSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server.js'
 import type { SimState } from '../../src/simulator/state.js'
@@ -71,4 +72,18 @@ export function appFor(started: StartedSimulator, options: Record<string, unknow
     log: quiet,
     Octokit: Octokit.defaults({ baseUrl: started.apiUrl, log: quiet, retry: { enabled: false }, throttle: { enabled: false }, ...options }),
   })
+}
+
+/** The service's GitHub settings for a simulator of `world`'s app, its web side at `url`. */
+export function simulatedGitHub(app: World['app'], url: string, privateKey: string): GitHubConfig {
+  return {
+    webUrl: url,
+    apiUrl: `${url}/api/v3`,
+    appId: app.id,
+    appSlug: app.slug,
+    clientId: app.client_id,
+    clientSecret: app.client_secret,
+    privateKey,
+    webhookSecret: app.webhook_secret,
+  }
 }

@@ -17,8 +17,33 @@ export function csrfOf(body: string): string {
   return match[1]!
 }
 
-export async function view(app: FastifyInstance, cookie: string, url = '/migrate'): Promise<LightMyRequestResponse> {
+/** The page as it is now: on /migrate, possibly planning's progress. */
+export async function viewNow(app: FastifyInstance, cookie: string, url = '/migrate'): Promise<LightMyRequestResponse> {
   return app.inject({ url, cookies: { [SESSION_COOKIE]: cookie } })
+}
+
+/** Planning's progress, as the page's script reads it. */
+export async function planningProgress(app: FastifyInstance, cookie: string): Promise<{ underWay: boolean; state: string | null; text: string | null }> {
+  const res = await app.inject({ url: '/migrate/progress', cookies: { [SESSION_COOKIE]: cookie }, headers: { accept: 'application/json' } })
+  if (res.statusCode !== 200) throw new Error(`GET /migrate/progress answered ${res.statusCode}`)
+  return res.json()
+}
+
+/** Waits, as the page does, until the user's planning has ended. */
+export async function planned(app: FastifyInstance, cookie: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while ((await planningProgress(app, cookie)).underWay) {
+    if (Date.now() > deadline) throw new Error('planning did not end')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+/** The page once planning (which a first visit starts) has ended, as a person who waits sees it. */
+export async function view(app: FastifyInstance, cookie: string, url = '/migrate'): Promise<LightMyRequestResponse> {
+  const page = await viewNow(app, cookie, url)
+  if (!page.body.includes('data-progress')) return page
+  await planned(app, cookie)
+  return viewNow(app, cookie, url)
 }
 
 /** Presses a form's button on /migrate: a POST with the page's CSRF token. */

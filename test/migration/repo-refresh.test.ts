@@ -1,7 +1,7 @@
 import pino from 'pino'
 import t from 'tap'
 import { createOctokitClass } from '../../src/github/octokit.js'
-import { LegacyTokenRevoked, refreshRepos, whenRevoked } from '../../src/migration/repo-refresh.js'
+import { lastPage, LegacyTokenRevoked, refreshRepos, whenRevoked } from '../../src/migration/repo-refresh.js'
 import { demoWorld, startSimulator } from '../helpers/simulator.js'
 
 const quiet = pino({ level: 'silent' })
@@ -63,4 +63,12 @@ t.test('a revoked token stands for a value; anything else goes on up', async (t)
   t.equal(handler(new LegacyTokenRevoked()), 'revoked')
   const defect = new TypeError('x is undefined')
   t.throws(() => handler(defect), defect)
+})
+
+t.test("the page count is read from GitHub's Link header, which names the last page on every page but the last", async (t) => {
+  const base = 'https://api.github.com/user/repos?per_page=100'
+  t.equal(lastPage(`<${base}&page=2>; rel="next", <${base}&page=20>; rel="last"`), 20, 'the first page')
+  t.equal(lastPage(`<${base}&page=2>; rel="prev", <${base}&page=4>; rel="next", <${base}&page=20>; rel="last", <${base}&page=1>; rel="first"`), 20, 'a middle page')
+  t.equal(lastPage(`<${base}&page=19>; rel="prev", <${base}&page=1>; rel="first"`), undefined, 'the last page')
+  t.equal(lastPage(undefined), undefined, 'a single page has no Link header')
 })

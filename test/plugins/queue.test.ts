@@ -3,22 +3,27 @@ import pg from 'pg'
 import t, { type Test } from 'tap'
 import type { AddReposJob } from '../../src/migration/add-repos.js'
 import type { InstallationEventJob } from '../../src/migration/installation-events.js'
+import { queueSettings, type QueueSetting } from '../../src/migration/jobs.js'
 import { queuePlugin } from '../../src/plugins/queue.js'
 import { testDatabase, type TestDatabase } from '../helpers/database.js'
 
 const job: AddReposJob = { batchId: 7, actor: { id: 1, login: 'mona' } }
 
-async function queueApp(t: Test, pool: pg.Pool, done: AddReposJob[], timing: { restartDelayMs?: number; readyWaitMs?: number; sendWaitMs?: number } = {}) {
+type Timing = { restartDelayMs?: number; readyWaitMs?: number; sendWaitMs?: number }
+
+async function queueApp(t: Test, pool: pg.Pool, done: AddReposJob[], timing: Timing = {}, settings?: typeof queueSettings) {
   const lines: string[] = []
   const app = Fastify({ logger: { level: 'error', stream: { write: (line: string) => lines.push(line) } } })
   await app.register(queuePlugin, {
     pool,
     timing,
+    ...(settings === undefined ? {} : { settings }),
     handlers: {
       'add-repos': async (data: AddReposJob) => {
         done.push(data)
       },
       'installation-event': async (_data: InstallationEventJob) => {},
+      plan: async () => {},
     },
   })
   t.teardown(() => app.close())
@@ -135,4 +140,61 @@ t.test('a database too slow to answer: the service is ready anyway, and a queue 
   // Longer than a worker's polling interval (2 s): a worker left running would have asked.
   await new Promise((resolve) => setTimeout(resolve, 2_500))
   t.equal(queries, after, 'nothing polls after close')
+})
+
+async function queueRows(pool: pg.Pool): Promise<Record<string, { policy: string; expire_seconds: number }>> {
+  const { rows } = await pool.query<{ name: string; policy: string; expire_seconds: number }>('select name, policy, expire_seconds from pgboss.queue')
+  return Object.fromEntries(rows.map((r) => [r.name, { policy: r.policy, expire_seconds: r.expire_seconds }]))
+}
+
+t.test("each queue is created with its policy and expiry, and one created by an earlier version is brought up to date", async (t) => {
+  const tdb = await testDatabase(t)
+  const before: QueueSetting = { policy: 'standard', expireInSeconds: 900 }
+  const { app: old } = await queueApp(t, tdb.pool, [], {}, { 'add-repos': before, 'installation-event': before, plan: before })
+  await old.ready()
+  t.same((await queueRows(tdb.pool))['plan'], { policy: 'standard', expire_seconds: 900 })
+  await old.close()
+  const { app } = await queueApp(t, tdb.pool, [])
+  await app.ready()
+  const rows = await queueRows(tdb.pool)
+  for (const [name, setting] of Object.entries(queueSettings)) {
+    t.same(rows[name], { policy: setting.policy, expire_seconds: setting.expireInSeconds }, name)
+    // pg-boss would start a job again after 15 minutes while the first may still run.
+    t.ok(setting.expireInSeconds > 15 * 60, `${name} outlasts pg-boss's default expiry`)
+  }
+})
+
+t.test('a stately queue keeps one job waiting per key: a second send is no error, and says it queued nothing', async (t) => {
+  const tdb = await testDatabase(t)
+  const done: AddReposJob[] = []
+  const stately = { ...queueSettings, 'add-repos': { policy: 'stately' as const, expireInSeconds: 60 } }
+  const { app } = await queueApp(t, tdb.pool, done, {}, stately)
+  await app.ready()
+  // In one transaction, so no worker takes the first before the second is sent.
+  const sent = await tdb.db.transaction().execute(async (trx) => [
+    await app.queue.send(trx, 'add-repos', { ...job, batchId: 1 }, { singletonKey: '1' }),
+    await app.queue.send(trx, 'add-repos', { ...job, batchId: 2 }, { singletonKey: '1' }),
+    await app.queue.send(trx, 'add-repos', { ...job, batchId: 3 }, { singletonKey: '2' }),
+  ])
+  t.same(sent, [true, false, true])
+  app.queue.wake()
+  await until(() => done.length === 2)
+  t.same(done.map((d) => d.batchId).sort(), [1, 3], 'the refused one never runs')
+  // A queue never created drops a keyed job too: that is still an error.
+  await t.rejects(
+    tdb.db.transaction().execute((trx) => app.queue.send(trx, 'no-such-queue' as 'add-repos', job, { singletonKey: '1' })),
+    /the job queue "no-such-queue" is not ready/,
+  )
+})
+
+t.test('a job sent to start later waits that long', async (t) => {
+  const tdb = await testDatabase(t)
+  const done: AddReposJob[] = []
+  const { app } = await queueApp(t, tdb.pool, done)
+  await app.ready()
+  const sentAt = Date.now()
+  await tdb.db.transaction().execute((trx) => app.queue.send(trx, 'add-repos', job, { startAfterSeconds: 1 }))
+  app.queue.wake()
+  await until(() => done.length > 0)
+  t.ok(Date.now() - sentAt >= 1_000, 'not before a second')
 })

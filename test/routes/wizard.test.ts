@@ -79,12 +79,13 @@ t.test('a revoked legacy token is explained, whether the records or GitHub say s
   const mona = await signIn(app, sim, 1)
   t.match((await view(app, mona)).body, 'Install on mona', 'planned while the token worked')
   sim.state.revokeLegacyToken(sim.state.userByLogin('mona')!)
-  const again = await press(app, mona, '/migrate/refresh')
-  t.equal(again.statusCode, 200)
-  t.match(again.body, 'Your legacy authorization was revoked', 'GitHub says so when planning again')
-  t.match((await view(app, mona)).body, 'Install on mona', 'what was planned is still there')
+  t.equal((await press(app, mona, '/migrate/refresh')).statusCode, 303)
+  const again = (await view(app, mona)).body
+  t.match(again, 'Your legacy authorization was revoked: GitHub no longer accepts', 'GitHub says so when planning again')
+  t.match(again, 'Install on mona', 'what was planned is still there')
   await tdb.db.updateTable('legacy.oauth_users').set({ oauth_token: null }).where('github_user_id', '=', 1).execute()
-  t.match((await press(app, mona, '/migrate/refresh')).body, 'Your legacy authorization was revoked', 'the records say so')
+  await press(app, mona, '/migrate/refresh')
+  t.match((await view(app, mona)).body, 'Your legacy authorization was revoked', 'the records say so')
 
   const octo = await signIn(app, sim, 3)
   sim.state.revokeLegacyToken(sim.state.userByLogin('octo')!)
@@ -108,8 +109,8 @@ t.test('nothing to migrate: a clear page', async (t) => {
   t.match((await view(app, known)).body, 'Nothing to migrate', 'planning again finds nothing either')
   await tdb.db.deleteFrom('legacy.oauth_users').where('github_user_id', '=', 4).execute()
   const gone = await app.inject({ method: 'POST', url: '/migrate/refresh', cookies: { [SESSION_COOKIE]: known }, payload: { _csrf: csrfOf(page) } })
-  t.equal(gone.statusCode, 200)
-  t.match(gone.body, 'Nothing to migrate', 'nor once the legacy records forget the user')
+  t.equal(gone.statusCode, 303)
+  t.match((await view(app, known)).body, 'Nothing to migrate', 'nor once the legacy records forget the user')
 })
 
 t.test('GitHub failing: the page says what it could not learn, and no page is a 5xx', async (t) => {

@@ -1,5 +1,6 @@
 import { createPrivateKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { Type, type Static } from '@sinclair/typebox'
 import { envSchema } from 'env-schema'
 
@@ -16,7 +17,17 @@ export interface GitHubConfig {
   clientSecret: string
   privateKey: string
   webhookSecret: string
+  /** Writes of one credential at least this many ms apart (GITHUB_WRITE_SPACING_MS; default 1000). */
+  writeSpacingMs?: number
+  /** This instance's GitHub requests in flight at most (GITHUB_MAX_IN_FLIGHT; default 8). */
+  maxInFlight?: number
 }
+
+/**
+ * Which proxies' X-Forwarded-* headers are believed: none (false), the nearest N hops, or the
+ * proxies at these addresses and CIDR ranges (and `loopback`, `linklocal`, `uniquelocal`).
+ */
+export type TrustProxy = false | number | readonly string[]
 
 export interface Config {
   databaseUrl: string
@@ -31,6 +42,7 @@ export interface Config {
   // Cookies carry `Secure` whenever the service is reached over https, i.e. everywhere
   // but local development.
   secureCookies: boolean
+  trustProxy: TrustProxy
 }
 
 export type Env = Record<string, string | undefined>
@@ -51,6 +63,8 @@ const schema = Type.Object({
   GITHUB_APP_CLIENT_ID: Type.String(),
   GITHUB_APP_CLIENT_SECRET: Type.String(),
   GITHUB_WEBHOOK_SECRET: Type.String(),
+  GITHUB_WRITE_SPACING_MS: Type.Integer({ default: 1000, minimum: 0, maximum: 60_000 }),
+  GITHUB_MAX_IN_FLIGHT: Type.Integer({ default: 8, minimum: 1, maximum: 100 }),
   LEGACY_HOOK_URL: Type.String(httpUrl),
   STAFF: Type.String({ default: '', pattern: staffPattern }),
   LOG_LEVEL: Type.Union(
@@ -73,6 +87,8 @@ const explain: Record<string, string> = {
   GITHUB_API_URL: 'must be an http:// or https:// URL',
   GITHUB_APP_ID: 'must be a positive whole number (the App ID from the app settings page)',
   GITHUB_APP_SLUG: 'must be the app slug as in https://github.com/apps/<slug> (lower case, digits, dashes)',
+  GITHUB_WRITE_SPACING_MS: 'must be a whole number of milliseconds from 0 to 60000 (GitHub asks for 1000 between writes of one credential)',
+  GITHUB_MAX_IN_FLIGHT: 'must be a whole number from 1 to 100 (GitHub requests one instance keeps in flight at once)',
   LEGACY_HOOK_URL: 'must be an http:// or https:// URL (the delivery URL of the legacy OAuth App hooks)',
   STAFF: 'must be a comma-separated list of login:role, roles support or operator (e.g. "mona:operator,hubot:support")',
   LOG_LEVEL: 'must be one of fatal, error, warn, info, debug, trace, silent',
@@ -160,6 +176,38 @@ function readPrivateKey(env: Env, problems: string[]): string {
   return pem
 }
 
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+const TRUST_PROXY_RULE =
+  'TRUST_PROXY must be a hop count from 0 to 32 (e.g. 1) or a comma-separated list of proxy addresses and CIDR ranges (e.g. "10.0.0.0/8,127.0.0.1"; also loopback, linklocal, uniquelocal)'
+
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_RANGES.has(entry)) return true
+  const [address = '', prefix, ...rest] = entry.split('/')
+  // No zone index (fe80::1%eth0): a proxy's address as the socket reports it has none.
+  const family = address.includes('%') ? 0 : isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  if (prefix === undefined) return true
+  // Written plainly, and never /0: a range holding every address would believe any client.
+  return /^[1-9][0-9]*$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)
+}
+
+// Checked apart from the schema: a hop count or a list, each address parsed. Unset trusts no
+// proxy, so that no client can choose its own address; `true` (everyone) is not offered.
+function readTrustProxy(env: Env, problems: string[]): TrustProxy {
+  const value = env['TRUST_PROXY']
+  if (!isSet(value)) return false
+  const text = value.trim()
+  if (/^[0-9]+$/.test(text)) {
+    const hops = Number(text)
+    if (hops <= 32) return hops === 0 ? false : hops
+  } else {
+    const entries = text.split(',').map((entry) => entry.trim())
+    if (entries.every(isProxyAddress)) return entries
+  }
+  problems.push(TRUST_PROXY_RULE)
+  return false
+}
+
 export function parseStaff(value: string): Map<string, StaffRole> {
   const staff = new Map<string, StaffRole>()
   for (const entry of value.split(',')) {
@@ -174,6 +222,7 @@ export function loadConfig(env: Env = process.env): Config {
   const { raw, problems } = validate(env)
   // The key is checked even when something else is wrong: the operator sees every problem at once.
   const privateKey = readPrivateKey(env, problems)
+  const trustProxy = readTrustProxy(env, problems)
   if (problems.length > 0 || raw === undefined) throw new ConfigError(problems)
 
   return {
@@ -191,11 +240,14 @@ export function loadConfig(env: Env = process.env): Config {
       clientSecret: raw.GITHUB_APP_CLIENT_SECRET,
       privateKey,
       webhookSecret: raw.GITHUB_WEBHOOK_SECRET,
+      writeSpacingMs: raw.GITHUB_WRITE_SPACING_MS,
+      maxInFlight: raw.GITHUB_MAX_IN_FLIGHT,
     },
     legacyHookUrl: raw.LEGACY_HOOK_URL,
     staff: parseStaff(raw.STAFF),
     logLevel: raw.LOG_LEVEL,
     secureCookies: raw.PUBLIC_URL.startsWith('https://'),
+    trustProxy,
   }
 }
 

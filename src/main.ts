@@ -22,8 +22,7 @@ async function start(config: Config): Promise<void> {
       staffPagesOpen: false,
       sessionSecret: config.sessionSecret,
       github: config.github,
-      // An https PUBLIC_URL in front of a plain-http listener means a proxy terminates TLS.
-      trustProxy: config.secureCookies,
+      trustProxy: config.trustProxy,
     })
     app.log.info({ migrations: applied.map((m) => m.migrationName) }, 'database schema up to date')
     await app.listen({ host: config.host, port: config.port })

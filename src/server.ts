@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import fastifyFormbody from '@fastify/formbody'
-import fastifyRateLimit from '@fastify/rate-limit'
 import Fastify, { type FastifyInstance } from 'fastify'
-import type { GitHubConfig } from './config.js'
+import type { GitHubConfig, TrustProxy } from './config.js'
 import type { Db } from './db/connect.js'
 import { loggerOptions, type LogDestination } from './logger.js'
+import { fastifyTrustProxy } from './plugins/client-address.js'
+import { auditSealerPlugin } from './plugins/audit-sealer.js'
 import { databasePlugin } from './plugins/database.js'
 import { errorHandlerPlugin } from './plugins/error-handler.js'
 import { securityHeadersPlugin } from './plugins/security-headers.js'
@@ -13,10 +14,13 @@ import { viewerPlugin } from './plugins/viewer.js'
 import { staffAccessPlugin } from './plugins/staff-access.js'
 import { viewsPlugin } from './plugins/views.js'
 import { createGitHubClients } from './github/clients.js'
+import { createGitHubLanes, type LaneTuning } from './github/lanes.js'
 import { createOctokitClass } from './github/octokit.js'
 import { installStateKey } from './migration/install-state.js'
 import { jobHandlers } from './migration/jobs.js'
 import { queuePlugin } from './plugins/queue.js'
+import { rateLimitPlugin } from './plugins/rate-limit.js'
+import { refusalsPlugin } from './plugins/refusals.js'
 import { authRoutes } from './routes/auth.js'
 import { setupRoutes } from './routes/github-setup.js'
 import { webhookRoutes } from './routes/github-webhooks.js'
@@ -37,18 +41,25 @@ export interface ServerOptions {
   /** A session ends this long after sign-in, however busy (default 12 hours). */
   sessionAbsoluteTimeoutMs?: number
   /**
-   * Behind a TLS-terminating proxy: trust its X-Forwarded-* headers, so that the request is
-   * known to be https (Secure cookies are only sent then) and the client's address is right.
+   * The proxies whose X-Forwarded-* headers are believed (TRUST_PROXY; default none): behind
+   * a TLS-terminating proxy the request is then known to be https (Secure cookies are only
+   * sent then) and the client's address is the one the proxy saw.
    */
-  trustProxy?: boolean
+  trustProxy?: TrustProxy
   /** Requests a minute one client may make to sign-in and the setup callback (default 120). */
   rateLimitPerMinute?: number
+  /** The window refusals are counted in before one event stands for them (default a minute). */
+  refusalWindowMs?: number
   /** Where log lines go instead of stdout (tests read them). */
   logStream?: LogDestination
   /** The base of the waits between retries of a failed GitHub request (default 1000 ms; tests: a few). */
   githubRetryAfterBaseMs?: number
   /** Repositories one job of an add run adds at most (default 100; tests: a few, to see several pieces). */
   addPieceSize?: number
+  /** The pause between the audit sealer's turns (default 200 ms: an event is sealed well within a second of its commit). */
+  auditSealIntervalMs?: number
+  /** The lanes' waits (parks, polling, timeouts); tests make GitHub's minutes a few ms. */
+  githubLanes?: Partial<LaneTuning>
 }
 
 const HEALTH_TIMEOUT_MS = 2_000
@@ -63,21 +74,31 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // Unguessable and unique across restarts and instances, so the id a user reads off an
     // error page finds exactly their request in the logs.
     genReqId: () => randomUUID(),
-    trustProxy: options.trustProxy ?? false,
+    trustProxy: fastifyTrustProxy(options.trustProxy ?? false),
   })
+  if (options.secureCookies && (options.trustProxy ?? false) === false) {
+    app.log.warn('PUBLIC_URL is https but TRUST_PROXY is not set: requests through a TLS-terminating proxy arrive as http, and sign-in cannot set its Secure cookie')
+  }
 
   // External plugins first, then the app's own, then routes (the layout of fastify/demo).
   await app.register(securityHeadersPlugin, { secure: options.secureCookies, githubWebUrl: options.github.webUrl })
   await app.register(fastifyFormbody)
   // Only where strangers can make the service work or write: sign-in and the setup callback
-  // (each refusal there is an audit event). Per client address, per instance.
-  await app.register(fastifyRateLimit, { global: false, max: options.rateLimitPerMinute ?? 120, timeWindow: 60_000 })
+  // (each refusal there is on the record). Per client address, shared by every instance.
+  await app.register(rateLimitPlugin, { db: options.db.db, max: options.rateLimitPerMinute ?? 120, windowMs: 60_000 })
   await app.register(viewsPlugin, { defaultContext: { staffPagesOpen: options.staffPagesOpen, title: 'oauth-to-app' } })
 
   await app.register(databasePlugin, { db: options.db.db })
+  await app.register(refusalsPlugin, { db: options.db.db, windowMs: options.refusalWindowMs ?? 60_000 })
+  await app.register(auditSealerPlugin, { db: options.db.db, intervalMs: options.auditSealIntervalMs ?? 200 })
+  const { writeSpacingMs, maxInFlight } = options.github
+  const lanes = createGitHubLanes(options.db.pool, { writeSpacingMs, maxInFlight, ...options.githubLanes }, app.log)
+  // Added before the queue: onClose hooks run last-first, so the lanes outlive the jobs.
+  app.addHook('onClose', () => lanes.close())
   const GitHub = createOctokitClass({
     apiUrl: options.github.apiUrl,
     log: app.log,
+    lanes,
     ...(options.githubRetryAfterBaseMs === undefined ? {} : { retryAfterBaseMs: options.githubRetryAfterBaseMs }),
   })
   const github = createGitHubClients(options.github, GitHub)

@@ -61,11 +61,14 @@ t.test('a complete environment loads, with defaults for the optional variables',
     clientSecret: secrets.GITHUB_APP_CLIENT_SECRET,
     privateKey,
     webhookSecret: secrets.GITHUB_WEBHOOK_SECRET,
+    writeSpacingMs: 1000,
+    maxInFlight: 8,
   })
   t.equal(config.legacyHookUrl, 'https://ci.example.com/hooks/github')
   t.same([...config.staff], [])
   t.equal(config.logLevel, 'info')
   t.equal(config.secureCookies, true)
+  t.equal(config.trustProxy, false, 'no proxy is trusted unless named')
 })
 
 t.test('every optional variable can be set', async (t) => {
@@ -161,6 +164,47 @@ t.test('numbers: GITHUB_APP_ID and PORT must be whole and in range', async (t) =
     t.match(problemsOf(t, { ...good, PORT: port }), 'PORT must be a whole number', port)
   }
   t.equal(loadConfig({ ...good, PORT: '0' }).port, 0, 'port 0: any free port')
+})
+
+t.test('TRUST_PROXY: a hop count, or the addresses and ranges of the proxies', async (t) => {
+  const trust = (value: string) => loadConfig({ ...good, TRUST_PROXY: value }).trustProxy
+  t.equal(trust('1'), 1)
+  t.equal(trust(' 2 '), 2)
+  t.equal(trust('32'), 32)
+  t.equal(trust('0'), false, 'zero hops: none')
+  t.equal(trust(''), false, 'empty: unset')
+  t.same(trust('10.0.0.1'), ['10.0.0.1'])
+  t.same(trust('10.0.0.0/8, 2001:db8::/32,loopback , 192.168.1.7/32,::ffff:10.1.2.3,uniquelocal,linklocal'), [
+    '10.0.0.0/8',
+    '2001:db8::/32',
+    'loopback',
+    '192.168.1.7/32',
+    '::ffff:10.1.2.3',
+    'uniquelocal',
+    'linklocal',
+  ])
+  t.same(trust('2001:db8::1/128'), ['2001:db8::1/128'])
+
+  for (const value of ['true', 'yes', '*', '-1', '33', '1.5', '1e3', '10.0.0.0/0', '10.0.0.0/33', '2001:db8::/129', '10.0.0.1,', ',10.0.0.1', '10.0.0.1/8/8', '10.0.0.0/', '10.0.0.0/08', '10.0.0.0/255.0.0.0', 'fe80::1%eth0', '10.0.0.256', 'proxy.internal', 'Loopback']) {
+    const message = problemsOf(t, { ...good, TRUST_PROXY: value })
+    t.match(message, 'TRUST_PROXY must be a hop count from 0 to 32 (e.g. 1) or a comma-separated list of proxy addresses and CIDR ranges', value)
+  }
+  const several = problemsOf(t, { ...good, TRUST_PROXY: 'all', PORT: 'http' })
+  t.match(several, 'TRUST_PROXY must be')
+  t.match(several, 'PORT must be', 'named with every other problem')
+})
+
+t.test('GitHub lanes: write spacing and requests in flight', async (t) => {
+  const config = loadConfig({ ...good, GITHUB_WRITE_SPACING_MS: '250', GITHUB_MAX_IN_FLIGHT: '3' })
+  t.equal(config.github.writeSpacingMs, 250)
+  t.equal(config.github.maxInFlight, 3)
+  t.equal(loadConfig({ ...good, GITHUB_WRITE_SPACING_MS: '0' }).github.writeSpacingMs, 0, 'no spacing, for a GitHub Enterprise Server without limits')
+  for (const spacing of ['-1', '1.5', 'fast', '60001']) {
+    t.match(problemsOf(t, { ...good, GITHUB_WRITE_SPACING_MS: spacing }), 'GITHUB_WRITE_SPACING_MS must be a whole number of milliseconds from 0 to 60000', spacing)
+  }
+  for (const cap of ['0', '101', 'many', '2.5']) {
+    t.match(problemsOf(t, { ...good, GITHUB_MAX_IN_FLIGHT: cap }), 'GITHUB_MAX_IN_FLIGHT must be a whole number from 1 to 100', cap)
+  }
 })
 
 t.test('STAFF entries', async (t) => {

@@ -80,6 +80,7 @@ t.test('an invalid environment: refuses to start, naming every problem', async (
   env['PORT'] = 'eighty'
   env['SESSION_SECRET'] = 'short-session-secret'
   env['GITHUB_APP_PRIVATE_KEY'] = 'not a key'
+  env['TRUST_PROXY'] = 'everyone'
   const { exit, output } = start(env)
   t.equal(await exit, 1)
   t.equal(output.stdout, '')
@@ -91,6 +92,7 @@ t.test('an invalid environment: refuses to start, naming every problem', async (
     'GITHUB_APP_SLUG is required',
     'LEGACY_HOOK_URL is required',
     'GITHUB_APP_PRIVATE_KEY is not a PEM private key',
+    'TRUST_PROXY must be a hop count',
   ]) {
     t.match(output.stderr, `  - ${problem}`)
   }
@@ -102,7 +104,8 @@ t.test('an invalid environment: refuses to start, naming every problem', async (
 t.test('a valid environment: migrates, serves, and stops cleanly on SIGTERM', async (t) => {
   const tdb = await testDatabase(t, { migrate: false })
   const port = await freePort()
-  const service = start(productionEnv(tdb.url, port))
+  // A TLS-terminating proxy on the same host.
+  const service = start({ ...productionEnv(tdb.url, port), TRUST_PROXY: 'loopback' })
   const { child, exit, output } = service
   t.teardown(() => {
     child.kill('SIGKILL')
@@ -113,6 +116,10 @@ t.test('a valid environment: migrates, serves, and stops cleanly on SIGTERM', as
   t.same(await pendingMigrations(tdb.db), [], 'the schema was brought up to date at start')
   t.match(output.stdout, 'database schema up to date')
   t.match(output.stdout, '0002-service-schema')
+  const signIn = await fetch(`http://127.0.0.1:${port}/auth/login`, { redirect: 'manual', headers: { 'x-forwarded-proto': 'https' } })
+  t.equal(signIn.status, 302)
+  t.match(signIn.headers.get('set-cookie'), /; Secure/, 'through the trusted proxy the request is https, and the Secure cookie is set')
+  t.notMatch(output.stdout, 'TRUST_PROXY is not set')
 
   child.kill('SIGTERM')
   t.equal(await exit, 0, 'exit 0 after a graceful shutdown')

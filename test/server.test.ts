@@ -45,6 +45,16 @@ t.test('pages carry a CSP that allows styles and scripts only from this service'
   t.notMatch(csp, /upgrade-insecure-requests/)
 })
 
+t.test('https without a trusted proxy is said at start: sign-in could not set its cookie', async (t) => {
+  const tdb = await testDatabase(t)
+  const warned = captureLogs()
+  await server(t, tdb, { secureCookies: true, publicUrl: 'https://migrate.example.com', logLevel: 'warn', logStream: warned })
+  t.match(warned.text(), 'PUBLIC_URL is https but TRUST_PROXY is not set')
+  const quiet = captureLogs()
+  await server(t, tdb, { secureCookies: true, publicUrl: 'https://migrate.example.com', trustProxy: ['127.0.0.1'], logLevel: 'warn', logStream: quiet })
+  t.notMatch(quiet.text(), 'TRUST_PROXY')
+})
+
 t.test('over https, browsers are told to stay on https', async (t) => {
   const tdb = await testDatabase(t)
   const app = await server(t, tdb, { secureCookies: true, publicUrl: 'https://migrate.example.com' })

@@ -44,7 +44,7 @@ export interface LegacyImportTable {
 }
 
 export interface AuditEventTable {
-  /** Set by the database: the event's place in the chain. */
+  /** Set by the database: the order events were written in (with gaps where a transaction rolled back). */
   id: ColumnType<number, never, never>
   at: ColumnType<Date, never, never>
   actor_kind: 'user' | 'staff' | 'system' | 'github'
@@ -61,6 +61,14 @@ export interface AuditEventTable {
   reason: string | null
   request_id: string | null
   detail: ColumnType<Record<string, unknown>, string | undefined, never>
+  /** The transaction that wrote the event (xid8, as text; null for events older than sealing): the sealer's order. */
+  xact_id: ColumnType<string | null, never, never>
+}
+
+/** The hash chain over the audit events: a row per sealed event, given by the sealer shortly after the event's commit. */
+export interface AuditChainTable {
+  seq: ColumnType<number, never, never>
+  event_id: ColumnType<number, never, never>
   prev_hash: ColumnType<Buffer, never, never>
   hash: ColumnType<Buffer, never, never>
 }
@@ -178,6 +186,30 @@ export interface WebhookDeliveryTable {
   applied_at: Date | null
 }
 
+/** Requests of one client to one route in its current window (migration 0010). */
+export interface RateLimitTable {
+  key: string
+  hits: number
+  resets_at: Date
+}
+
+/** Refusals of one kind from one client in one window, not yet written as one event. */
+export interface RefusalTallyTable {
+  client: string
+  /** 0: nobody signed in. */
+  actor_github_id: number
+  actor_login: string | null
+  /** 0: no owner could be read from the request. */
+  owner_id: number
+  owner_login: string | null
+  action: string
+  kind: string
+  window_start: Date
+  window_end: Date
+  refusals: number
+  first_event_id: number | null
+}
+
 export interface BackgroundWorkTable {
   kind: 'plan' | 'coverage'
   subject_id: number
@@ -201,6 +233,7 @@ export interface Database {
   'app.session': SessionTable
   'app.legacy_import': LegacyImportTable
   'app.audit_event': AuditEventTable
+  'app.audit_chain': AuditChainTable
   'app.inventory': InventoryTable
   'app.batch': BatchTable
   'app.batch_repo': BatchRepoTable
@@ -208,5 +241,7 @@ export interface Database {
   'app.install_state': InstallStateTable
   'app.installation': InstallationTable
   'app.webhook_delivery': WebhookDeliveryTable
+  'app.rate_limit': RateLimitTable
+  'app.refusal_tally': RefusalTallyTable
   'app.background_work': BackgroundWorkTable
 }

@@ -1,18 +1,20 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { Octokit } from 'octokit'
 import { redactUrl } from '../logger.js'
+import type { GitHubLanes } from './lanes.js'
 
-// The one Octokit class the service uses (probot's pattern): octokit's throttling and retry
-// plugins with handlers that retry a bounded number of times and never wait long, and a
-// request log that never sees a header (so never a token).
+// The one Octokit class the service uses (probot's pattern): every request through the lane of
+// its credential (lanes.ts: one at a time, writes spaced, parked on rate limits, shared by every
+// instance), octokit's retry plugin for GitHub's 5xx and network errors with bounded back-off,
+// and a request log that never sees a header (so never a token). octokit's throttling plugin
+// is off: its limiters are per process, and it would limit a second time what the lanes limit.
 
 export interface GitHubClientOptions {
   /** REST API base, e.g. https://api.github.com or https://ghe.example.com/api/v3. */
   apiUrl: string
   log: FastifyBaseLogger
-  /** Retries after a rate limit, and the longest wait worth retrying for (seconds). */
-  maxRateLimitRetries?: number
-  maxRetryAfterSeconds?: number
+  /** The lanes every request goes through; only tests of one request at a time go without. */
+  lanes?: GitHubLanes
   /** Retries of 5xx and network errors (octokit's retry plugin). */
   retries?: number
   /** The retry plugin waits (retry number)² times this (default 1000 ms); tests wait a few ms. */
@@ -22,34 +24,20 @@ export interface GitHubClientOptions {
 export type GitHubOctokit = InstanceType<typeof Octokit>
 export type GitHubOctokitClass = typeof Octokit
 
-interface ThrottledRequest {
-  method: string
-  url: string
-  request: { retryCount: number }
-}
+/** octokit's plugin-retry list, with 429: a rate limit is the lanes' to wait out, not a fault to retry. */
+const DO_NOT_RETRY = [400, 401, 403, 404, 410, 422, 429, 451]
 
 export function createOctokitClass(options: GitHubClientOptions): GitHubOctokitClass {
-  const maxRetries = options.maxRateLimitRetries ?? 2
-  const maxWait = options.maxRetryAfterSeconds ?? 60
   const log = options.log
-  // A rate-limited request is retried when the wait is short; otherwise it fails, and the
-  // caller's job (or the user's "check again") tries later instead of holding a request open.
-  const onLimit =
-    (kind: string) =>
-    (retryAfter: number, request: ThrottledRequest): boolean => {
-      const retry = request.request.retryCount < maxRetries && retryAfter <= maxWait
-      log.warn({ method: request.method, url: redactUrl(request.url), retryAfter, retry }, `GitHub ${kind} rate limit`)
-      return retry
-    }
   const logger = { debug: log.debug.bind(log), info: log.info.bind(log), warn: log.warn.bind(log), error: log.error.bind(log) }
   const Configured = Octokit.defaults({
     baseUrl: options.apiUrl,
     userAgent: 'oauth-to-app',
     log: logger,
-    throttle: { onRateLimit: onLimit('primary'), onSecondaryRateLimit: onLimit('secondary') },
-    retry: { retries: options.retries ?? 2, ...(options.retryAfterBaseMs === undefined ? {} : { retryAfterBaseValue: options.retryAfterBaseMs }) },
+    throttle: { enabled: false },
+    retry: { retries: options.retries ?? 2, doNotRetry: DO_NOT_RETRY, ...(options.retryAfterBaseMs === undefined ? {} : { retryAfterBaseValue: options.retryAfterBaseMs }) },
   })
-  return Configured.plugin((octokit) => {
+  const Logged = Configured.plugin((octokit) => {
     octokit.hook.wrap('request', async (request, endpoint) => {
       const started = performance.now()
       // The route for counting, the concrete URL for "which repository was it".
@@ -64,5 +52,15 @@ export function createOctokitClass(options: GitHubClientOptions): GitHubOctokitC
         throw error
       }
     })
+  })
+  const lanes = options.lanes
+  if (lanes === undefined) return Logged as GitHubOctokitClass
+  // The fetch is chosen per client, from its options: octokit's App builds an installation's
+  // client from the App's options plus `auth.installationId`, and sends the installation token
+  // request (POST /app/installations/{id}/access_tokens) with the App's JWT through that
+  // client's fetch, underneath every hook; the JWT puts it in the `app` lane.
+  return Logged.defaults((given: ConstructorParameters<typeof Octokit>[0] = {}) => {
+    const installationId = (given.auth as { installationId?: unknown } | undefined)?.installationId
+    return { ...given, request: { ...given.request, fetch: lanes.fetchFor(typeof installationId === 'number' ? installationId : undefined) } }
   }) as GitHubOctokitClass
 }

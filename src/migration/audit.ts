@@ -1,8 +1,10 @@
-import { sql, type Kysely } from 'kysely'
+import { sql, type Insertable, type Kysely } from 'kysely'
 import type { AuditEventTable, Database } from '../db/database.js'
 
-// The audit log's one way in and its check. appendAudit takes the caller's transaction, so an
-// event is written together with the change it records, or not at all.
+// The audit log's one way in, its sealing and its check. appendAudit takes the caller's
+// transaction, so an event is written together with the change it records, or not at all; it
+// takes no lock, so audited transactions run side by side. Sealing (sealAudit, run by the
+// service's sealer every moment and by audit:verify) then chains committed events in order.
 
 export type ActorKind = AuditEventTable['actor_kind']
 
@@ -47,62 +49,107 @@ function assertNoSecret(event: AuditEvent): void {
   if (SECRET.test(text)) throw new AuditSecretError(`audit event ${event.action} contains a token; tokens are never recorded`)
 }
 
-export async function appendAudit(db: Kysely<Database>, event: AuditEvent): Promise<{ id: number }> {
-  assertNoSecret(event)
+/** The columns of an event's row that the caller gives (the database sets the rest). */
+export function auditRow(event: AuditEvent): Insertable<AuditEventTable> {
   const t = event.target ?? {}
-  return db
-    .insertInto('app.audit_event')
-    .values({
-      actor_kind: event.actor.kind,
-      actor_github_id: event.actor.githubId ?? null,
-      actor_login: event.actor.login ?? null,
-      action: event.action,
-      owner_id: t.ownerId ?? null,
-      owner_login: t.ownerLogin ?? null,
-      repo_id: t.repoId ?? null,
-      repo_name: t.repoName ?? null,
-      hook_id: t.hookId ?? null,
-      installation_id: t.installationId ?? null,
-      outcome: event.outcome,
-      reason: event.reason ?? null,
-      request_id: event.requestId ?? null,
-      detail: JSON.stringify(event.detail ?? {}),
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow()
+  return {
+    actor_kind: event.actor.kind,
+    actor_github_id: event.actor.githubId ?? null,
+    actor_login: event.actor.login ?? null,
+    action: event.action,
+    owner_id: t.ownerId ?? null,
+    owner_login: t.ownerLogin ?? null,
+    repo_id: t.repoId ?? null,
+    repo_name: t.repoName ?? null,
+    hook_id: t.hookId ?? null,
+    installation_id: t.installationId ?? null,
+    outcome: event.outcome,
+    reason: event.reason ?? null,
+    request_id: event.requestId ?? null,
+    detail: JSON.stringify(event.detail ?? {}),
+  }
 }
 
-export type ChainCheck = { intact: true; events: number } | { intact: false; events: number; brokenAt: number; reason: string }
+export async function appendAudit(db: Kysely<Database>, event: AuditEvent): Promise<{ id: number }> {
+  assertNoSecret(event)
+  return db.insertInto('app.audit_event').values(auditRow(event)).returning('id').executeTakeFirstOrThrow()
+}
+
+export interface SealResult {
+  /** Events given their chain position and hash by this call. */
+  sealed: number
+  /** Events still awaiting theirs: written by transactions still open, or by one that began before one still open. */
+  pending: number
+  /** Another sealer had the turn, so this call sealed nothing. */
+  busy: boolean
+}
+
+/** How many events one call seals at most: one transaction's worth, a fraction of a second. */
+const SEAL_BATCH = 1000
 
 /**
- * Walks the chain in order and names the first event whose hash does not match its content
- * and predecessor, or whose predecessor is missing.
+ * Gives committed events their chain position and hash (app.audit_seal, in the database).
+ * Sealers take turns: across instances exactly one seals at a time, and a call that finds
+ * another sealing returns at once with `busy`.
+ */
+export async function sealAudit(db: Kysely<Database>, maxEvents = SEAL_BATCH): Promise<SealResult> {
+  const { rows } = await sql<{ sealed: number | null }>`select app.audit_seal(${maxEvents}::integer) as sealed`.execute(db)
+  const sealed = rows[0]!.sealed
+  const { rows: counted } = await sql<{ pending: number }>`select app.audit_pending() as pending`.execute(db)
+  const pending = counted[0]!.pending
+  return { sealed: sealed ?? 0, pending, busy: sealed === null }
+}
+
+/**
+ * Seals batch after batch until nothing is pending; while transactions still open hold events
+ * back (or another sealer has the turn), tries again every `pauseMs` for at most `waitMs`.
+ * Says what is left.
+ */
+export async function sealPending(db: Kysely<Database>, waitMs: number, options: { pauseMs?: number; batch?: number } = {}): Promise<SealResult> {
+  const until = Date.now() + waitMs
+  let sealed = 0
+  for (;;) {
+    const result = await sealAudit(db, options.batch)
+    sealed += result.sealed
+    if (result.pending === 0 || (result.sealed === 0 && Date.now() >= until)) return { ...result, sealed }
+    if (result.sealed === 0) await new Promise((resolve) => setTimeout(resolve, options.pauseMs ?? 10))
+  }
+}
+
+export type ChainCheck =
+  | { intact: true; events: number; pending: number }
+  | { intact: false; events: number; pending: number; brokenAt: number; reason: string }
+
+/**
+ * Walks the sealed events in chain order and names the first whose hash does not match its
+ * content and predecessor, or whose predecessor is missing; counts the events awaiting sealing.
  */
 export async function verifyAuditChain(db: Kysely<Database>): Promise<ChainCheck> {
-  const { rows } = await sql<{ events: number; id: number | null; reason: string | null }>`
+  const { rows } = await sql<{ events: number; pending: number; seq: number | null; reason: string | null }>`
     with checked as (
-      select e.id,
-        lag(e.id) over w as prev_id,
-        lag(e.hash) over w as prev_hash,
-        e.prev_hash as claimed_prev_hash,
-        e.hash,
-        sha256(e.prev_hash || convert_to(app.audit_canonical(e), 'UTF8')) as computed
-      from app.audit_event e
-      window w as (order by e.id)
+      select c.seq, c.event_id, e.id as found_id,
+        lag(c.seq) over w as prev_seq,
+        lag(c.hash) over w as prev_hash,
+        c.prev_hash as claimed_prev_hash,
+        c.hash,
+        sha256(c.prev_hash || convert_to(app.audit_canonical(e), 'UTF8')) as computed
+      from app.audit_chain c left join app.audit_event e on e.id = c.event_id
+      window w as (order by c.seq)
     ), broken as (
-      select id,
+      select seq,
         case
-          when id <> coalesce(prev_id, 0) + 1 then 'the event before it (#' || (coalesce(prev_id, 0) + 1) || ') is missing'
+          when seq <> coalesce(prev_seq, 0) + 1 then 'the event before it (#' || (coalesce(prev_seq, 0) + 1) || ') is missing'
+          when found_id is null then 'its event (id ' || event_id || ') is missing'
           when claimed_prev_hash <> coalesce(prev_hash, decode(repeat('00', 32), 'hex')) then 'its link to the event before it does not match'
           when computed <> hash then 'its content does not match its hash (changed after it was written)'
         end as reason
       from checked
     )
-    select (select count(*) from app.audit_event) as events, b.id, b.reason
+    select (select count(*) from app.audit_chain) as events, app.audit_pending() as pending, b.seq, b.reason
     from (select 1) one left join lateral (
-      select id, reason from broken where reason is not null order by id limit 1
+      select seq, reason from broken where reason is not null order by seq limit 1
     ) b on true`.execute(db)
   const row = rows[0]!
-  if (row.id === null) return { intact: true, events: row.events }
-  return { intact: false, events: row.events, brokenAt: row.id, reason: row.reason! }
+  if (row.seq === null) return { intact: true, events: row.events, pending: row.pending }
+  return { intact: false, events: row.events, pending: row.pending, brokenAt: row.seq, reason: row.reason! }
 }

@@ -11,6 +11,7 @@ import { claimState, type StatePayload } from './install-state.js'
 import { fromApi, recordInstallation, type ApiInstallation } from './installations.js'
 import { stillToInstall } from './install-link.js'
 import { loadBatch } from './plan-store.js'
+import type { RecordRefusal, RefusalKind } from './refusals.js'
 
 // The end of an install: GitHub sent the user back to the setup URL with an installation id,
 // which proves nothing by itself. It is believed only when the user's own token lists that
@@ -46,12 +47,14 @@ export async function verifySetup(
   pending: PendingSetup,
   jobs: SetupJobs,
   requestId?: string,
+  /** Where refusals go: counted per client by the web side; one event each by default. */
+  refuse: RecordRefusal = async (_kind, event) => void (await appendAudit(db, event)),
 ): Promise<SetupResult> {
   const actor: AuditActor = { kind: 'user', githubId: user.id, login: user.login }
   const stateRow = await db.selectFrom('app.install_state').selectAll().where('nonce', '=', pending.nonce).executeTakeFirst()
   const batch = stateRow === undefined ? undefined : await loadBatch(db, stateRow.batch_id)
-  const reject = async (status: 403 | 409, reason: string): Promise<SetupResult> => {
-    await appendAudit(db, {
+  const reject = async (kind: RefusalKind, status: 403 | 409, reason: string): Promise<SetupResult> => {
+    await refuse(kind, {
       actor,
       action: 'installation_rejected',
       target: { ownerId: pending.ownerId, ...(batch === undefined ? {} : { ownerLogin: batch.owner_login }), installationId: pending.installationId },
@@ -61,13 +64,13 @@ export async function verifySetup(
     })
     return { kind: 'rejected', status, reason }
   }
-  if (stateRow === undefined || batch === undefined) return reject(409, 'This installation link belongs to a plan that was made again since. Start again from your migration page.')
+  if (stateRow === undefined || batch === undefined) return reject('replanned', 409, 'This installation link belongs to a plan that was made again since. Start again from your migration page.')
   if (user.id !== pending.userId) {
-    return reject(403, `You are signed in on GitHub as ${user.login}, but this installation was started by another account.`)
+    return reject('other_account', 403, `You are signed in on GitHub as ${user.login}, but this installation was started by another account.`)
   }
   if (stateRow.used_at !== null) {
     if (batch.installation_id === pending.installationId) return { kind: 'already', ownerLogin: batch.owner_login }
-    return reject(409, 'This installation link was already used.')
+    return reject('used_link', 409, 'This installation link was already used.')
   }
   let mine: ApiInstallation[]
   try {
@@ -78,10 +81,10 @@ export async function verifySetup(
   }
   const found = mine.find((i) => i.id === pending.installationId)
   if (found === undefined) {
-    return reject(403, `GitHub does not list installation ${pending.installationId} among the installations you can reach.`)
+    return reject('not_listed', 403, `GitHub does not list installation ${pending.installationId} among the installations you can reach.`)
   }
   if (found.account?.id !== pending.ownerId) {
-    return reject(403, `Installation ${pending.installationId} is on ${found.account?.login ?? 'another account'}, not on ${batch.owner_login}.`)
+    return reject('other_owner', 403, `Installation ${pending.installationId} is on ${found.account?.login ?? 'another account'}, not on ${batch.owner_login}.`)
   }
   const installation = fromApi(found, batch.owner_login)
   // A batch larger than one link: the rest goes in through the API, queued with the

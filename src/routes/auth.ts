@@ -141,7 +141,7 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, { g
     }
     // Verified before anyone is signed in: a check that fails leaves the session as it was.
     const jobs: SetupJobs = { addRepos: (trx, job) => app.queue.send(trx, 'add-repos', job), coverage: (trx, job, options) => app.queue.send(trx, 'coverage', job, options) }
-    const result = await verifySetup(app.db, github, octokit, user, pending.setup, jobs, request.id)
+    const result = await verifySetup(app.db, github, octokit, user, pending.setup, jobs, request.id, app.refusalsOf(request))
     if (result.kind === 'rejected') throw new HttpError(result.status, result.reason)
     // Nothing recorded, nothing spent: "Look again" on the migration page finds the installation as the App.
     if (result.kind === 'unanswered') return unanswered('we checked your installation with GitHub', '/migrate', 'Your migration')

@@ -3,6 +3,7 @@ import { sql } from 'kysely'
 import type { GitHubClients } from '../github/clients.js'
 import { orgOwners } from '../migration/approvers.js'
 import { appendAudit } from '../migration/audit.js'
+import type { RefusalKind } from '../migration/refusals.js'
 import { claimState, readState, type StateKey } from '../migration/install-state.js'
 import { HttpError } from '../plugins/error-handler.js'
 import { authorizeOnGitHub, viewerOf } from './auth.js'
@@ -38,10 +39,14 @@ export const setupRoutes: FastifyPluginAsync<SetupRoutesOptions> = async (app, {
       return reply.view('setup-received.eta', { title: action === 'request' ? 'Request sent' : 'Installation received', action, signedIn: viewerOf(request) !== undefined })
     }
     const viewer = viewerOf(request)
-    /** Every refusal is on the record (never the state itself: it is as good as a password until used). */
-    const reject = async (status: number, reason: string, target: { ownerId?: number; ownerLogin?: string }): Promise<never> => {
+    /**
+     * Every refusal is on the record, counted per client so a flood cannot grow the log without
+     * bound (never the state itself: it is as good as a password until used).
+     */
+    const refuse = app.refusalsOf(request)
+    const reject = async (kind: RefusalKind, status: number, reason: string, target: { ownerId?: number; ownerLogin?: string }): Promise<never> => {
       const installationId = Number(installationParam)
-      await appendAudit(app.db, {
+      await refuse(kind, {
         actor: viewer === undefined ? { kind: 'user' } : { kind: 'user', githubId: viewer.id, login: viewer.login },
         action: 'installation_rejected',
         target: { ...target, ...(Number.isSafeInteger(installationId) && installationId > 0 ? { installationId } : {}) },
@@ -54,9 +59,11 @@ export const setupRoutes: FastifyPluginAsync<SetupRoutesOptions> = async (app, {
     }
     const read = readState(stateKey, state)
     if (!read.ok) {
+      const expired = read.reason === 'expired'
       return reject(
+        expired ? 'expired_link' : 'unknown_link',
         400,
-        read.reason === 'expired'
+        expired
           ? 'This installation link has expired. Start again from your migration page.'
           : 'This installation link was not made by this service. Start again from your migration page.',
         {},
@@ -70,16 +77,16 @@ export const setupRoutes: FastifyPluginAsync<SetupRoutesOptions> = async (app, {
       .where('s.nonce', '=', payload.nonce)
       .executeTakeFirst()
     if (row === undefined) {
-      return reject(409, 'This installation link belongs to a plan that was made again since. Start again from your migration page.', { ownerId: payload.ownerId })
+      return reject('replanned', 409, 'This installation link belongs to a plan that was made again since. Start again from your migration page.', { ownerId: payload.ownerId })
     }
     const target = { ownerId: payload.ownerId, ownerLogin: row.owner_login }
     if (viewer !== undefined && viewer.id !== payload.userId) {
-      return reject(403, `You are signed in as ${viewer.login}, but this installation was started by another account. Sign out, and sign in as that account.`, target)
+      return reject('other_account', 403, `You are signed in as ${viewer.login}, but this installation was started by another account. Sign out, and sign in as that account.`, target)
     }
     const usedAgain = 'This installation link was already used. Your migration page shows where things stand.'
 
     if (action === 'request') {
-      if (viewer === undefined) return reject(401, 'Your session has ended. Sign in again: your migration page shows whether your request reached GitHub.', target)
+      if (viewer === undefined) return reject('signed_out', 401, 'Your session has ended. Sign in again: your migration page shows whether your request reached GitHub.', target)
       const approvers = await orgOwners(app.db, github, viewer.id, row.owner_login)
       const recorded = await app.db.transaction().execute(async (trx) => {
         if (!(await claimState(trx, payload.nonce))) return false
@@ -95,15 +102,15 @@ export const setupRoutes: FastifyPluginAsync<SetupRoutesOptions> = async (app, {
         })
         return true
       })
-      if (!recorded) return reject(409, usedAgain, target)
+      if (!recorded) return reject('used_link', 409, usedAgain, target)
       return reply.redirect(`/migrate#owner-${row.owner_login}`, 303)
     }
 
     const installationId = Number(installationParam)
-    if (!Number.isSafeInteger(installationId) || installationId <= 0) return reject(400, 'GitHub sent no valid installation id. Start again from your migration page.', target)
+    if (!Number.isSafeInteger(installationId) || installationId <= 0) return reject('no_installation_id', 400, 'GitHub sent no valid installation id. Start again from your migration page.', target)
     // Used already: a reload, a second tab or a double click of the same install goes on to
     // land where the first did (the check on GitHub still decides who may); anything else is a replay.
-    if (row.used_at !== null && row.installation_id !== installationId) return reject(409, usedAgain, target)
+    if (row.used_at !== null && row.installation_id !== installationId) return reject('used_link', 409, usedAgain, target)
     return authorizeOnGitHub(request, reply, github, publicUrl, { ...payload, installationId, setupAction: action as 'install' | 'update' })
   })
 }

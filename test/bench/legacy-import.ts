@@ -34,7 +34,7 @@ function psqlCopy(url: string, table: string, file: string): number {
   return performance.now() - started
 }
 
-async function freshDatabase(adminUrl: string, name: string): Promise<string> {
+export async function freshDatabase(adminUrl: string, name: string): Promise<string> {
   const admin = new pg.Client({ connectionString: adminUrl })
   await admin.connect()
   await admin.query(`drop database if exists ${name} with (force)`)

@@ -4,20 +4,29 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { databaseUrlFrom } from '../../src/config.js'
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded-postgres.js'
+import { auditAppendReport, benchAuditAppend, type AuditAppendFigures } from './audit-append.js'
+import { benchGitHubLanes, githubLanesReport } from './github-lanes.js'
 import { benchLegacyImport } from './legacy-import.js'
 import { benchPlanProgress, planReport } from './plan-progress.js'
 import { benchSimulator, simulatorReport } from './simulator.js'
+import { benchCrowd } from './crowd.js'
 
-// `npm run bench [-- --only legacy-import|simulator|plan] [--rows N]`: benchmarks. legacy-import
-// and plan run on DATABASE_URL or an embedded Postgres; the simulator needs no database. Exits
-// non-zero when any benchmark misses its target.
+// `npm run bench [-- --only legacy-import|simulator|audit|crowd|github-lanes|plan] [--rows N] [--seconds N]`:
+// benchmarks. legacy-import, audit, crowd, github-lanes and plan run on DATABASE_URL or an embedded
+// Postgres (audit on two: fsync off, as tests run it, and on, as a server does); the simulator
+// needs no database. Exits non-zero when any benchmark misses its target.
 
 const root = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../..' : '../..', import.meta.url))
-const BENCHMARKS = ['legacy-import', 'simulator', 'plan'] as const
-const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, only: { type: 'string' } } })
+const BENCHMARKS = ['legacy-import', 'simulator', 'audit', 'crowd', 'github-lanes', 'plan'] as const
+const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, seconds: { type: 'string', default: '5' }, only: { type: 'string' } } })
 const rows = Number(values.rows)
 if (!Number.isInteger(rows) || rows < 1) {
   process.stderr.write('--rows must be a positive whole number\n')
+  process.exit(2)
+}
+const seconds = Number(values.seconds)
+if (!Number.isFinite(seconds) || seconds <= 0) {
+  process.stderr.write('--seconds must be a positive number\n')
   process.exit(2)
 }
 if (values.only !== undefined && !(BENCHMARKS as readonly string[]).includes(values.only)) {
@@ -29,16 +38,16 @@ const runs = (name: (typeof BENCHMARKS)[number]): boolean => values.only === und
 const workDir = path.join(root, '.data', 'bench')
 await mkdir(workDir, { recursive: true })
 
-/** DATABASE_URL, or an embedded Postgres for the benchmark, stopped after it. */
-async function withPostgres(run: (url: string) => Promise<void>): Promise<void> {
+/** Runs `bench` on DATABASE_URL, or on an embedded Postgres of its own, removed after it. */
+async function withDatabase(name: string, bench: (url: string) => Promise<void>): Promise<void> {
   let embedded: EmbeddedPostgres | undefined
   let url = databaseUrlFrom()
   if (url === undefined) {
-    embedded = await startEmbeddedPostgres({ dataDir: path.join(workDir, 'postgres'), persistent: false })
+    embedded = await startEmbeddedPostgres({ dataDir: path.join(workDir, `postgres-${name}`), persistent: false })
     url = embedded.url
   }
   try {
-    await run(url)
+    await bench(url)
   } finally {
     await embedded?.stop()
   }
@@ -67,8 +76,52 @@ async function legacyImport(url: string): Promise<void> {
   }
 }
 
+async function githubLanes(url: string): Promise<void> {
+  const { text, ok } = githubLanesReport(await benchGitHubLanes(url))
+  process.stdout.write(text)
+  if (!ok) process.exitCode = 1
+}
+
 async function simulator(): Promise<void> {
   const { text, ok } = simulatorReport(await benchSimulator(workDir))
+  process.stdout.write(text)
+  if (!ok) process.exitCode = 1
+}
+
+async function crowd(url: string): Promise<void> {
+  const f = await benchCrowd(url)
+  const ms = (n: number): string => `${Math.round(n).toLocaleString('en-US')} ms`
+  process.stdout.write(
+    [
+      `crowd: ${f.users} users planning at once through ${f.instances} instances on one database (simulator: 1 request in flight per credential, 20 ms latency)`,
+      `  all planned in ${ms(f.wallMs)}; per user, first page to finished plan: p50 ${ms(f.planP50Ms)}, p99 ${ms(f.planP99Ms)}`,
+      `  pages ${f.pages}, 5xx ${f.serverErrors} (target 0); GitHub requests ${f.githubRequests}`,
+      `  breaches counted by the simulator: ${f.breaches.total} (concurrent ${f.breaches.concurrent}, writes ${f.breaches.writes}, quota ${f.breaches.quota}) (target 0)`,
+      '',
+    ].join('\n'),
+  )
+  if (f.serverErrors > 0 || f.breaches.total > 0) process.exitCode = 1
+}
+
+async function auditAppend(): Promise<void> {
+  const figures: AuditAppendFigures[] = []
+  const url = databaseUrlFrom()
+  if (url !== undefined) figures.push(await benchAuditAppend(url, { seconds }))
+  else {
+    // persistent: false starts Postgres with fsync off, as tests do; persistent: true, as a server runs.
+    for (const persistent of [false, true]) {
+      const dataDir = path.join(workDir, `postgres-audit-${persistent ? 'fsync' : 'nofsync'}`)
+      await rm(dataDir, { recursive: true, force: true })
+      const embedded = await startEmbeddedPostgres({ dataDir, persistent })
+      try {
+        figures.push(await benchAuditAppend(embedded.url, { seconds }))
+      } finally {
+        await embedded.stop()
+        await rm(dataDir, { recursive: true, force: true })
+      }
+    }
+  }
+  const { text, ok } = auditAppendReport(figures)
   process.stdout.write(text)
   if (!ok) process.exitCode = 1
 }
@@ -79,6 +132,9 @@ async function plan(url: string): Promise<void> {
   if (!ok) process.exitCode = 1
 }
 
-if (runs('legacy-import')) await withPostgres(legacyImport)
+if (runs('legacy-import')) await withDatabase('legacy-import', legacyImport)
 if (runs('simulator')) await simulator()
-if (runs('plan')) await withPostgres(plan)
+if (runs('audit')) await auditAppend()
+if (runs('crowd')) await withDatabase('crowd', crowd)
+if (runs('github-lanes')) await withDatabase('github-lanes', githubLanes)
+if (runs('plan')) await withDatabase('plan', plan)

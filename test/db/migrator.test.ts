@@ -17,15 +17,19 @@ t.test('from empty, every migration applies and a re-run does nothing', async (t
   t.same(first.map((r) => r.status), first.map(() => 'Success'))
   t.ok(first.length >= 2)
   t.same((await tables(tdb.db)).filter((n) => !n.includes('kysely')), [
+    'app.audit_chain',
     'app.audit_event',
     'app.background_work',
     'app.batch',
     'app.batch_org_hook',
     'app.batch_repo',
+    'app.github_lane',
     'app.install_state',
     'app.installation',
     'app.inventory',
     'app.legacy_import',
+    'app.rate_limit',
+    'app.refusal_tally',
     'app.session',
     'app.webhook_delivery',
     'legacy.oauth_users',

@@ -25,22 +25,18 @@ t.test('requests are logged with method, URL, status and time, never a token', a
   t.notMatch(JSON.stringify(lines()), /gho_legacy_mona_0001/, 'the token is in no log line')
 })
 
-t.test('rate limits: a short secondary wait is retried, a long primary one is not', async (t) => {
+t.test("GitHub's 5xx are retried a bounded number of times; a rate limit is not: the lanes wait it out", async (t) => {
   const sim = await startSimulator(t)
-  const { log, lines } = capture()
-  const GitHub = createOctokitClass({ apiUrl: sim.apiUrl, log: log as never, retries: 0 })
+  const { log } = capture()
+  const GitHub = createOctokitClass({ apiUrl: sim.apiUrl, log: log as never, retries: 2, retryAfterBaseMs: 1 })
   const octokit = new GitHub({ auth: 'gho_legacy_mona_0001' })
+  const tries = (): number => sim.state.apiLog.filter((e) => e.path === '/user').length
 
-  // One request in flight per token: the second of two at once is refused with a one-second
-  // retry-after, waits, and succeeds.
-  sim.state.limits.concurrentPerToken = 1
-  sim.state.faults.latencyMs = 50
-  const both = await Promise.all([octokit.request('GET /user'), octokit.request('GET /user/repos')])
-  t.same(both.map((r) => r.status), [200, 200])
-  t.match(lines().find((l) => l['msg'] === 'GitHub secondary rate limit'), { retryAfter: 1, retry: true })
+  sim.state.faults.errors = [{ method: '*', pattern: 'GET /user', status: 502, rate: 1 }]
+  await t.rejects(octokit.request('GET /user'), { status: 502 } as never)
+  t.equal(tries(), 3, 'tried three times in all')
 
-  sim.state.limits.hourlyQuota = 1
-  await t.rejects(octokit.request('GET /user'), { status: 403 } as never)
-  const warnings = lines().filter((l) => String(l['msg']).includes('rate limit'))
-  t.match(warnings.at(-1), { msg: 'GitHub primary rate limit', retry: false })
+  sim.state.faults.errors = [{ method: '*', pattern: 'GET /user', status: 429, rate: 1 }]
+  await t.rejects(octokit.request('GET /user'), { status: 429 } as never)
+  t.equal(tries(), 4, 'a 429 once: octokit does not retry it on its own')
 })

@@ -7,6 +7,7 @@ import { createOctokitClass } from '../../src/github/octokit.js'
 import type { Test } from 'tap'
 import { importLegacyCsv } from '../../src/legacy/import.js'
 import { legacyCsvFromWorld } from '../../src/legacy/world-seed.js'
+import type { GitHubConfig } from '../../src/config.js'
 import type { ServerOptions } from '../../src/server.js'
 import type { World } from '../../src/simulator/world.js'
 import { testDatabase, type TestDatabase } from './database.js'
@@ -25,22 +26,7 @@ export async function serviceWithGitHub(t: Test, world: World = demoWorld(), ove
   const tdb = await testDatabase(t)
   const seeded = await importLegacyCsv(tdb.pool, Readable.from([legacyCsvFromWorld(world)]), { fileName: 'world', onProblem: () => {} })
   if (seeded.status !== 'imported') throw new Error("the test world's legacy registrations are invalid")
-  const app = await testServer(t, tdb, {
-    publicUrl: 'http://localhost:3000',
-    github: {
-      webUrl: sim.url,
-      apiUrl: sim.apiUrl,
-      appId: world.app.id,
-      appSlug: world.app.slug,
-      clientId: world.app.client_id,
-      clientSecret: world.app.client_secret,
-      privateKey: sim.privateKey,
-      webhookSecret: world.app.webhook_secret,
-    },
-    // GitHub's failures are retried as in production, but a few ms apart.
-    githubRetryAfterBaseMs: 5,
-    ...overrides,
-  })
+  const app = await serviceInstance(t, sim, tdb, overrides)
   // Teardowns run last first: before the service closes, the jobs a test left (a coverage check
   // its last click asked for) run out, or a worker fetching one as pg-boss stops would run it
   // on a closed pool.
@@ -64,21 +50,44 @@ async function jobsRunOut(tdb: TestDatabase, timeoutMs = 5_000): Promise<void> {
   }
 }
 
+/** One instance of the service on `tdb` against `sim`, configured as serviceWithGitHub's. */
+async function serviceInstance(t: Test, sim: StartedSimulator, tdb: TestDatabase, overrides: Partial<ServerOptions>): Promise<FastifyInstance> {
+  return testServer(t, tdb, {
+    publicUrl: 'http://localhost:3000',
+    github: {
+      ...githubConfigOf(sim),
+      // Writes of one credential spaced as in production, but a few ms apart.
+      writeSpacingMs: 5,
+    },
+    // GitHub's failures are retried as in production, but a few ms apart.
+    githubRetryAfterBaseMs: 5,
+    ...overrides,
+    // GitHub's seconds and minutes of rate-limit waits are a few ms here, whatever else a test tunes.
+    githubLanes: { retryAfterUnitMs: 5, secondaryParkMs: 20, maxSecondaryParkMs: 200, ...overrides.githubLanes },
+  })
+}
+
+/** A second instance of `service`'s service: the same database and simulated GitHub, lanes and pools of its own. */
+export function anotherInstance(t: Test, service: Service, overrides: Partial<ServerOptions> = {}): Promise<FastifyInstance> {
+  return serviceInstance(t, service.sim, service.tdb, overrides)
+}
+
+function githubConfigOf(sim: StartedSimulator): GitHubConfig {
+  const app = sim.state.app
+  return {
+    webUrl: sim.url,
+    apiUrl: sim.apiUrl,
+    appId: app.id,
+    appSlug: app.slug,
+    clientId: app.client_id,
+    clientSecret: app.client_secret,
+    privateKey: sim.privateKey,
+    webhookSecret: app.webhook_secret,
+  }
+}
+
 /** The service's ways to GitHub, for tests that call the domain directly; quiet, retrying as told. */
 export function githubClientsOf(service: Pick<Service, 'sim'>, options: { retries?: number } = {}): GitHubClients {
   const { sim } = service
-  const app = sim.state.app
-  return createGitHubClients(
-    {
-      webUrl: sim.url,
-      apiUrl: sim.apiUrl,
-      appId: app.id,
-      appSlug: app.slug,
-      clientId: app.client_id,
-      clientSecret: app.client_secret,
-      privateKey: sim.privateKey,
-      webhookSecret: app.webhook_secret,
-    },
-    createOctokitClass({ apiUrl: sim.apiUrl, log: pino({ level: 'silent' }), ...options }),
-  )
+  return createGitHubClients(githubConfigOf(sim), createOctokitClass({ apiUrl: sim.apiUrl, log: pino({ level: 'silent' }), ...options }))
 }

@@ -4,7 +4,7 @@ import pg from 'pg'
 import t from 'tap'
 import { connect } from '../../src/db/connect.js'
 import { migrateToLatest } from '../../src/db/migrator.js'
-import { appendAudit, verifyAuditChain, type AuditEvent } from '../../src/migration/audit.js'
+import { appendAudit, sealAudit, sealPending, verifyAuditChain, type AuditEvent } from '../../src/migration/audit.js'
 import { testDatabase, withDatabase, type TestDatabase } from '../helpers/database.js'
 
 const signIn: AuditEvent = {
@@ -40,18 +40,38 @@ async function asSuperuserWithoutTriggers(tdb: TestDatabase, statement: string):
   }
 }
 
-t.test('events get consecutive ids, times, and a chain that verifies', async (t) => {
+/** Each event in the order written, with its place in the chain (null until sealed). */
+async function chained(tdb: TestDatabase): Promise<{ id: number; action: string; seq: number | null; prev_hash: Buffer | null; hash: Buffer | null }[]> {
+  return tdb.db
+    .selectFrom('app.audit_event as e')
+    .leftJoin('app.audit_chain as c', 'c.event_id', 'e.id')
+    .select(['e.id', 'e.action', 'c.seq', 'c.prev_hash', 'c.hash'])
+    .orderBy('e.id')
+    .execute()
+}
+
+/** Seals every event (waiting out other tests' transactions on the same server) and checks the chain. */
+async function sealedCheck(tdb: TestDatabase): Promise<Awaited<ReturnType<typeof verifyAuditChain>>> {
+  await sealPending(tdb.db, 10_000)
+  return verifyAuditChain(tdb.db)
+}
+
+t.test('events are readable at once in the order written, then sealed into a chain that verifies', async (t) => {
   const tdb = await testDatabase(t)
-  t.same(await verifyAuditChain(tdb.db), { intact: true, events: 0 }, 'an empty log is intact')
+  t.same(await verifyAuditChain(tdb.db), { intact: true, events: 0, pending: 0 }, 'an empty log is intact')
   const first = await appendAudit(tdb.db, signIn)
   await append(tdb, 3)
   t.equal(first.id, 1)
-  const rows = await tdb.db.selectFrom('app.audit_event').selectAll().orderBy('id').execute()
-  t.same(rows.map((r) => r.id), [1, 2, 3, 4])
+  t.same((await chained(tdb)).map((r) => [r.id, r.action, r.seq, r.hash]), [[1, 'sign_in', null, null], [2, 'hook_removed', null, null], [3, 'hook_removed', null, null], [4, 'hook_removed', null, null]])
+  t.same(await verifyAuditChain(tdb.db), { intact: true, events: 0, pending: 4 }, 'unsealed events are counted, not checked')
+
+  t.same(await sealedCheck(tdb), { intact: true, events: 4, pending: 0 })
+  const rows = await chained(tdb)
+  t.same(rows.map((r) => r.seq), [1, 2, 3, 4], 'sealed in the order written')
   t.same(rows[0]!.prev_hash, Buffer.alloc(32), 'the first event links to zeros')
   t.same(rows[1]!.prev_hash, rows[0]!.hash, 'each event links to the one before')
-  t.match(rows[1], { actor_kind: 'user', actor_github_id: 1, actor_login: 'mona', owner_login: 'acme', repo_id: 1100, hook_id: 5100, installation_id: 7, outcome: 'removed', detail: { attempt: 1 } })
-  t.same(await verifyAuditChain(tdb.db), { intact: true, events: 4 })
+  t.match(await tdb.db.selectFrom('app.audit_event').selectAll().where('id', '=', 2).executeTakeFirst(), { actor_kind: 'user', actor_github_id: 1, actor_login: 'mona', owner_login: 'acme', repo_id: 1100, hook_id: 5100, installation_id: 7, outcome: 'removed', detail: { attempt: 1 } })
+  t.same(await sealAudit(tdb.db), { sealed: 0, pending: 0, busy: false }, 'nothing left to seal')
 })
 
 t.test('concurrent writers still make one chain', async (t) => {
@@ -66,7 +86,7 @@ t.test('concurrent writers still make one chain', async (t) => {
       }),
     ),
   )
-  t.same(await verifyAuditChain(tdb.db), { intact: true, events: 20 })
+  t.same(await sealedCheck(tdb), { intact: true, events: 20, pending: 0 })
 })
 
 t.test('an event rolled back with its transaction leaves no trace', async (t) => {
@@ -79,18 +99,69 @@ t.test('an event rolled back with its transaction leaves no trace', async (t) =>
     }),
   )
   await appendAudit(tdb.db, { ...signIn, action: 'sign_out' })
-  const actions = (await tdb.db.selectFrom('app.audit_event').select(['id', 'action']).orderBy('id').execute())
-  t.same(actions, [{ id: 1, action: 'sign_in' }, { id: 2, action: 'sign_out' }])
-  t.same(await verifyAuditChain(tdb.db), { intact: true, events: 2 })
+  t.same(await sealedCheck(tdb), { intact: true, events: 2, pending: 0 })
+  const actions = (await chained(tdb)).map((r) => ({ seq: r.seq, action: r.action }))
+  t.same(actions, [{ seq: 1, action: 'sign_in' }, { seq: 2, action: 'sign_out' }], 'no gap in the chain where the event was rolled back')
 })
 
-t.test('UPDATE, DELETE and TRUNCATE are refused, even to a superuser', async (t) => {
+t.test('an event waits for every transaction that began before its own, then takes its place after theirs', async (t) => {
   const tdb = await testDatabase(t)
-  await append(tdb, 2)
-  for (const statement of ["update app.audit_event set reason = 'nothing happened'", 'delete from app.audit_event', 'truncate app.audit_event']) {
-    await t.rejects(sql.raw(statement).execute(tdb.db), { message: /append-only/ }, statement)
+  const older = new pg.Client({ connectionString: tdb.url })
+  await older.connect()
+  t.teardown(() => older.end())
+  await older.query('begin')
+  await older.query("insert into app.audit_event (actor_kind, action, outcome) values ('system', 'begun_first', 'ok')")
+  await appendAudit(tdb.db, { ...signIn, action: 'committed_first' })
+
+  t.same(await sealAudit(tdb.db), { sealed: 0, pending: 1, busy: false }, 'held back while the older transaction is open')
+  t.same(await verifyAuditChain(tdb.db), { intact: true, events: 0, pending: 1 })
+  await older.query('commit')
+  t.same(await sealedCheck(tdb), { intact: true, events: 2, pending: 0 })
+  const rows = (await chained(tdb)).map((r) => ({ seq: r.seq, action: r.action })).sort((a, b) => a.seq! - b.seq!)
+  t.same(rows, [{ seq: 1, action: 'begun_first' }, { seq: 2, action: 'committed_first' }], 'chained in order of the transactions that wrote them')
+})
+
+t.test('one sealer at a time: another finds it busy, and many at once seal each event once', async (t) => {
+  const tdb = await testDatabase(t)
+  await append(tdb, 5)
+  const holder = new pg.Client({ connectionString: tdb.url })
+  await holder.connect()
+  t.teardown(() => holder.end())
+  await holder.query('begin')
+  await holder.query("select pg_advisory_xact_lock(hashtext('oauth-to-app audit seal'))")
+  t.same(await sealAudit(tdb.db), { sealed: 0, pending: 5, busy: true })
+  await holder.query('commit')
+
+  // Other tests' transactions on this server may hold sealing back for a moment.
+  let some = await sealAudit(tdb.db, 2)
+  while (some.sealed === 0) some = await sealAudit(tdb.db, 2)
+  t.same(some, { sealed: 2, pending: 3, busy: false }, 'at most the batch asked for')
+  await append(tdb, 40)
+  const sealers = Array.from({ length: 4 }, () => connect(tdb.url, { max: 2 }))
+  t.teardown(() => Promise.all(sealers.map((s) => s.close())))
+  const results = await Promise.all(sealers.flatMap((s) => [sealPending(s.db, 10_000, { pauseMs: 1 }), sealPending(s.db, 10_000, { pauseMs: 1 })]))
+  t.equal(results.reduce((sum, r) => sum + r.sealed, 0), 43, 'every event sealed exactly once')
+  t.same(await verifyAuditChain(tdb.db), { intact: true, events: 45, pending: 0 })
+})
+
+t.test('UPDATE, DELETE and TRUNCATE of events and of their chain are refused, even to a superuser', async (t) => {
+  const tdb = await testDatabase(t)
+  await append(tdb, 3)
+  const refused = ["update app.audit_event set reason = 'nothing happened'", 'delete from app.audit_event', 'truncate app.audit_event']
+  for (const statement of refused) {
+    await t.rejects(sql.raw(statement).execute(tdb.db), { message: /append-only/ }, `unsealed: ${statement}`)
   }
-  t.same(await verifyAuditChain(tdb.db), { intact: true, events: 2 })
+  await t.rejects(sql`insert into app.audit_chain (seq, event_id) values (2, 2)`.execute(tdb.db), { message: /position 2 does not follow the last one/ }, 'a position out of turn')
+  // Sealing by hand takes the position asked for; the link and hash are the database's, not the caller's.
+  await sql`insert into app.audit_chain (seq, event_id, prev_hash, hash) values (1, 1, sha256('forged'), sha256('forged'))`.execute(tdb.db)
+  await t.rejects(sql`insert into app.audit_chain (seq, event_id) values (2, 1)`.execute(tdb.db), { message: /duplicate key/ }, 'an event sealed twice')
+  t.same(await sealedCheck(tdb), { intact: true, events: 3, pending: 0 })
+
+  const chain = ["update app.audit_chain set hash = sha256('forged')", 'update app.audit_chain set seq = seq + 10', 'delete from app.audit_chain', 'truncate app.audit_chain']
+  for (const statement of [...refused, ...chain]) {
+    await t.rejects(sql.raw(statement).execute(tdb.db), { message: /append-only/ }, `sealed: ${statement}`)
+  }
+  t.same(await verifyAuditChain(tdb.db), { intact: true, events: 3, pending: 0 })
 })
 
 t.test('the role that owns the tables may not UPDATE, DELETE or TRUNCATE either', async (t) => {
@@ -111,29 +182,43 @@ t.test('the role that owns the tables may not UPDATE, DELETE or TRUNCATE either'
   for (const statement of ["update app.audit_event set reason = 'x'", 'delete from app.audit_event', 'truncate app.audit_event']) {
     await t.rejects(sql.raw(statement).execute(owner.db), { message: /permission denied/ }, statement)
   }
+  t.same(await sealAudit(owner.db), { sealed: 1, pending: 0, busy: false }, 'it seals')
+  for (const statement of ["update app.audit_chain set hash = sha256('x')", 'delete from app.audit_chain', 'truncate app.audit_chain']) {
+    await t.rejects(sql.raw(statement).execute(owner.db), { message: /permission denied/ }, statement)
+  }
   await owner.close()
-  t.same(await verifyAuditChain(tdb.db), { intact: true, events: 1 })
+  t.same(await verifyAuditChain(tdb.db), { intact: true, events: 1, pending: 0 })
 })
 
 t.test('tampering by a superuser is found, at the first broken event', async (t) => {
   const changed = await testDatabase(t)
   await append(changed, 5)
+  await sealPending(changed.db, 10_000)
   await asSuperuserWithoutTriggers(changed, "update app.audit_event set reason = 'nothing was removed' where id = 3")
-  t.same(await verifyAuditChain(changed.db), { intact: false, events: 5, brokenAt: 3, reason: 'its content does not match its hash (changed after it was written)' })
+  t.same(await verifyAuditChain(changed.db), { intact: false, events: 5, pending: 0, brokenAt: 3, reason: 'its content does not match its hash (changed after it was written)' })
 
   const removed = await testDatabase(t)
   await append(removed, 5)
+  await sealPending(removed.db, 10_000)
   await asSuperuserWithoutTriggers(removed, 'delete from app.audit_event where id = 2')
-  t.same(await verifyAuditChain(removed.db), { intact: false, events: 4, brokenAt: 3, reason: 'the event before it (#2) is missing' })
+  t.same(await verifyAuditChain(removed.db), { intact: false, events: 5, pending: 0, brokenAt: 2, reason: 'its event (id 2) is missing' })
+
+  const unchained = await testDatabase(t)
+  await append(unchained, 5)
+  await sealPending(unchained.db, 10_000)
+  await asSuperuserWithoutTriggers(unchained, 'delete from app.audit_chain where seq = 2')
+  t.same(await verifyAuditChain(unchained.db), { intact: false, events: 4, pending: 0, brokenAt: 3, reason: 'the event before it (#2) is missing' })
 
   const relinked = await testDatabase(t)
   await append(relinked, 3)
-  await asSuperuserWithoutTriggers(relinked, "update app.audit_event set prev_hash = sha256('forged') where id = 2")
-  t.same(await verifyAuditChain(relinked.db), { intact: false, events: 3, brokenAt: 2, reason: 'its link to the event before it does not match' })
+  await sealPending(relinked.db, 10_000)
+  await asSuperuserWithoutTriggers(relinked, "update app.audit_chain set prev_hash = sha256('forged') where seq = 2")
+  t.same(await verifyAuditChain(relinked.db), { intact: false, events: 3, pending: 0, brokenAt: 2, reason: 'its link to the event before it does not match' })
 
   const first = await testDatabase(t)
   await append(first, 2)
-  await asSuperuserWithoutTriggers(first, 'delete from app.audit_event where id = 1')
+  await sealPending(first.db, 10_000)
+  await asSuperuserWithoutTriggers(first, 'delete from app.audit_chain where seq = 1')
   t.match(await verifyAuditChain(first.db), { intact: false, brokenAt: 2, reason: 'the event before it (#1) is missing' })
 })
 
@@ -145,5 +230,5 @@ t.test('an event carrying a token is refused before it reaches the log', async (
     await t.rejects(appendAudit(tdb.db, { ...signIn, detail: { oops: `token ${token}` } }), { name: 'AuditSecretError' })
   }
   await t.rejects(appendAudit(tdb.db, { ...signIn, reason: 'gho_legacy_mona_0001 was used' }), { name: 'AuditSecretError' })
-  t.same(await verifyAuditChain(tdb.db), { intact: true, events: 0 })
+  t.same(await verifyAuditChain(tdb.db), { intact: true, events: 0, pending: 0 })
 })

@@ -56,9 +56,21 @@ t.test('the cookie is HttpOnly, SameSite=Lax, and Secure outside local developme
   const cookie = res.cookies.find((c) => c.name === SESSION_COOKIE)!
   t.match(cookie, { httpOnly: true, sameSite: 'Lax', path: '/' })
   t.notOk(cookie.secure)
-  const production = await app(t, tdb, { secureCookies: true, trustProxy: true })
+  const production = await app(t, tdb, { secureCookies: true, trustProxy: 1 })
   const secure = (await production.inject({ url: '/t/sign-in', headers: { 'x-forwarded-proto': 'https' } })).cookies.find((c) => c.name === SESSION_COOKIE)!
   t.equal(secure.secure, true)
+})
+
+t.test('behind a TLS-terminating proxy, the Secure cookie is set only when TRUST_PROXY names that proxy', async (t) => {
+  const tdb = await testDatabase(t)
+  const viaProxy = { url: '/t/sign-in', headers: { 'x-forwarded-proto': 'https' } }
+  const named = await app(t, tdb, { secureCookies: true, trustProxy: ['10.0.0.0/8'] })
+  const cookie = (await named.inject({ ...viaProxy, remoteAddress: '10.0.0.1' })).cookies.find((c) => c.name === SESSION_COOKIE)
+  t.equal(cookie?.secure, true, 'through the proxy: https, and the cookie is set')
+  // Someone else claiming https over plain http: the Secure cookie is never sent over http.
+  t.equal(sessionCookie(await named.inject({ ...viaProxy, remoteAddress: '192.0.2.1' })), undefined)
+  const unnamed = await app(t, tdb, { secureCookies: true })
+  t.equal(sessionCookie(await unnamed.inject({ ...viaProxy, remoteAddress: '10.0.0.1' })), undefined, 'TRUST_PROXY unset: no proxy is believed')
 })
 
 t.test('sessions live in Postgres: another instance knows them, anonymous visits store nothing', async (t) => {

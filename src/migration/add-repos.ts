@@ -183,13 +183,14 @@ async function addPiece(db: Kysely<Database>, github: GitHubClients, job: AddRep
     }
     const done = attempt
     await db.transaction().execute(async (trx) => {
+      // The batch first, then its rows: the order planning and coverage checks lock them in.
+      await holdBatch(trx, batch.id, piece, options.leaseSeconds)
       await trx
         .updateTable('app.batch_repo')
         .set({ add_state: done.kind, add_reason: done.kind === 'failed' ? done.reason : null })
         .where('batch_id', '=', batch.id)
         .where('repo_id', '=', repo.repo_id)
         .execute()
-      await holdBatch(trx, batch.id, piece, options.leaseSeconds)
       await appendAudit(trx, {
         actor,
         action: 'repo_added',

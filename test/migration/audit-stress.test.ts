@@ -16,7 +16,7 @@ import { startSimulator } from '../helpers/simulator.js'
 // locks alone cannot close a cycle; a lock that every audited transaction takes and keeps
 // until commit (the chain's, before sealing) closes one at once: a plan holding it waits for a
 // batch a coverage check holds while that check waits for it. An add run's writes (addRepos:
-// per repository its row and an event, then the batch, its rows and an event) join in, as
+// per repository its batch's lease, its row and an event, then the batch, its rows and an event) join in, as
 // their job writes them between its calls to GitHub.
 
 const USERS = [1, 2, 3, 4].map((id) => ({ id, login: `user-${id}` }))
@@ -38,6 +38,8 @@ function plan(user: { id: number }, round: number): Inventory {
 async function addRun(db: Kysely<Database>, batchId: number, repoId: number, round: number): Promise<void> {
   const event: AuditEvent = { actor: { kind: 'user', githubId: 1, login: 'user-1' }, action: 'repo_added', target: { repoId }, outcome: 'ok', requestId: `add-${round}` }
   await db.transaction().execute(async (trx) => {
+    // The piece renews its lease on the batch with each repository it records, then records it.
+    await trx.updateTable('app.batch').set({ add_lease_until: new Date(Date.now() + 60_000) }).where('id', '=', batchId).execute()
     await trx.updateTable('app.batch_repo').set({ add_state: 'added' }).where('batch_id', '=', batchId).where('repo_id', '=', repoId).execute()
     await appendAudit(trx, event)
   })

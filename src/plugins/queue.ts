@@ -32,6 +32,12 @@ export interface QueueOptions {
   handlers: JobHandlers
   /** Each queue's policy and expiry; jobs.ts's by default. */
   settings?: { [N in JobName]: QueueSetting }
+  /**
+   * Jobs of one queue this instance runs at once (default 8). One worker would plan one user at
+   * a time per instance, whatever the lanes allow: 200 users signing in together waited 100 s.
+   * Jobs of one subject still never run together (stately queues, leases).
+   */
+  workersPerQueue?: number
   /** A failed job is tried again this many times, with growing delays. */
   retryLimit?: number
   /** Waits, in ms: before trying to start again when the database was unreachable (5 s), for the queue at start-up before the service answers anyway (1 s), and by a send for a queue still starting (5 s). */
@@ -60,7 +66,7 @@ const plugin: FastifyPluginAsync<QueueOptions> = async (app, options) => {
   // pg-boss cannot be started again after a failed start: each attempt gets a new one.
   let boss = newBoss()
   const settings = options.settings ?? queueSettings
-  const workers = new Map<JobName, string>()
+  const workers = new Map<JobName, string[]>()
   const timing = { restartDelayMs: 5_000, readyWaitMs: 1_000, sendWaitMs: 5_000, ...options.timing }
   let started = false
   /** Started, with every queue created and worked. */
@@ -93,7 +99,7 @@ const plugin: FastifyPluginAsync<QueueOptions> = async (app, options) => {
       throw new Error(`the job queue "${name}" is not ready; nothing was changed`)
     },
     wake() {
-      for (const id of workers.values()) boss.notifyWorker(id)
+      for (const ids of workers.values()) for (const id of ids) boss.notifyWorker(id)
     },
   } satisfies JobQueue)
 
@@ -105,10 +111,16 @@ const plugin: FastifyPluginAsync<QueueOptions> = async (app, options) => {
       await boss.createQueue(name, { name, ...settings[name] })
       await boss.updateQueue(name, { name, ...settings[name] })
       const handler = options.handlers[name] as (data: unknown) => Promise<void>
-      const id = await boss.work<unknown>(name, { pollingIntervalSeconds: POLLING_INTERVAL_SECONDS }, async (jobs) => {
-        for (const job of jobs) await handler(job.data)
-      })
-      workers.set(name, id)
+      // pg-boss 10 runs one job at a time per worker: concurrency is more workers.
+      const ids: string[] = []
+      for (let i = 0; i < (options.workersPerQueue ?? 8); i++) {
+        ids.push(
+          await boss.work<unknown>(name, { pollingIntervalSeconds: POLLING_INTERVAL_SECONDS }, async (jobs) => {
+            for (const job of jobs) await handler(job.data)
+          }),
+        )
+      }
+      workers.set(name, ids)
     }
     running = true
     markRunning()

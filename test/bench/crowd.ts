@@ -89,11 +89,12 @@ export async function benchCrowd(databaseUrl: string, size?: Partial<CrowdSize>,
         const back = count(await here.inject({ url: `/auth/callback?code=${code}&state=${authorize.searchParams.get('state')}`, cookies: { [SESSION_COOKIE]: sessionCookieOf(login)! } }))
         const cookie = sessionCookieOf(back)!
         const from = performance.now()
-        // A page under way refreshes itself; the plan is there once it no longer does.
+        // A page under way refreshes itself every 2 s, as this loop does; the plan is there once
+        // it no longer does.
         for (;;) {
           const page = count(await there.inject({ url: '/migrate', cookies: { [SESSION_COOKIE]: cookie } }))
           if (page.statusCode !== 200 || !page.body.includes('http-equiv="refresh"')) break
-          await new Promise((resolve) => setTimeout(resolve, 100))
+          await new Promise((resolve) => setTimeout(resolve, 2_000))
         }
         return performance.now() - from
       }),

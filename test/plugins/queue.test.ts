@@ -199,3 +199,42 @@ t.test('a job sent to start later waits that long', async (t) => {
   await until(() => done.length > 0)
   t.ok(Date.now() - sentAt >= 1_000, 'not before a second')
 })
+
+t.test("several jobs of a queue run at once, as many as the instance's workers", async (t) => {
+  const tdb = await testDatabase(t)
+  const running = async (workersPerQueue: number): Promise<number> => {
+    let now = 0
+    let most = 0
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const app = Fastify({ logger: false })
+    await app.register(queuePlugin, {
+      pool: tdb.pool,
+      workersPerQueue,
+      handlers: {
+        'add-repos': async () => {
+          most = Math.max(most, ++now)
+          await held
+          now--
+        },
+        'installation-event': async () => {},
+        coverage: async () => {},
+        plan: async () => {},
+      },
+    })
+    await app.ready()
+    await tdb.db.transaction().execute(async (trx) => {
+      for (let batchId = 1; batchId <= 4; batchId++) await app.queue.send(trx, 'add-repos', { ...job, batchId })
+    })
+    app.queue.wake()
+    // Long enough for every idle worker to fetch a job once woken.
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    release()
+    await until(() => now === 0)
+    await app.close()
+    await tdb.pool.query(`delete from pgboss.job where name = 'add-repos'`)
+    return most
+  }
+  t.equal(await running(1), 1, 'one worker: one job at a time')
+  t.equal(await running(3), 3, 'three workers: three jobs of four at once')
+})

@@ -260,6 +260,13 @@ export async function checkCoverage(db: Kysely<Database>, github: GitHubClients,
     await trx.updateTable('app.installation').set({ repository_selection: listed.selection, suspended_at: null, updated_at: sql<Date>`now()` }).where('id', '=', installation.id).execute()
     for (const batch of batches) {
       const verdicts = results.get(batch.id)!
+      // The batch row before its repositories' rows: the order planning and add runs lock them
+      // in, so that no two of them can wait on each other.
+      await trx
+        .updateTable('app.batch')
+        .set({ coverage_problem: null, coverage_checked_at: new Date(), installation_id: installation.id, status: 'installed', updated_at: sql<Date>`now()` })
+        .where('id', '=', batch.id)
+        .execute()
       // One statement per distinct verdict, not one per repository: batches run to hundreds.
       const groups = new Map<string, { verdict: { coverage: Coverage; movedTo: string | null }; ids: number[] }>()
       for (const [repoId, v] of verdicts) {
@@ -271,11 +278,6 @@ export async function checkCoverage(db: Kysely<Database>, github: GitHubClients,
       for (const { verdict: v, ids } of groups.values()) {
         await trx.updateTable('app.batch_repo').set({ coverage: v.coverage, moved_to: v.movedTo }).where('batch_id', '=', batch.id).where('repo_id', 'in', ids).execute()
       }
-      await trx
-        .updateTable('app.batch')
-        .set({ coverage_problem: null, coverage_checked_at: new Date(), installation_id: installation.id, status: 'installed', updated_at: sql<Date>`now()` })
-        .where('id', '=', batch.id)
-        .execute()
       const counts = countCoverage(verdicts.values())
       const hooksCovered = batch.orgHooks.length === 0 || listed.selection === 'all'
       await appendAudit(trx, {

@@ -1,5 +1,5 @@
 import type { World } from '../../src/simulator/world.js'
-import { LEGACY_HOOK_URL } from './simulator-world.js'
+import { BENCH_APP, LEGACY_HOOK_URL } from './simulator-world.js'
 
 // Many vendor users at once, shaped like an org-heavy install base: every user has a few
 // repositories of their own and enabled a few in one organization, which they share with the
@@ -50,17 +50,7 @@ export function crowdWorld(size: CrowdSize = { users: 200, orgs: 10, personalRep
     for (let r = 1; r <= size.orgReposPerUser; r++) repos.push(enable(u, { id: org.id, login: org.login, type: 'Organization' }, `${login}-svc-${r}`))
   }
   return {
-    app: {
-      id: 9001,
-      slug: 'acme-ci',
-      name: 'Acme CI',
-      client_id: 'Iv1.crowdacmeci',
-      client_secret: 'crowd-client-secret',
-      webhook_secret: 'crowd-webhook-secret',
-      permissions: { metadata: 'read', contents: 'read', repository_hooks: 'write' },
-      callback_url: 'http://127.0.0.1:3000/auth/callback',
-      setup_url: 'http://127.0.0.1:3000/github/setup',
-    },
+    app: structuredClone(BENCH_APP),
     legacy_oauth_app: { client_id: LEGACY_CLIENT_ID, hook_url: LEGACY_HOOK_URL },
     users,
     orgs,

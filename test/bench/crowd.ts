@@ -7,7 +7,7 @@ import { legacyCsvFromWorld } from '../../src/legacy/world-seed.js'
 import { SESSION_COOKIE } from '../../src/plugins/session.js'
 import { buildServer } from '../../src/server.js'
 import { buildSimulator } from '../../src/simulator/server.js'
-import type { StartedSimulator } from '../helpers/simulator.js'
+import { simulatedGitHub, type StartedSimulator } from '../helpers/simulator.js'
 import { codeFor, sessionCookieOf } from '../helpers/sign-in.js'
 import { crowdWorld, type CrowdSize } from './crowd-world.js'
 
@@ -57,16 +57,7 @@ export async function benchCrowd(databaseUrl: string, size?: Partial<CrowdSize>,
         sessionSecret: 'crowd-bench-session-secret-of-enough-length',
         githubRetryAfterBaseMs: 5,
         rateLimitPerMinute: 100_000,
-        github: {
-          webUrl: sim.url,
-          apiUrl: sim.apiUrl,
-          appId: world.app.id,
-          appSlug: world.app.slug,
-          clientId: world.app.client_id,
-          clientSecret: world.app.client_secret,
-          privateKey: sim.privateKey,
-          webhookSecret: world.app.webhook_secret,
-        },
+        github: simulatedGitHub(world.app, sim.url, sim.privateKey),
       })
       await app.ready()
       instances.push(app)

@@ -21,6 +21,19 @@ export interface BenchWorld {
   }
 }
 
+/** The App of the benchmark worlds, installed on the simulator at 127.0.0.1:3000. */
+export const BENCH_APP: World['app'] = {
+  id: 9001,
+  slug: 'acme-ci',
+  name: 'Acme CI',
+  client_id: 'Iv1.benchacmeci',
+  client_secret: 'bench-client-secret',
+  webhook_secret: 'bench-webhook-secret',
+  permissions: { metadata: 'read', contents: 'read', repository_hooks: 'write' },
+  callback_url: 'http://127.0.0.1:3000/auth/callback',
+  setup_url: 'http://127.0.0.1:3000/github/setup',
+}
+
 export const LEGACY_HOOK_URL = 'https://ci.example.com/hooks/github'
 const LEGACY_CLIENT_ID = 'legacy-oauth-client'
 
@@ -110,17 +123,7 @@ export function benchWorld(size: BenchWorldSize = { repos: 50_000, hooks: 100_00
   }
 
   const world: World = {
-    app: {
-      id: 9001,
-      slug: 'acme-ci',
-      name: 'Acme CI',
-      client_id: 'Iv1.benchacmeci',
-      client_secret: 'bench-client-secret',
-      webhook_secret: 'bench-webhook-secret',
-      permissions: { metadata: 'read', contents: 'read', repository_hooks: 'write' },
-      callback_url: 'http://127.0.0.1:3000/auth/callback',
-      setup_url: 'http://127.0.0.1:3000/github/setup',
-    },
+    app: structuredClone(BENCH_APP),
     legacy_oauth_app: { client_id: LEGACY_CLIENT_ID, hook_url: LEGACY_HOOK_URL },
     users,
     orgs,

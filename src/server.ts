@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import fastifyFormbody from '@fastify/formbody'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { GitHubConfig, TrustProxy } from './config.js'
-import type { Db } from './db/connect.js'
+import { sidePool, type Db } from './db/connect.js'
 import { loggerOptions, type LogDestination } from './logger.js'
 import { fastifyTrustProxy } from './plugins/client-address.js'
 import { auditSealerPlugin } from './plugins/audit-sealer.js'
@@ -102,7 +102,16 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     ...(options.githubRetryAfterBaseMs === undefined ? {} : { retryAfterBaseMs: options.githubRetryAfterBaseMs }),
   })
   const github = createGitHubClients(options.github, GitHub)
-  await app.register(queuePlugin, { pool: options.db.pool, handlers: jobHandlers(options.db.db, github, { queue: () => app.queue, log: app.log, ...(options.addPieceSize === undefined ? {} : { addPieceSize: options.addPieceSize }) }) })
+  // pg-boss's polls and job ends get connections of their own: behind a busy service pool they
+  // waited past the connection timeout, and a job whose end is lost runs again.
+  const queuePool = sidePool(options.db.pool, {
+    max: 2,
+    applicationName: 'oauth-to-app jobs',
+    onError: (error) => app.log.warn({ err: error }, 'job queue: database connection lost'),
+  })
+  // Added before the queue: its pool outlives the queue's stop.
+  app.addHook('onClose', () => queuePool.end())
+  await app.register(queuePlugin, { pool: queuePool, handlers: jobHandlers(options.db.db, github, { queue: () => app.queue, log: app.log, ...(options.addPieceSize === undefined ? {} : { addPieceSize: options.addPieceSize }) }) })
   await app.register(sessionPlugin, {
     db: options.db.db,
     secret: options.sessionSecret,

@@ -13,6 +13,27 @@ export interface Db {
 const INT8 = 20
 const INT8_ARRAY = 1016
 
+/**
+ * A client that loses its server (restart, failover, a terminated backend) emits 'error', which
+ * would end the process without a listener. The pool listens only while a client is idle, so
+ * every client gets one for its whole life; the query in flight still fails, and the pool drops
+ * the client when it comes back.
+ */
+function listenForLostConnections(pool: pg.Pool, onError: (error: Error) => void): void {
+  pool.on('error', onError)
+  pool.on('connect', (client) => client.on('error', onError))
+}
+
+/**
+ * A small pool of its own to the database of `pool`, for work that must not wait behind the
+ * service's requests for a connection (GitHub lanes, the job queue's bookkeeping).
+ */
+export function sidePool(pool: pg.Pool, options: Required<ConnectOptions>): pg.Pool {
+  const side = new pg.Pool({ ...pool.options, max: options.max, application_name: options.applicationName })
+  listenForLostConnections(side, options.onError)
+  return side
+}
+
 // Per pool rather than through pg.types.setTypeParser, which would change every pool in the process.
 const types = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
@@ -39,13 +60,7 @@ export function connect(url: string, options: ConnectOptions = {}): Db {
     application_name: options.applicationName ?? 'oauth-to-app',
     connectionTimeoutMillis: 5_000,
   })
-  // A client that loses its server (restart, failover, a terminated backend) emits 'error',
-  // which would end the process without a listener. The pool listens only while a client is
-  // idle, so every client gets one for its whole life; the query in flight still fails, and
-  // the pool drops the client when it comes back.
-  const onError = options.onError ?? (() => {})
-  pool.on('error', onError)
-  pool.on('connect', (client) => client.on('error', onError))
+  listenForLostConnections(pool, options.onError ?? (() => {}))
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) })
   return {
     db,

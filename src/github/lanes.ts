@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import pg from 'pg'
+import { sidePool } from '../db/connect.js'
 import { InFlightSlots } from './in-flight.js'
 import { limitSignal, type ParkTiming } from './rate-limit-signals.js'
 
@@ -232,9 +233,10 @@ export function createGitHubLanes(pool: pg.Pool, tuning: { [K in keyof LaneTunin
   // An unset value (a variable left out) keeps its default.
   const full = { ...DEFAULT_LANE_TUNING, ...Object.fromEntries(Object.entries(tuning).filter(([, value]) => value !== undefined)) }
   // Beyond the requests in flight: a few lanes ready and waiting for a slot, and their pollers.
-  const own = new pg.Pool({ ...pool.options, max: full.maxInFlight + 2, application_name: 'oauth-to-app lanes' })
-  const onError = (error: Error): void => log.warn({ err: error }, 'GitHub lanes: database connection lost')
-  own.on('error', onError)
-  own.on('connect', (client) => client.on('error', onError))
+  const own = sidePool(pool, {
+    max: full.maxInFlight + 2,
+    applicationName: 'oauth-to-app lanes',
+    onError: (error) => log.warn({ err: error }, 'GitHub lanes: database connection lost'),
+  })
   return new GitHubLanes(own, full, log)
 }

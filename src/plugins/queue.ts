@@ -4,6 +4,7 @@ import { CompiledQuery, type Kysely } from 'kysely'
 import PgBoss from 'pg-boss'
 import type pg from 'pg'
 import type { Database } from '../db/database.js'
+import { runQueue, type QueueRunner } from './queue-runner.js'
 import { queueSettings, type JobHandlers, type JobName, type Jobs, type QueueSetting } from '../migration/jobs.js'
 
 // Background work on pg-boss, in the service's own database. A job is sent inside the
@@ -28,12 +29,13 @@ export interface JobQueue {
 }
 
 export interface QueueOptions {
+  /** For pg-boss's own statements (polls, starts and ends of jobs); jobs use the service's. */
   pool: pg.Pool
   handlers: JobHandlers
   /** Each queue's policy and expiry; jobs.ts's by default. */
   settings?: { [N in JobName]: QueueSetting }
   /**
-   * Jobs of one queue this instance runs at once (default 8). One worker would plan one user at
+   * Jobs of one queue this instance runs at once (default 8). One at a time planned one user at
    * a time per instance, whatever the lanes allow: 200 users signing in together waited 100 s.
    * Jobs of one subject still never run together (stately queues, leases).
    */
@@ -50,8 +52,10 @@ declare module 'fastify' {
   }
 }
 
-/** Workers also poll, for jobs sent by another instance or left by one that stopped. */
-const POLLING_INTERVAL_SECONDS = 2
+/** Each queue also polls, for jobs sent by another instance or left by one that stopped. */
+const POLLING_INTERVAL_MS = 2_000
+/** How long closing waits for the jobs under way; one cut off is started again after its expiry. */
+const STOP_TIMEOUT_MS = 10_000
 
 const plugin: FastifyPluginAsync<QueueOptions> = async (app, options) => {
   const newBoss = (): PgBoss => {
@@ -66,7 +70,7 @@ const plugin: FastifyPluginAsync<QueueOptions> = async (app, options) => {
   // pg-boss cannot be started again after a failed start: each attempt gets a new one.
   let boss = newBoss()
   const settings = options.settings ?? queueSettings
-  const workers = new Map<JobName, string[]>()
+  const runners = new Map<JobName, QueueRunner>()
   const timing = { restartDelayMs: 5_000, readyWaitMs: 1_000, sendWaitMs: 5_000, ...options.timing }
   let started = false
   /** Started, with every queue created and worked. */
@@ -94,12 +98,12 @@ const plugin: FastifyPluginAsync<QueueOptions> = async (app, options) => {
       if (id !== null) return true
       // A stately queue refuses a second waiting job of a key without a word, as it does a job
       // for a queue it has not created: only the first is an answer.
-      if (workers.has(name) && sendOptions.singletonKey !== undefined && settings[name].policy === 'stately') return false
+      if (runners.has(name) && sendOptions.singletonKey !== undefined && settings[name].policy === 'stately') return false
       // Failing here rolls back the change that asked for it (GitHub then redelivers, the user retries).
       throw new Error(`the job queue "${name}" is not ready; nothing was changed`)
     },
     wake() {
-      for (const ids of workers.values()) for (const id of ids) boss.notifyWorker(id)
+      for (const runner of runners.values()) runner.wake()
     },
   } satisfies JobQueue)
 
@@ -111,16 +115,7 @@ const plugin: FastifyPluginAsync<QueueOptions> = async (app, options) => {
       await boss.createQueue(name, { name, ...settings[name] })
       await boss.updateQueue(name, { name, ...settings[name] })
       const handler = options.handlers[name] as (data: unknown) => Promise<void>
-      // pg-boss 10 runs one job at a time per worker: concurrency is more workers.
-      const ids: string[] = []
-      for (let i = 0; i < (options.workersPerQueue ?? 8); i++) {
-        ids.push(
-          await boss.work<unknown>(name, { pollingIntervalSeconds: POLLING_INTERVAL_SECONDS }, async (jobs) => {
-            for (const job of jobs) await handler(job.data)
-          }),
-        )
-      }
-      workers.set(name, ids)
+      runners.set(name, runQueue(boss, { name, slots: options.workersPerQueue ?? 8, pollingIntervalMs: POLLING_INTERVAL_MS, handler, log: app.log }))
     }
     running = true
     markRunning()
@@ -130,17 +125,23 @@ const plugin: FastifyPluginAsync<QueueOptions> = async (app, options) => {
   // so (503) and /healthz reports it, while the queue tries again until the database is back.
   let retry: NodeJS.Timeout | undefined
   let closing = false
+  // The jobs under way end (or are cut off, and started again after their expiry) before
+  // pg-boss stops; the pool stays the caller's.
+  const stop = async (): Promise<void> => {
+    const stopping = [...runners.values()]
+    runners.clear()
+    await Promise.all(stopping.map((runner) => runner.stop(STOP_TIMEOUT_MS)))
+    await boss.stop({ graceful: false, close: false, wait: true })
+  }
   const startOrRetry = async (): Promise<void> => {
     try {
       await start()
       // Closed while it was starting: onClose could not stop it.
-      if (closing) await boss.stop({ graceful: false, close: false, wait: true })
+      if (closing) await stop()
     } catch (error) {
       app.log.error({ err: error }, 'job queue could not start; trying again shortly')
       // Whatever this attempt got going (it may have failed half-way) stops with it.
-      const failed = boss
-      await failed.stop({ graceful: false, close: false, wait: true }).catch(() => {})
-      workers.clear()
+      await stop().catch(() => {})
       started = false
       boss = newBoss()
       if (!closing) retry = setTimeout(() => void startOrRetry(), timing.restartDelayMs).unref()
@@ -152,8 +153,7 @@ const plugin: FastifyPluginAsync<QueueOptions> = async (app, options) => {
   app.addHook('onClose', async () => {
     closing = true
     clearTimeout(retry)
-    // Jobs under way finish (or are retried later); the pool stays the caller's.
-    if (started) await boss.stop({ graceful: true, close: false, wait: true, timeout: 10_000 })
+    if (started) await stop()
   })
 }
 

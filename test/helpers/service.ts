@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
-import { sql } from 'kysely'
 import pino from 'pino'
 import { createGitHubClients, type GitHubClients } from '../../src/github/clients.js'
 import { createOctokitClass } from '../../src/github/octokit.js'
@@ -27,27 +26,11 @@ export async function serviceWithGitHub(t: Test, world: World = demoWorld(), ove
   const seeded = await importLegacyCsv(tdb.pool, Readable.from([legacyCsvFromWorld(world)]), { fileName: 'world', onProblem: () => {} })
   if (seeded.status !== 'imported') throw new Error("the test world's legacy registrations are invalid")
   const app = await serviceInstance(t, sim, tdb, overrides)
-  // Teardowns run last first: before the service closes, the jobs a test left (a coverage check
-  // its last click asked for) run out, or a worker fetching one as pg-boss stops would run it
-  // on a closed pool.
-  t.teardown(() => jobsRunOut(tdb))
   // GitHub's webhooks reach the service as they would in production: over HTTP.
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address()
   sim.state.app.webhook_url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}/github/webhooks`
   return { app, sim, tdb }
-}
-
-/** Waits, for a few seconds at most, until no job is waiting to start or running. */
-async function jobsRunOut(tdb: TestDatabase, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const { rows } = await sql<{ open: number }>`
-      select count(*)::int as open from pgboss.job
-      where state = 'active' or (state in ('created', 'retry') and start_after <= now())`.execute(tdb.db)
-    if (rows[0]!.open === 0 || Date.now() > deadline) return
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
 }
 
 /** One instance of the service on `tdb` against `sim`, configured as serviceWithGitHub's. */

@@ -92,8 +92,15 @@ export async function applyInstallationEvent(db: Kysely<Database>, github: GitHu
     const ownerId = now?.accountId ?? known?.account_id ?? installation.accountId
     // Once per delivery: a retried job whose first run committed has nothing left to do.
     if (!(await claimDelivery(trx, job.deliveryId))) return
-    // Whatever GitHub said, the owner's coverage is checked again with it.
+    await applyConfirmed(trx)
+    // Whatever GitHub said, the owner's coverage is checked again with it; asked for last, as
+    // every transaction does (installation, then batches, then the check), or a setup callback
+    // recording the same installation deadlocks with this.
     await requestCoverage(trx, coverage, { ownerId, actor })
+  })
+  wake()
+
+  async function applyConfirmed(trx: Kysely<Database>): Promise<void> {
     // Gone on GitHub: whatever the webhook said, no batch may wait on this installation.
     const reset = now === undefined ? await forgetInstallation(trx, installation.id) : 0
     if (doubt !== undefined) {
@@ -122,6 +129,5 @@ export async function applyInstallationEvent(db: Kysely<Database>, github: GitHu
       ...(approved ? { reason: `${job.sender.login} approved ${job.requester!.login}'s request` } : {}),
       detail: { deliveryId: job.deliveryId, repositorySelection: now.repositorySelection, batchesAttached: waiting.length },
     })
-  })
-  wake()
+  }
 }

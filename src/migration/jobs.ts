@@ -72,6 +72,6 @@ export function jobHandlers(db: Kysely<Database>, github: GitHubClients, context
     'installation-event': (job) => applyInstallationEvent(db, github, job, sendCoverage, addOptions.wake),
     'add-repos': (job) => addRepos(db, github, job, addOptions),
     coverage: (job) => runCoverageJob(db, github, sendCoverage, context.log, job),
-    plan: (job) => runPlanJob(db, github, (trx, data, options) => context.queue().send(trx, 'plan', data, options), context.log, job),
+    plan: (job) => runPlanJob(db, github, (trx, data, options) => context.queue().send(trx, 'plan', data, options), { send: sendCoverage, wake: addOptions.wake }, context.log, job),
   }
 }

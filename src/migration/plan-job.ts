@@ -5,12 +5,12 @@ import type { GitHubClients } from '../github/clients.js'
 import { endWork, progressOf, requestWork, startWork, type WorkEnd } from './background-work.js'
 import type { Viewer } from './batches.js'
 import { legacyTokenOf } from './legacy-token.js'
-import { planMigration } from './plan.js'
+import { planMigration, type CoverageRequests } from './plan.js'
 import { whenRevoked } from './repo-refresh.js'
 
 // Planning a user's migration as a background job: every page of their repositories, a lookup
 // per repository the list missed, and per owner a role and an installation, with the page
-// showing how far it has come. One run per user at a time; a request while it runs (a second
+// showing how far it has come; an installed owner's coverage check is a job of its own. One run per user at a time; a request while it runs (a second
 // tab, "Look again") is followed by one more run.
 
 export interface PlanJob {
@@ -49,14 +49,14 @@ export async function requestPlanning(trx: Transaction<Database>, send: SendPlan
 const STOPPED = 'Planning stopped before it was done: GitHub or this service failed on the way. Look again in a moment; if it keeps happening, contact support.'
 
 /** The job: plans with the user's legacy token, read for this run only, and records how it ended. */
-export async function runPlanJob(db: Kysely<Database>, github: GitHubClients, send: SendPlan, log: FastifyBaseLogger, job: PlanJob): Promise<void> {
+export async function runPlanJob(db: Kysely<Database>, github: GitHubClients, send: SendPlan, coverage: CoverageRequests, log: FastifyBaseLogger, job: PlanJob): Promise<void> {
   const viewer: Viewer = { id: job.userId, login: job.login }
   const run = await startWork(db, 'plan', viewer.id)
   const plan = async (): Promise<PlanOutcome> => {
     const token = await legacyTokenOf(db, viewer.id)
     if (token === undefined) return 'nothing'
     if (token === null) return 'revoked'
-    return planMigration(db, github, viewer, token, job.requestId, progressOf(db, run)).then(
+    return planMigration(db, github, coverage, viewer, token, job.requestId, progressOf(db, run)).then(
       () => 'planned' as const,
       whenRevoked(() => 'revoked' as const),
     )

@@ -5,14 +5,16 @@ import { githubStatus } from '../github/token-fault.js'
 import { appendAudit, type AuditActor } from './audit.js'
 import { unwatched, type Progress } from './background-work.js'
 import { planBatches, type Batch, type Viewer } from './batches.js'
-import { checkCoverageNow, noteUnanswered } from './coverage.js'
+import { noteUnanswered } from './coverage.js'
+import { requestCoverage, type SendCoverage } from './coverage-job.js'
 import { attachInstallation, installationOn, recordInstallation, type KnownInstallation } from './installations.js'
 import { savePlan } from './plan-store.js'
 
 // Planning a user's migration: the batches from the legacy records and GitHub, kept in
 // Postgres; then, per owner, whether the App is already installed there (asked as the App),
-// and if so what that installation already covers. GitHub failing to answer for one owner is
-// written on that owner's batch; the others go on.
+// and if so a check of what that installation already covers, a job of its own per owner
+// (shared with every other user of that owner, and shown on the page as it goes). GitHub
+// failing to answer for one owner is written on that owner's batch; the others go on.
 
 type Lookup = { installation: KnownInstallation | undefined } | { error: unknown }
 
@@ -35,7 +37,21 @@ async function lookupInstallations(github: GitHubClients, owners: Batch['owner']
   return found
 }
 
-export async function planMigration(db: Kysely<Database>, github: GitHubClients, viewer: Viewer, legacyToken: string, requestId?: string, progress: Progress = unwatched): Promise<void> {
+/** How planning asks for an owner's coverage check: sent in a transaction, woken after commit. */
+export interface CoverageRequests {
+  send: SendCoverage
+  wake: () => void
+}
+
+export async function planMigration(
+  db: Kysely<Database>,
+  github: GitHubClients,
+  coverage: CoverageRequests,
+  viewer: Viewer,
+  legacyToken: string,
+  requestId?: string,
+  progress: Progress = unwatched,
+): Promise<void> {
   // The installations are asked with the App's credential while the roles are asked with the
   // user's token: two lanes at once, so planning takes about as long as the longer of the two.
   let lookups: Promise<Map<number, Lookup>> = Promise.resolve(new Map())
@@ -65,8 +81,9 @@ export async function planMigration(db: Kysely<Database>, github: GitHubClients,
     viewer,
     notOn.filter((b) => !live.has(b.owner.id)).map((b) => b.owner.id),
   )
-  for (const [i, batch] of inventory.batches.entries()) {
-    await progress('coverage', i, inventory.batches.length)
+  const checkOf = (ownerId: number) => ({ ownerId, actor, ...(requestId === undefined ? {} : { requestId }) })
+  let checks = false
+  for (const batch of inventory.batches) {
     const lookup = found.get(batch.owner.id)!
     if ('error' in lookup) {
       githubStatus(lookup.error)
@@ -78,10 +95,10 @@ export async function planMigration(db: Kysely<Database>, github: GitHubClients,
     // installation (by id) is ever recorded.
     if (installation === undefined || installation.accountId !== batch.owner.id) {
       // Uninstalled while its webhook did not reach us: the check finds out and says so.
-      if (live.has(batch.owner.id)) await checkCoverageNow(db, github, batch.owner.id, { actor, requestId })
+      if (live.has(batch.owner.id)) checks = (await db.transaction().execute((trx) => requestCoverage(trx, coverage.send, checkOf(batch.owner.id)))) || checks
       continue
     }
-    await db.transaction().execute(async (trx) => {
+    const sent = await db.transaction().execute(async (trx) => {
       await recordInstallation(trx, installation)
       const attached = await attachInstallation(trx, installation.id, batch.owner.id, viewer.id)
       // GitHub names the account as it is called today (a renamed organization).
@@ -97,9 +114,11 @@ export async function planMigration(db: Kysely<Database>, github: GitHubClients,
           detail: { repositorySelection: installation.repositorySelection },
         })
       }
+      return requestCoverage(trx, coverage.send, checkOf(batch.owner.id))
     })
-    await checkCoverageNow(db, github, batch.owner.id, { actor, requestId })
+    checks = sent || checks
   }
+  if (checks) coverage.wake()
 }
 
 /** Of these owners, those with an installation we still hold for live. */

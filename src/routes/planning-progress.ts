@@ -15,8 +15,6 @@ export function planningText(work: Work): string {
       return `Checking your owners: ${of}`
     case 'installations':
       return `Checking where the App is installed: ${of}`
-    case 'coverage':
-      return `Checking what the App already covers: ${of}`
     default:
       return work.state === 'queued' ? 'Waiting for its turn' : 'Starting'
   }

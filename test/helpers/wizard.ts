@@ -22,28 +22,46 @@ export async function viewNow(app: FastifyInstance, cookie: string, url = '/migr
   return app.inject({ url, cookies: { [SESSION_COOKIE]: cookie } })
 }
 
-/** Planning's progress, as the page's script reads it. */
-export async function planningProgress(app: FastifyInstance, cookie: string): Promise<{ underWay: boolean; state: string | null; text: string | null }> {
+interface PageProgress {
+  underWay: boolean
+  state: string | null
+  text: string | null
+  coverage: { ownerId: number; underWay: boolean; text: string | null }[]
+}
+
+/** GET /migrate/progress, as the page's script reads it. */
+async function progressOf(app: FastifyInstance, cookie: string): Promise<PageProgress> {
   const res = await app.inject({ url: '/migrate/progress', cookies: { [SESSION_COOKIE]: cookie }, headers: { accept: 'application/json' } })
   if (res.statusCode !== 200) throw new Error(`GET /migrate/progress answered ${res.statusCode}`)
+  return res.json<PageProgress>()
+}
+
+/** Planning's progress, as the page's script reads it. */
+export async function planningProgress(app: FastifyInstance, cookie: string): Promise<Omit<PageProgress, 'coverage'>> {
   // The owners' coverage checks, beside it, are for tests of their own.
-  const { underWay, state, text } = res.json()
+  const { underWay, state, text } = await progressOf(app, cookie)
   return { underWay, state, text }
 }
 
-/** Waits, as the page does, until the user's planning has ended. */
+/** Whether the user's planning, or a coverage check of one of their owners, is under way. */
+async function workUnderWay(app: FastifyInstance, cookie: string): Promise<boolean> {
+  const { underWay, coverage } = await progressOf(app, cookie)
+  return underWay || coverage.some((c) => c.underWay)
+}
+
+/** Waits, as the page does, until the user's planning and the coverage checks it asked for have ended. */
 export async function planned(app: FastifyInstance, cookie: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while ((await planningProgress(app, cookie)).underWay) {
+  while (await workUnderWay(app, cookie)) {
     if (Date.now() > deadline) throw new Error('planning did not end')
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
 }
 
-/** The page once planning (which a first visit starts) has ended, as a person who waits sees it. */
+/** The page once planning (which a first visit starts) and its coverage checks have ended, as a person who waits sees it. */
 export async function view(app: FastifyInstance, cookie: string, url = '/migrate'): Promise<LightMyRequestResponse> {
   const page = await viewNow(app, cookie, url)
-  if (!page.body.includes('data-progress')) return page
+  if (!/data-(coverage-)?progress/.test(page.body)) return page
   await planned(app, cookie)
   return viewNow(app, cookie, url)
 }

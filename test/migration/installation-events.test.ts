@@ -1,10 +1,12 @@
+import { sql } from 'kysely'
 import t, { type Test } from 'tap'
-import type { SendCoverage } from '../../src/migration/coverage-job.js'
+import { requestCoverage, type SendCoverage } from '../../src/migration/coverage-job.js'
 import { applyInstallationEvent, type InstallationEventJob } from '../../src/migration/installation-events.js'
+import { recordInstallation } from '../../src/migration/installations.js'
 import { githubClientsOf, serviceWithGitHub, type Service } from '../helpers/service.js'
 import { signIn } from '../helpers/sign-in.js'
 import { demoWorld } from '../helpers/simulator.js'
-import { settled, view } from '../helpers/wizard.js'
+import { auditActions, settled, view } from '../helpers/wizard.js'
 
 // The job behind an `installation` webhook, run directly: it applies and audits a delivery once
 // (pg-boss retries it when a later step fails), and asks GitHub, as the App, what the
@@ -85,4 +87,34 @@ t.test('GitHub failing to say what the installation is: retried when it is an ou
   await applyInstallationEvent(db, github, job, coverage(service), () => service.app.queue.wake())
   t.equal((await db.selectFrom('app.audit_event').select('id').where('action', '=', 'webhook_unconfirmed').execute()).length, 1, 'audited once')
   await faultOn(service, 0)
+})
+
+t.test("the job and a setup callback recording the same installation at once: the job waits its turn, neither deadlocks", async (t) => {
+  const { service, job } = await monaInstalled(t, 'created')
+  const { db } = service.tdb
+  const github = githubClientsOf(service, { retries: 0 })
+  const actor = { kind: 'user' as const, githubId: 1, login: 'mona' }
+  const blocked = async (): Promise<boolean> => {
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity
+      where datname = current_database() and wait_event_type = 'Lock'`.execute(db)
+    return rows[0]!.n > 0
+  }
+  const applied = await db.transaction().execute(async (trx) => {
+    // As the setup callback does: the installation, then the owner's batches, then the check.
+    await recordInstallation(trx, { id: 500, accountId: 1, accountLogin: 'mona', repositorySelection: 'all', suspendedAt: null })
+    await trx.updateTable('app.batch').set({ updated_at: new Date() }).where('owner_id', '=', 1).execute()
+    const event = applyInstallationEvent(db, github, job, coverage(service), () => service.app.queue.wake()).then(
+      () => 'applied',
+      (error: { code?: string }) => `failed: ${error.code}`,
+    )
+    while (!(await blocked())) await new Promise((resolve) => setTimeout(resolve, 5))
+    // Had the job asked for the check first, this would now wait for it while it waits for the
+    // installation: a deadlock, one of the two rolled back (40P01).
+    await requestCoverage(trx, coverage(service), { ownerId: 1, actor })
+    // (Wrapped: a promise returned as is would hold the commit until the job ends.)
+    return { event }
+  })
+  t.equal(await applied.event, 'applied')
+  t.same((await auditActions(service)).filter((a) => a === 'installation_created'), ['installation_created'])
+  await settled(service)
 })

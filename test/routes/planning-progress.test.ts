@@ -30,7 +30,6 @@ t.test('each phase in words a person follows', async (t) => {
   t.equal(planningText(work({ phase: 'lookups', done: 0, total: 1 })), 'Looking up 1 repository you enabled that GitHub did not list: 0 of 1')
   t.equal(planningText(work({ phase: 'roles', done: 7, total: 40 })), 'Checking your owners: 7 of 40')
   t.equal(planningText(work({ phase: 'installations', done: 39, total: 40 })), 'Checking where the App is installed: 39 of 40')
-  t.equal(planningText(work({ phase: 'coverage', done: 2, total: 40 })), 'Checking what the App already covers: 2 of 40')
 })
 
 t.test('the progress answer: under way with its words, or not', async (t) => {

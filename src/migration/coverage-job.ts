@@ -16,7 +16,7 @@ export interface CoverageJob {
   ownerId: number
   /** Who asked, for the audit log. */
   actor: AuditActor
-  requestId?: string
+  requestId?: string | undefined
 }
 
 /**

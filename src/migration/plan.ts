@@ -81,8 +81,9 @@ export async function planMigration(
     viewer,
     notOn.filter((b) => !live.has(b.owner.id)).map((b) => b.owner.id),
   )
-  const checkOf = (ownerId: number) => ({ ownerId, actor, ...(requestId === undefined ? {} : { requestId }) })
-  let checks = false
+  const checkOf = (ownerId: number) => ({ ownerId, actor, requestId })
+  /** A check was asked for: the queue is woken once planning is done (one already waiting makes it a no-op). */
+  let asked = false
   for (const batch of inventory.batches) {
     const lookup = found.get(batch.owner.id)!
     if ('error' in lookup) {
@@ -95,10 +96,13 @@ export async function planMigration(
     // installation (by id) is ever recorded.
     if (installation === undefined || installation.accountId !== batch.owner.id) {
       // Uninstalled while its webhook did not reach us: the check finds out and says so.
-      if (live.has(batch.owner.id)) checks = (await db.transaction().execute((trx) => requestCoverage(trx, coverage.send, checkOf(batch.owner.id)))) || checks
+      if (live.has(batch.owner.id)) {
+        await db.transaction().execute((trx) => requestCoverage(trx, coverage.send, checkOf(batch.owner.id)))
+        asked = true
+      }
       continue
     }
-    const sent = await db.transaction().execute(async (trx) => {
+    await db.transaction().execute(async (trx) => {
       await recordInstallation(trx, installation)
       const attached = await attachInstallation(trx, installation.id, batch.owner.id, viewer.id)
       // GitHub names the account as it is called today (a renamed organization).
@@ -114,11 +118,11 @@ export async function planMigration(
           detail: { repositorySelection: installation.repositorySelection },
         })
       }
-      return requestCoverage(trx, coverage.send, checkOf(batch.owner.id))
+      await requestCoverage(trx, coverage.send, checkOf(batch.owner.id))
     })
-    checks = sent || checks
+    asked = true
   }
-  if (checks) coverage.wake()
+  if (asked) coverage.wake()
 }
 
 /** Of these owners, those with an installation we still hold for live. */

@@ -7,7 +7,7 @@ import { SESSION_COOKIE } from '../../src/plugins/session.js'
 import { githubClientsOf, serviceWithGitHub } from '../helpers/service.js'
 import { signIn } from '../helpers/sign-in.js'
 import { demoWorld } from '../helpers/simulator.js'
-import { formAction, press, settled, view } from '../helpers/wizard.js'
+import { formAction, press, settled, view, viewNow } from '../helpers/wizard.js'
 
 // Checking an owner's coverage as a job: "Check again" answers at once, the page shows the check
 // waiting, then how far it has come, then its result in its place; one run per owner at a time.
@@ -34,7 +34,7 @@ t.test('"Check again" answers at once; the page shows the check under way, refre
   const pressed = await press(app, cookie, formAction(monaSection((await view(app, cookie)).body), 'Check again'))
   t.equal(pressed.statusCode, 303)
   t.equal(pressed.headers.location, '/migrate#owner-mona')
-  const during = (await view(app, cookie)).body
+  const during = (await viewNow(app, cookie)).body
   t.match(monaSection(during), /<p class="progress" role="status"><span data-coverage-progress="1">(The coverage check on mona is waiting for its turn|Checking coverage on mona[^<]*)<\/span>\. This page updates by itself\.<\/p>/)
   t.notMatch(monaSection(during), 'Check again', 'no second check while one is under way')
   t.match(during, '<noscript><meta http-equiv="refresh" content="2"></noscript>', 'the page refreshes itself without JavaScript')

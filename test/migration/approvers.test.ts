@@ -23,3 +23,17 @@ t.test('no names when the legacy token is gone or GitHub refuses it', async (t) 
   service.sim.state.revokeLegacyToken(service.sim.state.userByLogin('mona')!)
   t.same(await orgOwners(service.tdb.db, githubClientsOf(service, { retries: 0 }), 1, 'widgets'), [], 'mona: GitHub says 401')
 })
+
+t.test('one request, however many owners the org has: the first hundred are named', async (t) => {
+  const world = withScopes({ mona: ['read:org'] })
+  const widgets = world.orgs!.find((o) => o.login === 'widgets')!
+  for (let i = 0; i < 150; i++) {
+    world.users.push({ id: 5000 + i, login: `owner-${i}` })
+    widgets.members[`owner-${i}`] = 'admin'
+  }
+  const service = await serviceWithGitHub(t, world)
+  const before = service.sim.state.apiLog.length
+  const named = await orgOwners(service.tdb.db, githubClientsOf(service, { retries: 0 }), 1, 'widgets')
+  t.equal(named.length, 100)
+  t.equal(service.sim.state.apiLog.length - before, 1, 'one request')
+})

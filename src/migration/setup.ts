@@ -72,14 +72,17 @@ export async function verifySetup(
     if (batch.installation_id === pending.installationId) return { kind: 'already', ownerLogin: batch.owner_login }
     return reject('used_link', 409, 'This installation link was already used.')
   }
-  let mine: ApiInstallation[]
+  let found: ApiInstallation | undefined
   try {
-    mine = (await userOctokit.paginate('GET /user/installations', { per_page: 100 })) as ApiInstallation[]
+    // Page by page until it is found: a user who administers many accounts has many pages.
+    for await (const page of userOctokit.paginate.iterator('GET /user/installations', { per_page: 100 })) {
+      found = (page.data as ApiInstallation[]).find((i) => i.id === pending.installationId)
+      if (found !== undefined) break
+    }
   } catch (error) {
     githubStatus(error)
     return { kind: 'unanswered' }
   }
-  const found = mine.find((i) => i.id === pending.installationId)
   if (found === undefined) {
     return reject('not_listed', 403, `GitHub does not list installation ${pending.installationId} among the installations you can reach.`)
   }

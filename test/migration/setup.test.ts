@@ -160,7 +160,11 @@ t.test('the rest of a larger batch is queued with the installation: GitHub faili
 t.test('an installation GitHub lists with no account (an enterprise installation) is not taken for the owner', async (t) => {
   const s = await setup(t)
   const payload = await monaState(s)
-  const stub = { paginate: async () => [{ id: 777, account: null, repository_selection: 'all' }] } as unknown as GitHubOctokit
+  // GitHub's list, one page, as octokit's paginate.iterator hands it over.
+  const listing = async function* () {
+    yield { data: [{ id: 777, account: null, repository_selection: 'all' }] }
+  }
+  const stub = { paginate: { iterator: listing } } as unknown as GitHubOctokit
   const result = await verifySetup(s.tdb.db, s.github, stub, MONA, { ...payload, installationId: 777, setupAction: 'install' }, s.jobs())
   t.same(result, { kind: 'rejected', status: 403, reason: 'Installation 777 is on another account, not on mona.' })
   t.match(await monaBatch(s), { status: 'link_issued', installation_id: null })

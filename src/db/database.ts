@@ -103,7 +103,9 @@ export interface GoneRepoRecord {
   hookId: number
 }
 
-export type BatchStatus = 'planned' | 'link_issued' | 'request_pending' | 'installed'
+/** Where a batch stands; the transitions are in src/migration/batch-state.ts (migration 0014). */
+export type BatchState = 'planned' | 'link_issued' | 'request_pending' | 'installed' | 'adding' | 'add_refused' | 'blocked'
+
 export type Coverage = 'unknown' | 'covered' | 'not_covered' | 'gone' | 'moved'
 
 export interface BatchTable {
@@ -115,18 +117,16 @@ export interface BatchTable {
   role: 'owner' | 'admin' | 'member' | 'outsider' | 'unknown'
   action: 'install' | 'request' | 'none'
   hidden_repos: number
-  status: Generated<BatchStatus>
+  state: Generated<BatchState>
+  /** What a person reads of the state: why GitHub refused the API path, or why it could not say. */
+  state_reason: ColumnType<string | null, string | null | undefined, string | null>
+  /** Set exactly in the installed states (installed, adding, add_refused, blocked). */
   installation_id: number | null
-  add_path: 'api' | 'settings_page' | null
-  /** Why GitHub refused the API path, for the page. */
-  add_path_reason: ColumnType<string | null, string | null | undefined, string | null>
-  adding: Generated<boolean>
   /** The pieces of add runs that took this batch so far; a piece writes only while it is the latest. */
   add_piece: Generated<number>
   /** Until when the latest piece holds the batch; null when none runs. */
   add_lease_until: ColumnType<Date | null, Date | null | undefined, Date | null>
   coverage_checked_at: Date | null
-  coverage_problem: string | null
   /** The org owners who can approve this batch's request, as GitHub listed them. */
   approvers: Generated<string[]>
   updated_at: Generated<Date>

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Transaction } from 'kysely'
 import type { Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
 import { explainFault, tokenFault } from '../github/token-fault.js'
+import { addingEnded, addingStarted } from './batch-state.js'
 import { appendAudit, type AuditActor } from './audit.js'
 import { requestCoverage, type SendCoverage } from './coverage-job.js'
 import { legacyTokenOf } from './legacy-token.js'
@@ -32,14 +33,7 @@ export interface Enqueue {
  */
 export async function startAdding(trx: Transaction<Database>, enqueue: Enqueue, batchId: number, repoIds: number[], job: AddReposJob): Promise<boolean> {
   if (repoIds.length === 0) return false
-  const batch = await trx
-    .updateTable('app.batch')
-    .set({ adding: true, add_path: 'api', add_path_reason: null, updated_at: sql<Date>`now()` })
-    .where('id', '=', batchId)
-    .where('adding', '=', false)
-    .where('installation_id', 'is not', null)
-    .returning(['owner_id', 'owner_login', 'installation_id'])
-    .executeTakeFirst()
+  const batch = await addingStarted(trx, batchId)
   if (batch === undefined) return false
   // A new run: what earlier runs added or failed to add is in the audit log; the page counts this one.
   await trx.updateTable('app.batch_repo').set({ add_state: null, add_reason: null }).where('batch_id', '=', batchId).where('add_state', 'is not', null).execute()
@@ -120,8 +114,7 @@ async function takeBatch(db: Kysely<Database>, batchId: number, leaseSeconds: nu
     .updateTable('app.batch')
     .set({ add_piece: sql<number>`add_piece + 1`, add_lease_until: leaseEnd(leaseSeconds) })
     .where('id', '=', batchId)
-    .where('adding', '=', true)
-    .where('installation_id', 'is not', null)
+    .where('state', '=', 'adding')
     .where((eb) => eb.or([eb('add_lease_until', 'is', null), eb('add_lease_until', '<', sql<Date>`now()`)]))
     .returning('add_piece')
     .executeTakeFirst()
@@ -213,11 +206,7 @@ async function addPiece(db: Kysely<Database>, github: GitHubClients, job: AddRep
   await db.transaction().execute(async (trx) => {
     const path = stop?.kind === 'refused' ? 'settings_page' : 'api'
     await holdBatch(trx, batch.id, piece, null)
-    await trx
-      .updateTable('app.batch')
-      .set({ adding: false, add_path: path, add_path_reason: stop?.kind === 'refused' ? stop.reason : null, updated_at: sql<Date>`now()` })
-      .where('id', '=', batch.id)
-      .execute()
+    await addingEnded(trx, batch.id, stop?.kind === 'refused' ? stop.reason : null)
     if (stop !== undefined) {
       // Refused: what is left is the user's to tick on GitHub's settings page. Stopped: what is
       // left says why, and "Add" offers it again.

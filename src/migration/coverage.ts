@@ -1,8 +1,9 @@
 import { sql, type Kysely } from 'kysely'
-import type { BatchStatus, Coverage, Database } from '../db/database.js'
+import type { Coverage, Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
 import { githubStatus } from '../github/token-fault.js'
 import { appendAudit, type AuditActor } from './audit.js'
+import { checked, installed, uninstalled } from './batch-state.js'
 import { unwatched, type Progress } from './background-work.js'
 import { installationNow, liveInstallationOf, recordInstallation } from './installations.js'
 import { legacyTokenOf } from './legacy-token.js'
@@ -40,7 +41,7 @@ export function batchCovered(batch: StoredBatch): boolean {
   const counts = countCoverage(batch.repos)
   return (
     batch.installation !== undefined &&
-    batch.coverage_problem === null &&
+    batch.state !== 'blocked' &&
     counts.covered > 0 === batch.repos.length > 0 &&
     counts.not_covered + counts.unknown === 0 &&
     (batch.orgHooks.length === 0 || orgHooksCovered(batch))
@@ -159,13 +160,9 @@ export interface CheckContext {
 async function recordProblem(db: Kysely<Database>, batches: StoredBatch[], installationId: number | null, problem: string, context: CheckContext): Promise<void> {
   await db.transaction().execute(async (trx) => {
     for (const batch of batches) {
-      await trx
-        .updateTable('app.batch')
-        .set({ coverage_problem: problem, coverage_checked_at: new Date(), installation_id: installationId, updated_at: sql<Date>`now()` })
-        // Without an installation, an install is the next step again.
-        .$if(installationId === null, (q) => q.set({ status: sql<BatchStatus>`case when status = 'installed' then 'planned' else status end` }))
-        .where('id', '=', batch.id)
-        .execute()
+      // Without an installation, an install is the next step again.
+      if (installationId === null) await uninstalled(trx, { batchId: batch.id }, problem)
+      else await checked(trx, { batchId: batch.id }, problem)
       await trx.updateTable('app.batch_repo').set({ coverage: 'not_covered' }).where('batch_id', '=', batch.id).where('coverage', '=', 'covered').execute()
       await appendAudit(trx, {
         actor: context.actor,
@@ -196,13 +193,7 @@ export async function checkCoverageNow(db: Kysely<Database>, github: GitHubClien
 /** Writes on the owner's batches (or one user's) that GitHub did not answer, keeping what it said before. */
 export async function noteUnanswered(db: Kysely<Database>, ownerId: number, problem: string, context: CheckContext, userId?: number): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    const batches = await trx
-      .updateTable('app.batch')
-      .set({ coverage_problem: problem, updated_at: sql<Date>`now()` })
-      .where('owner_id', '=', ownerId)
-      .$if(userId !== undefined, (q) => q.where('user_id', '=', userId!))
-      .returning(['owner_login', 'user_id', 'installation_id'])
-      .execute()
+    const batches = await checked(trx, userId === undefined ? { ownerId } : { ownerId, userId }, problem, false)
     for (const batch of batches) {
       await appendAudit(trx, {
         actor: context.actor,
@@ -222,7 +213,7 @@ export async function checkCoverage(db: Kysely<Database>, github: GitHubClients,
   const batches = await batchesOfOwner(db, ownerId)
   // Repositories are being added to this owner's installation, one webhook each: the job
   // adding them checks once when it is done, instead of a check per repository added.
-  if (batches.length === 0 || batches.some((b) => b.adding)) return
+  if (batches.length === 0 || batches.some((b) => b.state === 'adding')) return
   const installation = await liveInstallationOf(db, ownerId)
   const login = batches[0]!.owner_login
   if (installation === undefined) {
@@ -262,11 +253,8 @@ export async function checkCoverage(db: Kysely<Database>, github: GitHubClients,
       const verdicts = results.get(batch.id)!
       // The batch row before its repositories' rows: the order planning and add runs lock them
       // in, so that no two of them can wait on each other.
-      await trx
-        .updateTable('app.batch')
-        .set({ coverage_problem: null, coverage_checked_at: new Date(), installation_id: installation.id, status: 'installed', updated_at: sql<Date>`now()` })
-        .where('id', '=', batch.id)
-        .execute()
+      await installed(trx, installation.id, { batchId: batch.id })
+      await checked(trx, { batchId: batch.id }, null)
       // One statement per distinct verdict, not one per repository: batches run to hundreds.
       const groups = new Map<string, { verdict: { coverage: Coverage; movedTo: string | null }; ids: number[] }>()
       for (const [repoId, v] of verdicts) {

@@ -4,7 +4,8 @@ import type { GitHubClients } from '../github/clients.js'
 import { githubStatus, tokenFault } from '../github/token-fault.js'
 import { appendAudit, type AuditActor, type AuditTarget } from './audit.js'
 import { requestCoverage, type SendCoverage } from './coverage-job.js'
-import { attachInstallation, installationNow, recordInstallation, type KnownInstallation } from './installations.js'
+import { installed, uninstalled } from './batch-state.js'
+import { installationNow, recordInstallation, type KnownInstallation } from './installations.js'
 
 // What the App's `installation` and `installation_repositories` webhooks change: the
 // installation as the service knows it, the batches of that account, and then a check of their
@@ -53,13 +54,7 @@ async function claimDelivery(trx: Kysely<Database>, deliveryId: string): Promise
 /** The installation is gone: marked so, and every batch that had it can be installed again. */
 async function forgetInstallation(trx: Kysely<Database>, installationId: number): Promise<number> {
   await trx.updateTable('app.installation').set({ deleted_at: sql<Date>`now()`, updated_at: sql<Date>`now()` }).where('id', '=', installationId).execute()
-  const batches = await trx
-    .updateTable('app.batch')
-    .set({ status: 'planned', installation_id: null, adding: false, updated_at: sql<Date>`now()` })
-    .where('installation_id', '=', installationId)
-    .returning('id')
-    .execute()
-  return batches.length
+  return (await uninstalled(trx, { installationId })).length
 }
 
 /** `coverage` queues the owner's coverage check; `wake` wakes the workers once it is committed. */
@@ -117,7 +112,7 @@ export async function applyInstallationEvent(db: Kysely<Database>, github: GitHu
     await recordInstallation(trx, now)
     // Batches waiting for this account's installation have it now: an approved request, an
     // install finished in another browser, or an owner who installed on their own.
-    const waiting = await attachInstallation(trx, now.id, now.accountId)
+    const waiting = await installed(trx, now.id, { ownerId: now.accountId })
     // GitHub names a requester when the change is an approved request: a new installation, or
     // repositories added to one that exists.
     const approved = job.requester !== null

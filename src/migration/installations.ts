@@ -81,21 +81,6 @@ export async function recordInstallation(db: Kysely<Database>, installation: Kno
     .execute()
 }
 
-/**
- * Gives the owner's batches (one user's, or everyone's) this installation; returns those that
- * did not have it yet.
- */
-export async function attachInstallation(db: Kysely<Database>, installationId: number, ownerId: number, userId?: number): Promise<{ id: number }[]> {
-  return db
-    .updateTable('app.batch')
-    .set({ status: 'installed', installation_id: installationId, updated_at: sql<Date>`now()` })
-    .where('owner_id', '=', ownerId)
-    .$if(userId !== undefined, (q) => q.where('user_id', '=', userId!))
-    .where((eb) => eb.or([eb('installation_id', 'is', null), eb('installation_id', '<>', installationId)]))
-    .returning('id')
-    .execute()
-}
-
 /** The live installation on an account, if the service knows one. */
 export async function liveInstallationOf(db: Kysely<Database>, accountId: number) {
   return db

@@ -51,9 +51,7 @@ export async function savePlan(db: Kysely<Database>, viewer: Viewer, inventory: 
           action: batch.action,
           hidden_repos: batch.hiddenRepos,
           installation_id: null,
-          add_path: null,
           coverage_checked_at: null,
-          coverage_problem: null,
         })
         .onConflict((oc) =>
           oc.columns(['user_id', 'owner_id']).doUpdateSet((eb) => ({

@@ -7,7 +7,8 @@ import { unwatched, type Progress } from './background-work.js'
 import { planBatches, type Batch, type Viewer } from './batches.js'
 import { noteUnanswered } from './coverage.js'
 import { requestCoverage, type SendCoverage } from './coverage-job.js'
-import { attachInstallation, installationOn, recordInstallation, type KnownInstallation } from './installations.js'
+import { answered, installed } from './batch-state.js'
+import { installationOn, recordInstallation, type KnownInstallation } from './installations.js'
 import { savePlan } from './plan-store.js'
 
 // Planning a user's migration: the batches from the legacy records and GitHub, kept in
@@ -104,7 +105,7 @@ export async function planMigration(
     }
     await db.transaction().execute(async (trx) => {
       await recordInstallation(trx, installation)
-      const attached = await attachInstallation(trx, installation.id, batch.owner.id, viewer.id)
+      const attached = await installed(trx, installation.id, { ownerId: batch.owner.id, userId: viewer.id })
       // GitHub names the account as it is called today (a renamed organization).
       await trx.updateTable('app.batch').set({ owner_login: installation.accountLogin }).where('owner_id', '=', batch.owner.id).where('owner_login', '<>', installation.accountLogin).execute()
       if (attached.length > 0) {
@@ -138,11 +139,5 @@ async function stillRecorded(db: Kysely<Database>, ownerIds: number[]): Promise<
 
 /** Not installed, as GitHub just said: an earlier "GitHub did not answer" no longer holds. */
 async function clearProblems(db: Kysely<Database>, viewer: Viewer, ownerIds: number[]): Promise<void> {
-  await db
-    .updateTable('app.batch')
-    .set({ coverage_problem: null, updated_at: sql<Date>`now()` })
-    .where('user_id', '=', viewer.id)
-    .where(sql<boolean>`owner_id = any(${ownerIds}::bigint[])`)
-    .where('installation_id', 'is', null)
-    .execute()
+  await answered(db, viewer.id, ownerIds)
 }

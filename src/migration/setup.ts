@@ -5,6 +5,7 @@ import type { GitHubOctokit } from '../github/octokit.js'
 import { githubStatus } from '../github/token-fault.js'
 import { startAdding, type Enqueue } from './add-repos.js'
 import { appendAudit, type AuditActor } from './audit.js'
+import { installed } from './batch-state.js'
 import type { Viewer } from './batches.js'
 import { requestCoverage, type SendCoverage } from './coverage-job.js'
 import { claimState, type StatePayload } from './install-state.js'
@@ -101,11 +102,9 @@ export async function verifySetup(
   const claimed = await db.transaction().execute(async (trx) => {
     if (!(await claimState(trx, pending.nonce))) return false
     await recordInstallation(trx, installation)
-    await trx
-      .updateTable('app.batch')
-      .set({ status: 'installed', installation_id: installation.id, owner_login: installation.accountLogin, updated_at: sql<Date>`now()` })
-      .where('id', '=', batch.id)
-      .execute()
+    await installed(trx, installation.id, { batchId: batch.id })
+    // GitHub names the account as it is called today (a renamed organization).
+    await trx.updateTable('app.batch').set({ owner_login: installation.accountLogin }).where('id', '=', batch.id).execute()
     await appendAudit(trx, {
       actor,
       action: 'installation_verified',

@@ -3,6 +3,7 @@ import { sql } from 'kysely'
 import type { GitHubClients } from '../github/clients.js'
 import { orgOwners } from '../migration/approvers.js'
 import { appendAudit } from '../migration/audit.js'
+import { requestPending } from '../migration/batch-state.js'
 import type { RefusalKind } from '../migration/refusals.js'
 import { claimState, readState, type StateKey } from '../migration/install-state.js'
 import { HttpError } from '../plugins/error-handler.js'
@@ -90,7 +91,7 @@ export const setupRoutes: FastifyPluginAsync<SetupRoutesOptions> = async (app, {
       const approvers = await orgOwners(app.db, github, viewer.id, row.owner_login)
       const recorded = await app.db.transaction().execute(async (trx) => {
         if (!(await claimState(trx, payload.nonce))) return false
-        await trx.updateTable('app.batch').set({ status: 'request_pending', approvers, updated_at: sql<Date>`now()` }).where('id', '=', row.batch_id).where('installation_id', 'is', null).execute()
+        await requestPending(trx, row.batch_id, approvers)
         await appendAudit(trx, {
           actor: { kind: 'user', githubId: viewer.id, login: viewer.login },
           action: 'request_pending',

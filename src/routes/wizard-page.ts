@@ -43,6 +43,10 @@ export interface BatchView {
   toAdd: number
   settingsUrl: string | undefined
   approversUrl: string | undefined
+  /** What stands in the way, for the person to read (GitHub did not answer, a suspended installation). */
+  problem: string | null
+  /** Why GitHub refused to add repositories through the API (the settings page is the way). */
+  refusedBecause: string | null
   /** A coverage check of the owner waits or runs: what it is doing. */
   checking?: string
   /** The last coverage check of the owner failed in this service: what to do. */
@@ -50,15 +54,15 @@ export interface BatchView {
 }
 
 function nextStep(batch: StoredBatch, covered: boolean, counts: CoverageCounts): NextStep {
-  if (batch.adding) return 'adding'
+  if (batch.state === 'adding') return 'adding'
   if (batch.installation_id === null || batch.installation === undefined) {
     if (batch.action === 'none') return 'none'
-    if (batch.status === 'request_pending') return 'waiting'
+    if (batch.state === 'request_pending') return 'waiting'
     if (!canLink(batch)) return 'owners-only'
     return batch.action
   }
   if (covered) return 'covered'
-  if (batch.coverage_problem !== null) return 'none'
+  if (batch.state === 'blocked') return 'none'
   const missingRepos = counts.not_covered > 0
   const hooksLeft = batch.orgHooks.length > 0 && !orgHooksCovered(batch)
   // Checked, nothing missing, no org hook left, yet not covered: all of it is gone or moved.
@@ -67,7 +71,7 @@ function nextStep(batch: StoredBatch, covered: boolean, counts: CoverageCounts):
   if (batch.action === 'request') return 'request-more'
   // Only the org hook is left, or repositories not checked yet: the install link (again).
   if (!missingRepos) return 'install'
-  return batch.add_path === 'settings_page' ? 'settings' : 'add'
+  return batch.state === 'add_refused' ? 'settings' : 'add'
 }
 
 /** `coverage`: the owner's coverage check, if one was ever asked for. */
@@ -81,6 +85,8 @@ export function batchView(batch: StoredBatch, github: Pick<GitHubConfig, 'webUrl
     covered,
     orgHooksCovered: orgHooksCovered(batch),
     next: nextStep(batch, covered, counts),
+    problem: batch.state === 'add_refused' ? null : batch.state_reason,
+    refusedBecause: batch.state === 'add_refused' ? batch.state_reason : null,
     beyondLink: installLinkRepos(batch).length === 0 ? 0 : Math.max(0, eligible - MAX_LINK_REPOS),
     added: batch.repos.filter((r) => r.add_state === 'added').length,
     toAdd: batch.repos.filter((r) => r.add_state !== null).length,

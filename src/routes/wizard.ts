@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { GitHubClients } from '../github/clients.js'
 import { startAdding } from '../migration/add-repos.js'
 import { appendAudit } from '../migration/audit.js'
+import { linkIssued } from '../migration/batch-state.js'
 import type { Viewer } from '../migration/batches.js'
 import { requestCoverage, type SendCoverage } from '../migration/coverage-job.js'
 import { issueState, type StateKey } from '../migration/install-state.js'
@@ -113,7 +114,7 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
     const repoIds = installLinkRepos(batch)
     const url = await app.db.transaction().execute(async (trx) => {
       const state = await issueState(trx, stateKey, batch, repoIds)
-      if (batch.status === 'planned') await trx.updateTable('app.batch').set({ status: 'link_issued' }).where('id', '=', batch.id).where('status', '=', 'planned').execute()
+      await linkIssued(trx, batch.id)
       await appendAudit(trx, {
         actor: { kind: 'user', githubId: viewer.id, login: viewer.login },
         action: 'install_link_issued',
@@ -133,7 +134,7 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
     if (batch.action !== 'install' || batch.installation_id === null) throw new HttpError(409, `The App is not installed on ${batch.owner_login} yet, or you cannot change its installation.`)
     // After GitHub refused the legacy token, the settings page; unless the user asks to try the
     // API again (the token may work again: a new authorization imported, single sign-on approved).
-    if (batch.add_path === 'settings_page' && request.body?.via !== 'api') return reply.redirect(settingsUrl(github.config, batch), 303)
+    if (batch.state === 'add_refused' && request.body?.via !== 'api') return reply.redirect(settingsUrl(github.config, batch), 303)
     const missing = batch.repos.filter((r) => r.coverage === 'not_covered').map((r) => r.repo_id)
     // A second click while the first is adding, or nothing left to add: nothing more to do.
     const job = { batchId: batch.id, actor: viewer, requestId: request.id }

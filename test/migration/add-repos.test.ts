@@ -61,7 +61,7 @@ interface Setup {
   enqueue: Enqueue
   /** For addRepos: pieces of 100, each next piece collected in `queued`; coverage checked by the service. */
   options: AddOptions
-  batchOf(owner: string, userId?: number): Promise<{ id: number; adding: boolean; add_path: string | null; add_path_reason: string | null }>
+  batchOf(owner: string, userId?: number): Promise<{ id: number; state: string; state_reason: string | null }>
   states(batchId: number): Promise<[number, string | null, string | null][]>
   audit(action: string): Promise<{ outcome: string; reason: string | null; repo_id: number | null; detail: unknown }[]>
   puts(): number
@@ -88,7 +88,7 @@ async function setUp(t: Test, signInAs: number[] = [1], w = world()): Promise<Se
       coverage: (trx, job, options) => service.app.queue.send(trx, 'coverage', job, options),
       wake: () => service.app.queue.wake(),
     },
-    batchOf: async (owner, userId = 1) => db.selectFrom('app.batch').select(['id', 'adding', 'add_path', 'add_path_reason']).where('owner_login', '=', owner).where('user_id', '=', userId).executeTakeFirstOrThrow(),
+    batchOf: async (owner, userId = 1) => db.selectFrom('app.batch').select(['id', 'state', 'state_reason']).where('owner_login', '=', owner).where('user_id', '=', userId).executeTakeFirstOrThrow(),
     states: async (batchId) =>
       (await db.selectFrom('app.batch_repo').select(['repo_id', 'add_state', 'add_reason']).where('batch_id', '=', batchId).orderBy('repo_name').execute()).map((r) => [r.repo_id, r.add_state, r.add_reason]),
     audit: async (action) => db.selectFrom('app.audit_event').select(['outcome', 'reason', 'repo_id', 'detail']).where('action', '=', action).orderBy('id').execute(),
@@ -135,7 +135,7 @@ t.test('addRepos: each repository added and recorded, then coverage; a job run a
     [1002, 'added', null],
     [1001, 'added', null],
   ])
-  t.match(await s.batchOf('mona'), { adding: false, add_path: 'api' })
+  t.match(await s.batchOf('mona'), { state: 'installed' })
   t.match(await s.audit('repo_added'), [{ repo_id: 1001, outcome: 'ok' }])
   t.match(await s.audit('repos_add_finished'), [{ outcome: 'ok', detail: { path: 'api', added: 2 } }], 'the run added both: one before the crash, one after')
   await settled(s.service)
@@ -175,7 +175,7 @@ t.test('what GitHub refuses for one repository is recorded with the reason; the 
     [1101, null, null],
   ])
   t.match(await s.audit('repo_added'), [{ repo_id: 1102, outcome: 'failed', reason: 'You need admin rights on this repository to add it.' }])
-  t.match(await s.batchOf('acme', 3), { adding: false, add_path: 'api' }, 'the API path works: it is one repository that failed')
+  t.match(await s.batchOf('acme', 3), { state: 'installed' }, 'the API path works: it is one repository that failed')
 
   // mona's own: site deleted on GitHub before she adds it. GitHub's 404 cannot tell a deleted
   // repository from an installation closed to this token: what is left goes to the settings page.
@@ -188,7 +188,7 @@ t.test('what GitHub refuses for one repository is recorded with the reason; the 
     [1002, 'added', null],
     [1001, null, null],
   ])
-  t.match(await s.batchOf('mona'), { adding: false, add_path: 'settings_page', add_path_reason: /does not let the old app's authorization add repositories/ })
+  t.match(await s.batchOf('mona'), { state: 'add_refused', state_reason: /does not let the old app's authorization add repositories/ })
   t.match(await s.audit('repos_add_finished'), [{}, { outcome: 'fallback_settings_page', detail: { path: 'settings_page', added: 1 } }])
   await settled(s.service)
   const page = (await s.service.app.inject({ url: '/migrate', cookies: { [SESSION_COOKIE]: await signIn(s.service.app, s.service.sim, 3) } })).body
@@ -203,7 +203,7 @@ t.test('GitHub refusing the legacy token itself: the rest is left for the settin
   s.service.sim.state.revokeLegacyToken(s.service.sim.state.userByLogin('mona')!)
   await startIn(db, s.enqueue, own.id, [1001, 1002], { batchId: own.id, actor: mona })
   await addRepos(db, s.github, { batchId: own.id, actor: mona }, s.options)
-  t.match(await s.batchOf('mona'), { adding: false, add_path: 'settings_page' })
+  t.match(await s.batchOf('mona'), { state: 'add_refused' })
   t.same((await s.states(own.id)).map((r) => r[1]), [null, null, null], 'nothing pending, nothing marked failed')
   t.match(await s.audit('repos_add_finished'), [{ outcome: 'fallback_settings_page', reason: /no longer accepts the old app's authorization/, detail: { path: 'settings_page', added: 0 } }])
   t.same(await s.audit('repo_added'), [])
@@ -215,7 +215,7 @@ t.test('GitHub refusing the legacy token itself: the rest is left for the settin
   const before = s.puts()
   await addRepos(db, s.github, { batchId: acme.id, actor: mona }, s.options)
   t.equal(s.puts(), before)
-  t.match(await s.batchOf('acme'), { adding: false, add_path: 'settings_page' })
+  t.match(await s.batchOf('acme'), { state: 'add_refused' })
   t.match((await s.audit('repos_add_finished')).at(-1), { outcome: 'fallback_settings_page', reason: "The old app's authorization was revoked." })
   await settled(s.service)
 })
@@ -228,7 +228,7 @@ t.test('a legacy token without the repo scope: GitHub says so (404), and the set
   if (token.kind === 'legacy') token.scopes = ['admin:repo_hook']
   await startIn(db, s.enqueue, own.id, [1001, 1002], { batchId: own.id, actor: mona })
   await addRepos(db, s.github, { batchId: own.id, actor: mona }, s.options)
-  t.match(await s.batchOf('mona'), { adding: false, add_path: 'settings_page', add_path_reason: "The old app's authorization lacks the repo scope GitHub requires for adding repositories, and it cannot be widened." })
+  t.match(await s.batchOf('mona'), { state: 'add_refused', state_reason: "The old app's authorization lacks the repo scope GitHub requires for adding repositories, and it cannot be widened." })
   await settled(s.service)
 })
 
@@ -241,8 +241,7 @@ t.test('GitHub unable to take it now (out of quota, failing): the run stops, say
   // The coverage check at the end is out of quota too: said on the batch, not a job that fails.
   await addRepos(db, s.github, { batchId: own.id, actor: mona }, s.options)
   await settled(s.service)
-  t.match(await db.selectFrom('app.batch').select('coverage_problem').where('id', '=', own.id).executeTakeFirstOrThrow(), { coverage_problem: /GitHub did not answer when coverage was checked \(HTTP 403\)/ })
-  t.match(await s.batchOf('mona'), { adding: false, add_path: 'api' }, 'not a refusal of the token: no settings page')
+  t.match(await s.batchOf('mona'), { state: 'blocked', state_reason: /GitHub did not answer when coverage was checked \(HTTP 403\)/ }, 'not a refusal of the token: no settings page')
   const quota = "GitHub's rate limit for your account was reached: try again in a while."
   t.same(await s.states(own.id), [
     [1000, null, null],
@@ -256,7 +255,7 @@ t.test('GitHub unable to take it now (out of quota, failing): the run stops, say
   s.service.sim.state.faults.errors = [{ method: 'PUT', pattern: '/user/installations/{installation_id}/repositories/{repository_id}', status: 503, rate: 1 }]
   await startIn(db, s.enqueue, own.id, [1001, 1002], { batchId: own.id, actor: mona })
   await addRepos(db, s.github, { batchId: own.id, actor: mona }, s.options)
-  t.match(await s.batchOf('mona'), { adding: false, add_path: 'api' })
+  t.match(await s.batchOf('mona'), { state: 'installed' })
   t.same((await s.states(own.id)).map((r) => r[2]), [null, 'GitHub did not answer (503): try again in a moment.', 'GitHub did not answer (503): try again in a moment.'])
   await settled(s.service)
 })
@@ -284,7 +283,7 @@ t.test('a run in pieces: each piece adds at most its share and queues the next; 
   await addRepos(db, s.github, job, options)
   t.equal(s.puts(), 1, 'the first piece adds one')
   t.same(s.queued, [job], 'and queues the next')
-  t.match(await db.selectFrom('app.batch').selectAll().where('id', '=', own.id).executeTakeFirstOrThrow(), { adding: true, add_piece: 1, add_lease_until: null }, 'still adding, held by no piece')
+  t.match(await db.selectFrom('app.batch').selectAll().where('id', '=', own.id).executeTakeFirstOrThrow(), { state: 'adding', add_piece: 1, add_lease_until: null }, 'still adding, held by no piece')
   t.same(await s.audit('repos_add_finished'), [], 'the run goes on')
   t.same((await s.states(own.id)).map((r) => r[1]), [null, 'added', 'pending'])
   t.match(batchView((await loadBatch(db, own.id))!, { webUrl: s.service.sim.url }), { next: 'adding', added: 1, toAdd: 2 }, 'the page counts what the run added so far')
@@ -293,7 +292,7 @@ t.test('a run in pieces: each piece adds at most its share and queues the next; 
   t.equal(s.puts(), 2)
   t.same(s.queued, [], 'the last piece ends the run')
   t.same((await s.states(own.id)).map((r) => r[1]), [null, 'added', 'added'])
-  t.match(await s.batchOf('mona'), { adding: false, add_path: 'api' })
+  t.match(await s.batchOf('mona'), { state: 'installed' })
   await addedOnce(t, s)
   await settled(s.service)
 })
@@ -311,7 +310,7 @@ t.test('no two pieces of a batch at once: a second job waits out the lease of th
   await db.updateTable('app.batch').set({ add_lease_until: new Date(Date.now() - 1_000) }).where('id', '=', own.id).execute()
   const failing = { ...s.options, pieceSize: 1, enqueue: async () => Promise.reject(new Error('the queue is down')) }
   await t.rejects(addRepos(db, s.github, job, failing), /the queue is down/)
-  t.match(await db.selectFrom('app.batch').selectAll().where('id', '=', own.id).executeTakeFirstOrThrow(), { adding: true, add_piece: 2, add_lease_until: null }, 'let go')
+  t.match(await db.selectFrom('app.batch').selectAll().where('id', '=', own.id).executeTakeFirstOrThrow(), { state: 'adding', add_piece: 2, add_lease_until: null }, 'let go')
   t.same((await s.states(own.id)).map((r) => r[1]), [null, 'added', 'pending'], 'what it added stays recorded')
   await addRepos(db, s.github, job, { ...s.options, pieceSize: 1 })
   t.same(s.queued, [], 'the last of it: the run ends')
@@ -337,7 +336,7 @@ t.test('a piece that outlived its lease and was taken over writes nothing more',
   await addRepos(db, slow, job, s.options)
   t.same((await s.states(own.id)).map((r) => r[1]), [null, null, 'pending'], 'left to the piece that holds the batch')
   t.same(await s.audit('repo_added'), [])
-  t.match(await s.batchOf('mona'), { adding: true })
+  t.match(await s.batchOf('mona'), { state: 'adding' })
   t.same(s.queued, [])
 })
 

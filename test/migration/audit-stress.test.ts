@@ -44,7 +44,7 @@ async function addRun(db: Kysely<Database>, batchId: number, repoId: number, rou
     await appendAudit(trx, event)
   })
   await db.transaction().execute(async (trx) => {
-    await trx.updateTable('app.batch').set({ adding: false, add_path: 'api' }).where('id', '=', batchId).execute()
+    await trx.updateTable('app.batch').set({ state_reason: null }).where('id', '=', batchId).execute()
     await trx.updateTable('app.batch_repo').set({ add_state: null }).where('batch_id', '=', batchId).execute()
     await appendAudit(trx, { ...event, action: 'repos_add_finished', target: {} })
   })

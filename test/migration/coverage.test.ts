@@ -214,7 +214,7 @@ t.test('uninstalled: the install step is back, with the reason', async (t) => {
   t.match(heard, 'Install on mona')
   t.notMatch(heard, 'Check again')
   const batch = await service.tdb.db.selectFrom('app.batch').selectAll().where('owner_login', '=', 'mona').executeTakeFirstOrThrow()
-  t.match(batch, { status: 'planned', installation_id: null })
+  t.match(batch, { state: 'planned', installation_id: null })
 
   const link = new URL((await press(app, cookie, formAction(heard, 'Install on mona'))).headers.location as string)
   t.same(link.searchParams.getAll('repository_ids[]').sort(), ['1000', '1001', '1002'], 'the link preselects all three again')
@@ -315,7 +315,7 @@ t.test('while repositories are being added, checks wait for the job that adds th
   const { app, sim } = service
   const cookie = await signIn(app, sim, 1)
   await view(app, cookie)
-  await service.tdb.db.updateTable('app.batch').set({ adding: true }).where('owner_login', '=', 'mona').execute()
+  await service.tdb.db.updateTable('app.batch').set({ state: 'adding' }).where('owner_login', '=', 'mona').execute()
   const before = (await checks(service)).length
   t.match(await monaSection(service, cookie), 'Adding repositories to the installation')
   await checkAgain(service, cookie)

@@ -67,19 +67,19 @@ t.test('GitHub failing to say what the installation is: retried when it is an ou
   const { service, job } = await monaInstalled(t, 'deleted')
   const { db } = service.tdb
   const github = githubClientsOf(service, { retries: 0 })
-  const batch = () => db.selectFrom('app.batch').select(['status', 'installation_id']).where('owner_login', '=', 'mona').executeTakeFirstOrThrow()
+  const batch = () => db.selectFrom('app.batch').select(['state', 'installation_id']).where('owner_login', '=', 'mona').executeTakeFirstOrThrow()
   const applied = async () => (await db.selectFrom('app.webhook_delivery').select('applied_at').where('delivery_id', '=', 'd-1').executeTakeFirstOrThrow()).applied_at
-  t.match(await batch(), { status: 'installed', installation_id: 500 })
+  t.match(await batch(), { state: 'installed', installation_id: 500 })
 
   await faultOn(service, 502)
   await t.rejects(applyInstallationEvent(db, github, job, coverage(service), () => service.app.queue.wake()), { status: 502, message: /./ }, 'a 502 fails the job, so pg-boss runs it again')
   t.equal(await applied(), null, 'the delivery is still to be applied')
-  t.match(await batch(), { status: 'installed', installation_id: 500 }, 'nothing changed on a guess')
+  t.match(await batch(), { state: 'installed', installation_id: 500 }, 'nothing changed on a guess')
 
   await faultOn(service, 401)
   await applyInstallationEvent(db, github, job, coverage(service), () => service.app.queue.wake())
   t.ok((await applied()) instanceof Date, "a 401 for the App's JWT ends the job: no retry could succeed")
-  t.match(await batch(), { status: 'installed', installation_id: 500 }, 'and changes nothing')
+  t.match(await batch(), { state: 'installed', installation_id: 500 }, 'and changes nothing')
   const audit = await db.selectFrom('app.audit_event').selectAll().where('action', '=', 'webhook_unconfirmed').execute()
   t.match(audit, [{ outcome: 'failed', installation_id: 500, reason: /GitHub answered 401 .*nothing was changed/, detail: { deliveryId: 'd-1', event: 'installation', action: 'deleted', status: 401 } }])
 

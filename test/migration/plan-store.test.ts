@@ -46,7 +46,7 @@ t.test('a saved plan loads back: own account first, then owners by login, reposi
   const [own, org, member] = plan.batches
   t.same(own!.repos.map((r) => r.repo_name), ['dotfiles', 'new-name', 'site'])
   t.match(own!.repos[1], { repo_id: 1002, moved: true, coverage: 'unknown', add_state: null, hook_ids: [5002] })
-  t.match(org, { owner_type: 'Organization', role: 'admin', action: 'install', hidden_repos: 2, status: 'planned', installation_id: null, adding: false, installation: undefined })
+  t.match(org, { owner_type: 'Organization', role: 'admin', action: 'install', hidden_repos: 2, state: 'planned', installation_id: null, installation: undefined })
   t.same(org!.orgHooks, [{ hookId: 6000, enabledBy: ['mona'] }])
   t.same(org!.repos.map((r) => [r.repo_name, r.private, r.enabled_by]), [
     ['api', false, ['mona']],
@@ -74,10 +74,10 @@ t.test('planning again keeps what GitHub confirmed, takes the rest from the new 
   // through the API; an install link issued for widgets.
   await db.insertInto('app.installation').values({ id: 500, account_id: 1, account_login: 'mona', repository_selection: 'selected', suspended_at: null, deleted_at: null }).execute()
   const checkedAt = new Date('2026-01-02T03:04:05Z')
-  await db.updateTable('app.batch').set({ status: 'installed', installation_id: 500, add_path: 'api', coverage_checked_at: checkedAt }).where('id', '=', own!.id).execute()
+  await db.updateTable('app.batch').set({ state: 'installed', installation_id: 500, coverage_checked_at: checkedAt }).where('id', '=', own!.id).execute()
   await db.updateTable('app.batch_repo').set({ coverage: 'covered' }).where('batch_id', '=', own!.id).execute()
   await db.updateTable('app.batch_repo').set({ coverage: 'moved', moved_to: 'acme', add_state: 'added' }).where('batch_id', '=', own!.id).where('repo_id', '=', 1002).execute()
-  await db.updateTable('app.batch').set({ status: 'link_issued' }).where('id', '=', member!.id).execute()
+  await db.updateTable('app.batch').set({ state: 'link_issued' }).where('id', '=', member!.id).execute()
   await db.insertInto('app.install_state').values({ nonce: 'n-1', batch_id: member!.id, user_id: 1, owner_id: 101, repo_ids: [1200], expires_at: new Date(Date.now() + 60_000), used_at: null }).execute()
 
   // Since: site renamed to website, dotfiles made private, a new repository enabled; acme lost
@@ -99,7 +99,7 @@ t.test('planning again keeps what GitHub confirmed, takes the rest from the new 
     [org!.id, 'acme'],
   ], 'the same batches (same ids), widgets gone')
   const mine = after.batches[0]!
-  t.match(mine, { status: 'installed', installation_id: 500, add_path: 'api', coverage_checked_at: checkedAt, installation: { id: 500, repository_selection: 'selected' } })
+  t.match(mine, { state: 'installed', installation_id: 500, coverage_checked_at: checkedAt, installation: { id: 500, repository_selection: 'selected' } })
   t.same(mine.repos.map((r) => [r.repo_id, r.repo_name, r.private, r.coverage, r.moved_to, r.add_state]), [
     [1000, 'dotfiles', true, 'covered', null, null],
     [1002, 'new-name', false, 'moved', 'acme', 'added'],

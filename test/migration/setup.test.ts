@@ -94,14 +94,14 @@ t.test('two completions of one install at the same moment: one verifies, the oth
   t.equal((await audit(s, 'installation_verified')).length, 1, 'exactly one installation_verified')
   await settled(s)
   t.equal((await audit(s, 'coverage_checked')).length, 1, 'coverage checked once')
-  t.match(await monaBatch(s), { status: 'installed', installation_id: installation.id })
+  t.match(await monaBatch(s), { state: 'installed', installation_id: installation.id })
   t.match(await s.tdb.db.selectFrom('app.installation').selectAll().execute(), [{ id: installation.id, account_id: MONA.id, account_login: 'mona' }])
 
   // The spent state with another installation (acme's, which mona can reach): a replay.
   const acme = installWithEvents(s.sim.state, 100, 'all', [], s.sim.state.userByLogin('mona')!).installation
   const replay = await verifySetup(s.tdb.db, s.github, s.monaOnGitHub, MONA, { ...pending, installationId: acme.id }, s.jobs())
   t.same(replay, { kind: 'rejected', status: 409, reason: 'This installation link was already used.' })
-  t.match(await monaBatch(s), { status: 'installed', installation_id: installation.id }, 'the batch keeps its installation')
+  t.match(await monaBatch(s), { state: 'installed', installation_id: installation.id }, 'the batch keeps its installation')
   t.equal((await s.tdb.db.selectFrom('app.installation').selectAll().execute()).length, 1, 'acme is not recorded')
   t.match(await audit(s, 'installation_rejected'), [{ actor_login: 'mona', owner_login: 'mona', installation_id: acme.id, outcome: 'rejected', reason: 'This installation link was already used.', request_id: null }])
 })
@@ -124,7 +124,7 @@ for (const requestId of [undefined, 'request-7']) {
     const result = await verifySetup(s.tdb.db, s.github, s.monaOnGitHub, MONA, pending, s.jobs(async (_trx, job) => void jobs.push(job)), requestId)
     t.same(result, { kind: 'verified', ownerLogin: 'mona' })
     t.same(jobs, [{ batchId: batch.id, actor: MONA, ...(requestId === undefined ? {} : { requestId }) }], 'one job queued to add the rest')
-    t.match(await monaBatch(s), { adding: true, installation_id: installation.id })
+    t.match(await monaBatch(s), { state: 'adding', installation_id: installation.id })
     const repos = await s.tdb.db.selectFrom('app.batch_repo').select(['repo_id', 'coverage', 'add_state']).where('batch_id', '=', batch.id).orderBy('repo_id').execute()
     t.same(repos, [
       { repo_id: 1000, coverage: 'unknown', add_state: null },
@@ -154,7 +154,7 @@ t.test('the rest of a larger batch is queued with the installation: GitHub faili
   const none: AddReposJob[] = []
   await verifySetup(again.tdb.db, again.github, again.monaOnGitHub, MONA, all.pending, again.jobs(async (_trx, job) => void none.push(job)))
   t.same(none, [])
-  t.match(await monaBatch(again), { adding: false })
+  t.match(await monaBatch(again), { state: 'installed' })
 })
 
 t.test('an installation GitHub lists with no account (an enterprise installation) is not taken for the owner', async (t) => {
@@ -167,6 +167,6 @@ t.test('an installation GitHub lists with no account (an enterprise installation
   const stub = { paginate: { iterator: listing } } as unknown as GitHubOctokit
   const result = await verifySetup(s.tdb.db, s.github, stub, MONA, { ...payload, installationId: 777, setupAction: 'install' }, s.jobs())
   t.same(result, { kind: 'rejected', status: 403, reason: 'Installation 777 is on another account, not on mona.' })
-  t.match(await monaBatch(s), { status: 'link_issued', installation_id: null })
+  t.match(await monaBatch(s), { state: 'link_issued', installation_id: null })
   t.same(await s.tdb.db.selectFrom('app.installation').selectAll().execute(), [])
 })

@@ -51,7 +51,7 @@ function setupUrl(query: Record<string, string | number | undefined>): string {
 async function snapshot(service: Service) {
   const db = service.tdb.db
   return {
-    batches: await db.selectFrom('app.batch').select(['id', 'owner_login', 'status', 'installation_id', 'coverage_problem', 'adding']).orderBy('id').execute(),
+    batches: await db.selectFrom('app.batch').select(['id', 'owner_login', 'state', 'state_reason', 'installation_id']).orderBy('id').execute(),
     installations: await db.selectFrom('app.installation').selectAll().orderBy('id').execute(),
     states: await db.selectFrom('app.install_state').select(['nonce', 'used_at']).orderBy('nonce').execute(),
     coverage: await db.selectFrom('app.batch_repo').select(['batch_id', 'repo_id', 'coverage']).orderBy(['batch_id', 'repo_id']).execute(),
@@ -245,7 +245,7 @@ t.test('a replayed state: the second use gets 409 and changes nothing; a reload 
   // The coverage check it asked for has run.
   await settled(service)
   const installed = await snapshot(service)
-  t.match(installed.batches.find((b) => b.owner_login === 'mona'), { status: 'installed', installation_id: installedVia(setupPath) })
+  t.match(installed.batches.find((b) => b.owner_login === 'mona'), { state: 'installed', installation_id: installedVia(setupPath) })
 
   // The same state with another installation id (mona's acme installation, which she can reach).
   const acme = installWithEvents(sim.state, 100, 'all', [], sim.state.userByLogin('mona')!).installation
@@ -294,7 +294,7 @@ t.test('two tabs: two completions of the same setup both land, one is on record'
   const events = await auditRows(service)
   t.equal(events.filter((e) => e.action === 'installation_verified').length, 1, 'exactly one installation_verified')
   t.equal(events.filter((e) => e.action === 'installation_rejected').length, 0, 'and no refusal')
-  t.match((await snapshot(service)).batches.find((b) => b.owner_login === 'mona'), { status: 'installed', installation_id: installedVia(setupPath) })
+  t.match((await snapshot(service)).batches.find((b) => b.owner_login === 'mona'), { state: 'installed', installation_id: installedVia(setupPath) })
 })
 
 t.test('two tabs of one session, installing on two owners: both callbacks complete, in either order', async (t) => {
@@ -318,8 +318,8 @@ t.test('two tabs of one session, installing on two owners: both callbacks comple
     t.equal(back.headers.location, `/migrate#owner-${owner}`)
   }
   const batches = (await snapshot(service)).batches
-  t.match(batches.find((b) => b.owner_login === 'mona'), { status: 'installed', installation_id: installedVia(setups[0]!) })
-  t.match(batches.find((b) => b.owner_login === 'acme'), { status: 'installed', installation_id: installedVia(setups[1]!) })
+  t.match(batches.find((b) => b.owner_login === 'mona'), { state: 'installed', installation_id: installedVia(setups[0]!) })
+  t.match(batches.find((b) => b.owner_login === 'acme'), { state: 'installed', installation_id: installedVia(setups[1]!) })
   const events = await auditRows(service)
   t.match(
     events.filter((e) => e.action === 'installation_verified').map((e) => e.owner_login),
@@ -484,7 +484,7 @@ t.test('the request flow: recorded as waiting with a session, a 401 page without
   t.equal(res.statusCode, 303)
   t.equal(res.headers.location, '/migrate#owner-widgets')
   const widgets = (await snapshot(service)).batches.find((b) => b.owner_login === 'widgets')
-  t.match(widgets, { status: 'request_pending', installation_id: null })
+  t.match(widgets, { state: 'request_pending', installation_id: null })
   const page = (await view(app, cookie)).body
   t.match(page, 'Waiting for approval')
   t.match(page, 'Who can approve it on GitHub: <strong>octo</strong>', 'who can approve, by name')

@@ -224,7 +224,7 @@ t.test('GitHub gets its answer before the work is done: the work is queued and r
   const done = await recorded(service)
   t.match(done.jobs, [{ state: 'completed' }], 'the job ran afterwards')
   t.match(done.installations, [{ id: installation.id, account_login: 'mona', repository_selection: 'all' }])
-  t.match(await batchOf(service, 'mona'), { status: 'installed', installation_id: installation.id })
+  t.match(await batchOf(service, 'mona'), { state: 'installed', installation_id: installation.id })
   t.match(await ownerSection(service, cookie, 'mona'), /Covered[\s\S]*3 covered/)
   const order = (await tdb.db.selectFrom('app.audit_event').select('action').where('action', 'in', ['webhook_received', 'installation_created', 'coverage_checked']).orderBy('id').execute()).map((e) => e.action)
   t.same(order, ['webhook_received', 'installation_created', 'coverage_checked'])
@@ -236,7 +236,7 @@ t.test('uninstalled on GitHub: the batches of that account go back to planned, a
   t.equal(res.statusCode, 200)
   await settled(service)
 
-  t.match(await batchOf(service, 'mona'), { status: 'planned', installation_id: null, adding: false, coverage_problem: 'The App is not installed on mona.' })
+  t.match(await batchOf(service, 'mona'), { state: 'planned', installation_id: null, state_reason: 'The App is not installed on mona.' })
   t.match(await service.tdb.db.selectFrom('app.installation').selectAll().where('id', '=', installationId).executeTakeFirstOrThrow(), { deleted_at: Date })
   const mona = await ownerSection(service, cookie, 'mona')
   t.notMatch(mona, 'Covered')
@@ -256,7 +256,7 @@ t.test('suspended on GitHub: coverage shows the problem; unsuspended: covered ag
   let mona = await ownerSection(service, cookie, 'mona')
   t.notMatch(mona, 'Covered')
   t.match(mona, "The App&#39;s installation on mona is suspended: GitHub sends it no events until it is unsuspended.")
-  t.match(await batchOf(service, 'mona'), { status: 'installed', installation_id: installationId, coverage_problem: /suspended/ })
+  t.match(await batchOf(service, 'mona'), { state: 'blocked', installation_id: installationId, state_reason: /suspended/ })
   t.match(await auditOf(service, 'installation_suspend'), [{ actor_kind: 'github', actor_login: 'mona', installation_id: installationId }])
 
   t.equal((await sim.sim.app.inject({ method: 'POST', url: `/_sim/installations/${installationId}/unsuspend` })).statusCode, 200)
@@ -264,7 +264,7 @@ t.test('suspended on GitHub: coverage shows the problem; unsuspended: covered ag
   mona = await ownerSection(service, cookie, 'mona')
   t.match(mona, /Covered[\s\S]*3 covered/)
   t.notMatch(mona, 'suspended')
-  t.match(await batchOf(service, 'mona'), { status: 'installed', coverage_problem: null })
+  t.match(await batchOf(service, 'mona'), { state: 'installed', state_reason: null })
   t.match(await auditOf(service, 'installation_unsuspend'), [{ actor_kind: 'github', actor_login: 'mona' }])
 })
 
@@ -303,7 +303,7 @@ t.test("an org owner approves mona's request on GitHub: her waiting batch is ins
   const waiting = await ownerSection(service, cookie, 'widgets')
   t.match(waiting, 'Waiting for approval')
   t.match(waiting, /Any <a href="[^"]+\/orgs\/widgets\/people\?query=role%3Aowner">owner of widgets<\/a> can approve it on GitHub/, 'its owners, where the token cannot name them')
-  t.match(await batchOf(service, 'widgets'), { status: 'request_pending', installation_id: null })
+  t.match(await batchOf(service, 'widgets'), { state: 'request_pending', installation_id: null })
 
   const [request] = [...sim.state.requests.values()]
   const approved = await sim.sim.app.inject({ method: 'POST', url: `/_sim/requests/${request!.id}/approve`, payload: { approver: 'octo' } })
@@ -311,7 +311,7 @@ t.test("an org owner approves mona's request on GitHub: her waiting batch is ins
   const installationId = (approved.json() as { installation: { id: number } }).installation.id
   await settled(service)
 
-  t.match(await batchOf(service, 'widgets'), { status: 'installed', installation_id: installationId, coverage_problem: null })
+  t.match(await batchOf(service, 'widgets'), { state: 'installed', installation_id: installationId, state_reason: null })
   const widgets = await ownerSection(service, cookie, 'widgets')
   t.match(widgets, /Covered[\s\S]*1 covered/)
   t.notMatch(widgets, 'Waiting for approval')
@@ -358,19 +358,19 @@ t.test('uninstalled from an org: the batch of every user migrating to it goes ba
   const link = await pressFor(service, mona, 'acme', 'Install or ask the owners of acme on GitHub')
   await followSetup(app, sim, mona, installOnGitHub(sim, link, 'mona'), MONA)
   await settled(service)
-  const acme = () => tdb.db.selectFrom('app.batch').select(['user_id', 'status', 'installation_id', 'coverage_problem']).where('owner_login', '=', 'acme').orderBy('user_id').execute()
+  const acme = () => tdb.db.selectFrom('app.batch').select(['user_id', 'state', 'installation_id', 'state_reason']).where('owner_login', '=', 'acme').orderBy('user_id').execute()
   const [installation] = [...sim.state.installations.values()]
   t.match(await acme(), [
-    { user_id: MONA, status: 'installed', installation_id: installation!.id, coverage_problem: null },
-    { user_id: 3, status: 'installed', installation_id: installation!.id, coverage_problem: null },
+    { user_id: MONA, state: 'installed', installation_id: installation!.id, state_reason: null },
+    { user_id: 3, state: 'installed', installation_id: installation!.id, state_reason: null },
   ])
   t.match(await ownerSection(service, octo, 'acme'), 'Covered', "octo's batch is covered by mona's install")
 
   t.equal((await sim.sim.app.inject({ method: 'DELETE', url: `/_sim/installations/${installation!.id}`, payload: { sender: 'mona' } })).statusCode, 200)
   await settled(service)
   t.same(await acme(), [
-    { user_id: MONA, status: 'planned', installation_id: null, coverage_problem: 'The App is not installed on acme.' },
-    { user_id: 3, status: 'planned', installation_id: null, coverage_problem: 'The App is not installed on acme.' },
+    { user_id: MONA, state: 'planned', installation_id: null, state_reason: 'The App is not installed on acme.' },
+    { user_id: 3, state: 'planned', installation_id: null, state_reason: 'The App is not installed on acme.' },
   ])
   for (const cookie of [mona, octo]) t.match(await ownerSection(service, cookie, 'acme'), 'The App is not installed on acme.')
   t.match(await auditOf(service, 'installation_deleted'), [{ actor_login: 'mona', owner_login: 'acme', detail: { batches: 2 } }])
@@ -426,7 +426,7 @@ t.test('a captured body sent again under a new X-GitHub-Delivery does not undo a
   for (const replay of replays) t.equal((await post(app, { event: replay.event, deliveryId: replay.deliveryId, body: replay.body })).statusCode, 202, `${replay.event} ${replay.action} taken as new`)
   await settled(service)
   t.match(await ownerSection(service, cookie, 'mona'), /Covered[\s\S]*3 covered/, 'still Covered')
-  t.match(await batchOf(service, 'mona'), { status: 'installed', installation_id: installationId, coverage_problem: null })
+  t.match(await batchOf(service, 'mona'), { state: 'installed', installation_id: installationId, state_reason: null })
   t.match(await tdb.db.selectFrom('app.installation').selectAll().where('id', '=', installationId).executeTakeFirstOrThrow(), { deleted_at: null, suspended_at: null, repository_selection: 'selected' })
   // The jobs run in any order.
   const doubted = (await auditOf(service, 'webhook_unconfirmed')).sort((a, b) => String(a.reason).localeCompare(String(b.reason)))
@@ -439,7 +439,7 @@ t.test('a captured body sent again under a new X-GitHub-Delivery does not undo a
 
   t.equal((await sim.sim.app.inject({ method: 'DELETE', url: `/_sim/installations/${installationId}` })).statusCode, 200)
   await settled(service)
-  t.match(await batchOf(service, 'mona'), { status: 'planned', installation_id: null, coverage_problem: 'The App is not installed on mona.' })
+  t.match(await batchOf(service, 'mona'), { state: 'planned', installation_id: null, state_reason: 'The App is not installed on mona.' })
   t.match(await tdb.db.selectFrom('app.installation').selectAll().where('id', '=', installationId).executeTakeFirstOrThrow(), { deleted_at: Date })
   t.match(await auditOf(service, 'installation_deleted'), [{ reason: 'mona uninstalled the App', detail: { batches: 1 } }])
 })
@@ -447,14 +447,14 @@ t.test('a captured body sent again under a new X-GitHub-Delivery does not undo a
 t.test("an installation GitHub has on another account than the payload names is never given to that account's batches", async (t) => {
   const { service, cookie, installationId } = await monaCovered(t)
   const { app, sim } = service
-  t.match(await batchOf(service, 'widgets'), { status: 'planned', installation_id: null })
+  t.match(await batchOf(service, 'widgets'), { state: 'planned', installation_id: null })
   const widgets = sim.state.accountByLogin('widgets')!
   const real = JSON.parse(bodyOf(service, { name: 'installation', action: 'created', installation: sim.state.installations.get(installationId)!, sender: sim.state.userByLogin('mona')! }))
   const body = JSON.stringify({ ...real, installation: { ...real.installation, account: { id: widgets.id, login: widgets.login, type: 'Organization' } } })
   const deliveryId = randomUUID()
   t.equal((await post(app, { event: 'installation', deliveryId, body })).statusCode, 202)
   await settled(service)
-  t.match(await batchOf(service, 'widgets'), { status: 'planned', installation_id: null }, 'widgets still waits for an install')
+  t.match(await batchOf(service, 'widgets'), { state: 'planned', installation_id: null }, 'widgets still waits for an install')
   t.match(await ownerSection(service, cookie, 'widgets'), 'Install or ask the owners of widgets on GitHub', 'still the step to GitHub')
   t.match(await service.tdb.db.selectFrom('app.installation').selectAll().execute(), [{ id: installationId, account_id: MONA, account_login: 'mona' }])
   t.match(await auditOf(service, 'webhook_unconfirmed'), [

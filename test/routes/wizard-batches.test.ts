@@ -209,7 +209,7 @@ for (const count of [101, 250]) {
     const finished = await audited(service, 'repos_add_finished')
     t.equal(finished.length, 1)
     t.match(finished[0]!.detail, { path: 'api', added: count - 100 })
-    t.equal((await batchOf(service, 'mona')).add_path, 'api')
+    t.equal((await batchOf(service, 'mona')).state, 'installed')
     t.equal(apiCalls(sim, 'PUT', /^\/user\/installations\/\d+\/repositories\/\d+$/), count - 100, 'one PUT per repository, none twice')
 
     const after = await view(app, cookie)
@@ -241,7 +241,7 @@ t.test('already installed: the page shows what the installation covers, and adds
   const after = section((await view(app, cookie)).body, 'mona')
   t.match(after, /Covered[\s\S]*Coverage: 3 covered/)
   t.same(sim.state.installationRepos(sim.state.installations.get(500)!).map((r) => r.id).sort(), [1000, 1001, 1002])
-  t.equal((await batchOf(service, 'mona')).add_path, 'api', 'the path taken is recorded on the batch')
+  t.equal((await batchOf(service, 'mona')).state, 'installed', 'no settings page after the API worked')
   const finished = await audited(service, 'repos_add_finished')
   t.match(finished, [{ owner_login: 'mona', installation_id: 500, outcome: 'ok', detail: { path: 'api', added: 2 } }])
   t.match(await audited(service, 'repo_added'), [
@@ -318,7 +318,7 @@ t.test('already installed, but GitHub refuses the legacy token: the installation
   const acmeLink = linkTo(section(body, 'acme'), "Open the installation's settings on GitHub")
   t.equal(acmeLink, `${sim.url}/organizations/acme/settings/installations/501?repository_ids%5B%5D=1102&repository_ids%5B%5D=1101`)
 
-  t.equal((await batchOf(service, 'mona')).add_path, 'settings_page', 'the path taken is recorded')
+  t.match(await batchOf(service, 'mona'), { state: 'add_refused', state_reason: /Resource not accessible by OAuth app|does not let/ }, 'the settings page, and why')
   t.match(await audited(service, 'repos_add_finished'), [
     { owner_login: 'mona', outcome: 'fallback_settings_page', reason: /Resource not accessible by OAuth app/, detail: { path: 'settings_page', added: 0 } },
     { owner_login: 'acme', outcome: 'fallback_settings_page', detail: { path: 'settings_page' } },
@@ -350,7 +350,7 @@ t.test('already installed, but GitHub refuses the legacy token: the installation
   t.equal(retried.headers.location, '/migrate#owner-acme', 'back to the page, not to GitHub')
   await settled(service)
   t.match(section((await view(app, cookie)).body, 'acme'), 'Coverage: 3 covered', 'added through the API (the org webhook still asks for all repositories)')
-  t.equal((await batchOf(service, 'acme')).add_path, 'api')
+  t.equal((await batchOf(service, 'acme')).state, 'installed')
 })
 
 t.test('two tabs or a double click on "Add": one job, one start, each repository added once', async (t) => {
@@ -418,7 +418,7 @@ t.test('who may press what: foreign batches are not found, onlookers cannot inst
     t.equal(forged.statusCode, 403, `${url} with another session's CSRF token`)
   }
   t.equal((await audited(service, 'install_link_issued')).length, before, 'nothing was issued')
-  t.equal((await batchOf(service, 'mona')).status, 'planned')
+  t.equal((await batchOf(service, 'mona')).state, 'planned')
 })
 
 t.test('planning again keeps the installation and its coverage and follows a rename; signing in later finds the plan as it was', async (t) => {
@@ -431,7 +431,7 @@ t.test('planning again keeps the installation and its coverage and follows a ren
   // acme: sent to GitHub, never came back.
   await press(app, cookie, formAction((await view(app, cookie)).body, 'Install or ask the owners of acme on GitHub'))
   const installed = await batchOf(service, 'mona')
-  t.equal(installed.status, 'installed')
+  t.equal(installed.state, 'installed')
 
   t.equal((await sim.sim.app.inject({ method: 'POST', url: '/_sim/repos/1001/rename', payload: { name: 'website' } })).statusCode, 200)
   t.match(section((await view(app, cookie)).body, 'mona'), 'mona/site (private)', 'the page reads Postgres, not GitHub')
@@ -445,13 +445,13 @@ t.test('planning again keeps the installation and its coverage and follows a ren
   t.notMatch(mona, 'mona/site')
   t.match(mona, /Covered[\s\S]*Coverage: 3 covered/)
   const replanned = await batchOf(service, 'mona')
-  t.match(replanned, { id: installed.id, status: 'installed', installation_id: installed.installation_id, coverage_problem: null })
+  t.match(replanned, { id: installed.id, state: 'installed', installation_id: installed.installation_id, state_reason: null })
   t.same((await reposOf(service, installed.id)).map((r) => [r.repo_name, r.coverage]), [
     ['dotfiles', 'covered'],
     ['new-name', 'covered'],
     ['website', 'covered'],
   ])
-  t.equal((await batchOf(service, 'acme')).status, 'link_issued', 'a link sent to GitHub is remembered too')
+  t.equal((await batchOf(service, 'acme')).state, 'link_issued', 'a link sent to GitHub is remembered too')
 
   // A day later, a new session: the same state, from Postgres, without asking GitHub again.
   const { planned_at: planned } = await service.tdb.db.selectFrom('app.inventory').select('planned_at').where('user_id', '=', 1).executeTakeFirstOrThrow()

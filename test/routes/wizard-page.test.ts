@@ -25,15 +25,12 @@ function batch(over: Partial<StoredBatch> = {}): StoredBatch {
     role: 'owner',
     action: 'install',
     hidden_repos: 0,
-    status: 'planned',
+    state: 'planned',
+    state_reason: null,
     installation_id: null,
-    add_path: null,
-    add_path_reason: null,
-    adding: false,
     add_piece: 0,
     add_lease_until: null,
     coverage_checked_at: null,
-    coverage_problem: null,
     approvers: [],
     updated_at: new Date(),
     repos: [repo(1), repo(2)],
@@ -43,24 +40,25 @@ function batch(over: Partial<StoredBatch> = {}): StoredBatch {
   }
 }
 
-const installed = (over: Partial<StoredBatch> = {}): StoredBatch => batch({ status: 'installed', installation_id: 500, installation: installation(), ...over })
+const installed = (over: Partial<StoredBatch> = {}): StoredBatch => batch({ state: 'installed', installation_id: 500, installation: installation(), ...over })
 const hook = [{ hookId: 6000, enabledBy: ['mona'] }]
 const next = (b: StoredBatch): NextStep => batchView(b, github).next
 
 t.test('before an installation: install, request, waiting, or nothing for an onlooker', async (t) => {
   t.equal(next(batch()), 'install')
   t.equal(next(batch({ action: 'request', role: 'member' })), 'request')
-  t.equal(next(batch({ action: 'request', role: 'member', status: 'request_pending' })), 'waiting')
+  t.equal(next(batch({ action: 'request', role: 'member', state: 'request_pending' })), 'waiting')
   t.equal(next(batch({ action: 'none', role: 'outsider' })), 'none')
   t.equal(next(batch({ installation_id: 500, installation: undefined })), 'install', 'an installation id the service has no record of is no installation')
-  t.equal(next(batch({ adding: true, installation_id: 500, installation: installation() })), 'adding')
+  t.equal(next(batch({ state: 'adding', installation_id: 500, installation: installation() })), 'adding')
 })
 
 t.test('installed: covered, add (API or settings page), request more, the org hook left, problems, or nothing left', async (t) => {
   t.equal(next(installed({ repos: [repo(1, 'covered'), repo(2, 'gone')] })), 'covered')
   t.equal(next(installed({ repos: [repo(1, 'covered'), repo(2, 'not_covered')] })), 'add')
-  t.equal(next(installed({ repos: [repo(1, 'covered'), repo(2, 'not_covered')], add_path: 'settings_page' })), 'settings')
-  t.equal(next(installed({ repos: [repo(1, 'covered'), repo(2, 'not_covered')], add_path: 'api' })), 'add', 'the API worked before: again')
+  const refused = installed({ repos: [repo(1, 'covered'), repo(2, 'not_covered')], state: 'add_refused', state_reason: 'GitHub refused the legacy token.' })
+  t.equal(next(refused), 'settings')
+  t.match(batchView(refused, github), { refusedBecause: 'GitHub refused the legacy token.', problem: null }, 'the reason is why it was refused, not a problem')
   t.equal(next(installed({ repos: [repo(1, 'covered'), repo(2, 'unknown')] })), 'install', 'not checked yet: the link preselects it')
   t.equal(next(installed({ repos: [repo(1, 'covered')], orgHooks: hook })), 'install', 'only the org hook left: install on all repositories')
   t.equal(next(installed({ repos: [repo(1, 'covered')], orgHooks: hook, installation: installation('all') })), 'covered')
@@ -70,7 +68,9 @@ t.test('installed: covered, add (API or settings page), request more, the org ho
   t.equal(next(installed({ action: 'request', role: 'member', repos: [repo(1, 'covered')], orgHooks: hook })), 'request-more')
   t.equal(next(installed({ action: 'none', role: 'outsider', repos: [repo(1, 'covered'), repo(2, 'not_covered')] })), 'none')
 
-  t.equal(next(installed({ coverage_problem: 'The App is suspended.' })), 'none', 'a problem: an owner must act')
+  const blocked = installed({ state: 'blocked', state_reason: 'The App is suspended.' })
+  t.equal(next(blocked), 'none', 'a problem: an owner must act')
+  t.match(batchView(blocked, github), { problem: 'The App is suspended.', refusedBecause: null })
   for (const action of ['install', 'request', 'none'] as const) {
     t.equal(next(installed({ action, repos: [repo(1, 'gone'), repo(2, 'moved')] })), 'nothing-left', `all gone or moved (${action}): no link to install on everything`)
   }
@@ -85,14 +85,14 @@ t.test('the view: counts, progress, what the link cannot preselect, links to Git
   t.equal(big.settingsUrl, undefined)
   t.equal(big.approversUrl, undefined, "a user's account has no owners to ask")
 
-  const adding = batchView(installed({ adding: true, repos: [repo(1, 'covered'), repo(2, 'not_covered', 'added'), repo(3, 'not_covered', 'pending'), repo(4, 'not_covered', 'failed')] }), github)
+  const adding = batchView(installed({ state: 'adding', repos: [repo(1, 'covered'), repo(2, 'not_covered', 'added'), repo(3, 'not_covered', 'pending'), repo(4, 'not_covered', 'failed')] }), github)
   t.match(adding, { next: 'adding', added: 1, toAdd: 3, counts: { covered: 1, not_covered: 3 } })
   t.equal(adding.settingsUrl, 'https://github.example/settings/installations/500?repository_ids%5B%5D=2&repository_ids%5B%5D=3&repository_ids%5B%5D=4')
 
-  const org = batchView(batch({ owner_type: 'Organization', owner_login: 'acme', action: 'request', role: 'member', status: 'request_pending' }), github)
+  const org = batchView(batch({ owner_type: 'Organization', owner_login: 'acme', action: 'request', role: 'member', state: 'request_pending' }), github)
   t.equal(org.approversUrl, 'https://github.example/orgs/acme/people?query=role%3Aowner')
 
-  const page = wizardPage({ plannedAt: new Date(0), gone: [], notes: [], batches: [batch(), installed({ adding: true })] }, github)
+  const page = wizardPage({ plannedAt: new Date(0), gone: [], notes: [], batches: [batch(), installed({ state: 'adding' })] }, github)
   t.equal(page.refreshSeconds, 2, 'reloads itself while repositories are being added')
   t.equal(wizardPage({ plannedAt: new Date(0), gone: [], notes: [], batches: [batch()] }, github).refreshSeconds, undefined)
 })

@@ -174,10 +174,10 @@ t.test('Look again finds an installation removed on GitHub whose webhook never a
   const page = await view(app, mona)
   // What a webhook once told us, for an installation GitHub no longer has (its uninstall webhook was lost).
   await tdb.db.insertInto('app.installation').values({ id: 7777, account_id: 1, account_login: 'mona', repository_selection: 'all', suspended_at: null, deleted_at: null }).execute()
-  await tdb.db.updateTable('app.batch').set({ installation_id: 7777, status: 'installed' }).where('owner_id', '=', 1).execute()
+  await tdb.db.updateTable('app.batch').set({ installation_id: 7777, state: 'installed' }).where('owner_id', '=', 1).execute()
   t.equal((await post(service, mona, '/migrate/refresh', csrfOf(page.body))).statusCode, 303)
   const after = await view(app, mona)
   t.match(after.body, '<p class="problem">The App is no longer installed on mona.</p>')
   t.match(after.body, 'Install on mona', 'installing is offered again')
-  t.match(await tdb.db.selectFrom('app.batch').select(['status', 'installation_id']).where('owner_id', '=', 1).executeTakeFirstOrThrow(), { status: 'planned', installation_id: null })
+  t.match(await tdb.db.selectFrom('app.batch').select(['state', 'installation_id']).where('owner_id', '=', 1).executeTakeFirstOrThrow(), { state: 'planned', installation_id: null })
 })

@@ -1,0 +1,128 @@
+import { sql, type Kysely } from 'kysely'
+import type { BatchState, Database } from '../db/database.js'
+
+// Where a batch stands, and every way it moves: the only module that writes `app.batch.state`,
+// its reason and its installation (migration 0014 ties the installation to the state). Each
+// move is one conditional UPDATE, so a move that no longer applies (a second tab, a job run
+// again) changes nothing; callers audit the rows a move returns.
+//
+//   planned ──link──▶ link_issued ──request──▶ request_pending
+//      └──────────────────┴──────────────┴──install──▶ installed ◀──▶ adding ──refused──▶ add_refused
+//                                                          ▲  └──problem──▶ blocked ──checked──┘
+//   any installed state ──uninstalled──▶ planned
+
+export const INSTALLED: readonly BatchState[] = ['installed', 'adding', 'add_refused', 'blocked']
+const NOT_INSTALLED: readonly BatchState[] = ['planned', 'link_issued', 'request_pending']
+
+const states = (list: readonly BatchState[]) => sql<boolean>`state = any(${sql.val(list)}::text[])`
+const now = sql<Date>`now()`
+
+/** The install link went out: planned moves to link_issued; any later state stays. */
+export async function linkIssued(db: Kysely<Database>, batchId: number): Promise<void> {
+  await db.updateTable('app.batch').set({ state: 'link_issued', updated_at: now }).where('id', '=', batchId).where('state', '=', 'planned').execute()
+}
+
+/** A member's request reached GitHub's org owners; an installation that came first wins. */
+export async function requestPending(db: Kysely<Database>, batchId: number, approvers: string[]): Promise<void> {
+  await db.updateTable('app.batch').set({ state: 'request_pending', approvers, updated_at: now }).where('id', '=', batchId).where(states(NOT_INSTALLED)).execute()
+}
+
+/**
+ * The batches given (by id, or the owner's, or one user's of that owner) have this
+ * installation: those without one are installed now; an installed one takes it and keeps its
+ * state. Returns the batches whose installation changed.
+ */
+export async function installed(db: Kysely<Database>, installationId: number, which: { batchId: number } | { ownerId: number; userId?: number }): Promise<{ id: number }[]> {
+  return db
+    .updateTable('app.batch')
+    .set({
+      installation_id: installationId,
+      state: sql<BatchState>`case when ${states(NOT_INSTALLED)} then 'installed' else state end`,
+      state_reason: sql<string | null>`case when ${states(NOT_INSTALLED)} then null else state_reason end`,
+      updated_at: now,
+    })
+    .$if('batchId' in which, (q) => q.where('id', '=', (which as { batchId: number }).batchId))
+    .$if('ownerId' in which, (q) => q.where('owner_id', '=', (which as { ownerId: number }).ownerId))
+    .$if('userId' in which && which.userId !== undefined, (q) => q.where('user_id', '=', (which as { userId: number }).userId))
+    .where((eb) => eb.or([eb('installation_id', 'is', null), eb('installation_id', '<>', installationId)]))
+    .returning('id')
+    .execute()
+}
+
+/** The installation is gone: its batches can be installed again, with why when there is a reason to show. */
+export async function uninstalled(db: Kysely<Database>, which: { installationId: number } | { batchId: number }, reason: string | null = null): Promise<{ id: number }[]> {
+  return db
+    .updateTable('app.batch')
+    .set({ state: sql<BatchState>`case when ${states(INSTALLED)} then 'planned' else state end`, installation_id: null, state_reason: reason, updated_at: now })
+    // Found by a coverage check: checked now.
+    .$if(reason !== null, (q) => q.set({ coverage_checked_at: now }))
+    .$if('installationId' in which, (q) => q.where('installation_id', '=', (which as { installationId: number }).installationId))
+    .$if('batchId' in which, (q) => q.where('id', '=', (which as { batchId: number }).batchId))
+    .returning('id')
+    .execute()
+}
+
+/**
+ * A coverage check ended. With a problem (suspended, refused, GitHub did not answer) an
+ * installed batch is blocked, with the problem to read; one not installed keeps its state and
+ * shows the problem. Without one, a blocked batch is installed again, and any earlier problem
+ * goes (an add_refused batch keeps why it was refused). An add run under way is never touched:
+ * it asks for a check when it ends.
+ */
+export async function checked(
+  db: Kysely<Database>,
+  which: { batchId: number } | { ownerId: number; userId?: number },
+  problem: string | null,
+  /** False when GitHub did not answer at all: the last check's time still stands. */
+  stamp = true,
+): Promise<{ id: number; owner_login: string; user_id: number; installation_id: number | null }[]> {
+  const set =
+    problem === null
+      ? {
+          state: sql<BatchState>`case when state = 'blocked' then 'installed' else state end`,
+          state_reason: sql<string | null>`case when state = 'add_refused' then state_reason end`,
+        }
+      : { state: sql<BatchState>`case when state in ('installed', 'add_refused') then 'blocked' else state end`, state_reason: problem }
+  return db
+    .updateTable('app.batch')
+    .set({ ...set, updated_at: now })
+    .$if(stamp, (q) => q.set({ coverage_checked_at: now }))
+    .$if('batchId' in which, (q) => q.where('id', '=', (which as { batchId: number }).batchId))
+    .$if('ownerId' in which, (q) => q.where('owner_id', '=', (which as { ownerId: number }).ownerId))
+    .$if('userId' in which && which.userId !== undefined, (q) => q.where('user_id', '=', (which as { userId: number }).userId))
+    .where('state', '<>', 'adding')
+    .returning(['id', 'owner_login', 'user_id', 'installation_id'])
+    .execute()
+}
+
+/** GitHub answered, for batches not installed: what it could not say before no longer shows. */
+export async function answered(db: Kysely<Database>, userId: number, ownerIds: number[]): Promise<void> {
+  await db
+    .updateTable('app.batch')
+    .set({ state_reason: null, updated_at: now })
+    .where('user_id', '=', userId)
+    .where(sql<boolean>`owner_id = any(${ownerIds}::bigint[])`)
+    .where(states(NOT_INSTALLED))
+    .execute()
+}
+
+/** An add run takes the batch; none when one already runs or there is no installation. */
+export async function addingStarted(db: Kysely<Database>, batchId: number) {
+  return db
+    .updateTable('app.batch')
+    .set({ state: 'adding', state_reason: null, updated_at: now })
+    .where('id', '=', batchId)
+    .where(states(['installed', 'add_refused', 'blocked']))
+    .returning(['owner_id', 'owner_login', 'installation_id'])
+    .executeTakeFirst()
+}
+
+/** The add run ended: refused (the settings page, and why) or not. */
+export async function addingEnded(db: Kysely<Database>, batchId: number, refused: string | null): Promise<void> {
+  await db
+    .updateTable('app.batch')
+    .set({ state: refused === null ? 'installed' : 'add_refused', state_reason: refused, updated_at: now })
+    .where('id', '=', batchId)
+    .where('state', '=', 'adding')
+    .execute()
+}

@@ -17,6 +17,14 @@ const NOT_INSTALLED: readonly BatchState[] = ['planned', 'link_issued', 'request
 const states = (list: readonly BatchState[]) => sql<boolean>`state = any(${sql.val(list)}::text[])`
 const now = sql<Date>`now()`
 
+/** One batch, or the owner's (one user's, or everyone's). */
+export type Which = { batchId: number } | { ownerId: number; userId?: number }
+const matching = (which: Which) => {
+  if ('batchId' in which) return sql<boolean>`id = ${which.batchId}`
+  if (which.userId === undefined) return sql<boolean>`owner_id = ${which.ownerId}`
+  return sql<boolean>`owner_id = ${which.ownerId} and user_id = ${which.userId}`
+}
+
 /** The install link went out: planned moves to link_issued; any later state stays. */
 export async function linkIssued(db: Kysely<Database>, batchId: number): Promise<void> {
   await db.updateTable('app.batch').set({ state: 'link_issued', updated_at: now }).where('id', '=', batchId).where('state', '=', 'planned').execute()
@@ -32,7 +40,7 @@ export async function requestPending(db: Kysely<Database>, batchId: number, appr
  * installation: those without one are installed now; an installed one takes it and keeps its
  * state. Returns the batches whose installation changed.
  */
-export async function installed(db: Kysely<Database>, installationId: number, which: { batchId: number } | { ownerId: number; userId?: number }): Promise<{ id: number }[]> {
+export async function installed(db: Kysely<Database>, installationId: number, which: Which): Promise<{ id: number }[]> {
   return db
     .updateTable('app.batch')
     .set({
@@ -41,9 +49,7 @@ export async function installed(db: Kysely<Database>, installationId: number, wh
       state_reason: sql<string | null>`case when ${states(NOT_INSTALLED)} then null else state_reason end`,
       updated_at: now,
     })
-    .$if('batchId' in which, (q) => q.where('id', '=', (which as { batchId: number }).batchId))
-    .$if('ownerId' in which, (q) => q.where('owner_id', '=', (which as { ownerId: number }).ownerId))
-    .$if('userId' in which && which.userId !== undefined, (q) => q.where('user_id', '=', (which as { userId: number }).userId))
+    .where(matching(which))
     .where((eb) => eb.or([eb('installation_id', 'is', null), eb('installation_id', '<>', installationId)]))
     .returning('id')
     .execute()
@@ -56,8 +62,7 @@ export async function uninstalled(db: Kysely<Database>, which: { installationId:
     .set({ state: sql<BatchState>`case when ${states(INSTALLED)} then 'planned' else state end`, installation_id: null, state_reason: reason, updated_at: now })
     // Found by a coverage check: checked now.
     .$if(reason !== null, (q) => q.set({ coverage_checked_at: now }))
-    .$if('installationId' in which, (q) => q.where('installation_id', '=', (which as { installationId: number }).installationId))
-    .$if('batchId' in which, (q) => q.where('id', '=', (which as { batchId: number }).batchId))
+    .where('installationId' in which ? sql<boolean>`installation_id = ${which.installationId}` : matching(which))
     .returning('id')
     .execute()
 }
@@ -71,7 +76,7 @@ export async function uninstalled(db: Kysely<Database>, which: { installationId:
  */
 export async function checked(
   db: Kysely<Database>,
-  which: { batchId: number } | { ownerId: number; userId?: number },
+  which: Which,
   problem: string | null,
   /** False when GitHub did not answer at all: the last check's time still stands. */
   stamp = true,
@@ -87,9 +92,7 @@ export async function checked(
     .updateTable('app.batch')
     .set({ ...set, updated_at: now })
     .$if(stamp, (q) => q.set({ coverage_checked_at: now }))
-    .$if('batchId' in which, (q) => q.where('id', '=', (which as { batchId: number }).batchId))
-    .$if('ownerId' in which, (q) => q.where('owner_id', '=', (which as { ownerId: number }).ownerId))
-    .$if('userId' in which && which.userId !== undefined, (q) => q.where('user_id', '=', (which as { userId: number }).userId))
+    .where(matching(which))
     .where('state', '<>', 'adding')
     .returning(['id', 'owner_login', 'user_id', 'installation_id'])
     .execute()

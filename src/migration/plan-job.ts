@@ -10,8 +10,9 @@ import { whenRevoked } from './repo-refresh.js'
 
 // Planning a user's migration as a background job: every page of their repositories, a lookup
 // per repository the list missed, and per owner a role and an installation, with the page
-// showing how far it has come; an installed owner's coverage check is a job of its own. One run per user at a time; a request while it runs (a second
-// tab, "Look again") is followed by one more run.
+// showing how far it has come; an installed owner's coverage check is a job of its own. One
+// run per user at a time; a request while it runs (a second tab, "Look again") is followed by
+// one more run.
 
 export interface PlanJob {
   userId: number

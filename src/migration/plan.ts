@@ -77,9 +77,10 @@ export async function planMigration(
     return 'installation' in lookup && lookup.installation?.accountId !== b.owner.id
   })
   const live = await stillRecorded(db, notOn.map((b) => b.owner.id))
-  await clearProblems(
+  // Not installed, as GitHub just said: an earlier "GitHub did not answer" no longer holds.
+  await answered(
     db,
-    viewer,
+    viewer.id,
     notOn.filter((b) => !live.has(b.owner.id)).map((b) => b.owner.id),
   )
   const checkOf = (ownerId: number) => ({ ownerId, actor, requestId })
@@ -135,9 +136,4 @@ async function stillRecorded(db: Kysely<Database>, ownerIds: number[]): Promise<
     .where('deleted_at', 'is', null)
     .execute()
   return new Set(rows.map((r) => r.account_id))
-}
-
-/** Not installed, as GitHub just said: an earlier "GitHub did not answer" no longer holds. */
-async function clearProblems(db: Kysely<Database>, viewer: Viewer, ownerIds: number[]): Promise<void> {
-  await answered(db, viewer.id, ownerIds)
 }

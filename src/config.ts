@@ -29,6 +29,16 @@ export interface GitHubConfig {
  */
 export type TrustProxy = false | number | readonly string[]
 
+/** The legacy OAuth App, as far as removing its hooks and its users' grants needs it. */
+export interface LegacyConfig {
+  /** Where the legacy hooks deliver: a hook whose URL does not start with it is never deleted. */
+  hookUrl: string
+  /** With both, a user's grant of the old app is revoked by API; without, they get GitHub's page. */
+  oauthApp?: { clientId: string; clientSecret: string }
+  /** The bearer secret of GET /legacy/hooks/{hook_id}; without it the endpoint answers 404. */
+  receiverSecret?: string
+}
+
 export interface Config {
   databaseUrl: string
   host: string
@@ -36,7 +46,7 @@ export interface Config {
   publicUrl: string
   sessionSecret: string
   github: GitHubConfig
-  legacyHookUrl: string
+  legacy: LegacyConfig
   staff: ReadonlyMap<string, StaffRole>
   logLevel: string
   // Cookies carry `Secure` whenever the service is reached over https, i.e. everywhere
@@ -66,6 +76,9 @@ const schema = Type.Object({
   GITHUB_WRITE_SPACING_MS: Type.Integer({ default: 1000, minimum: 0, maximum: 60_000 }),
   GITHUB_MAX_IN_FLIGHT: Type.Integer({ default: 8, minimum: 1, maximum: 100 }),
   LEGACY_HOOK_URL: Type.String(httpUrl),
+  LEGACY_OAUTH_CLIENT_ID: Type.Optional(Type.String()),
+  LEGACY_OAUTH_CLIENT_SECRET: Type.Optional(Type.String()),
+  LEGACY_RECEIVER_SECRET: Type.Optional(Type.String({ minLength: 32 })),
   STAFF: Type.String({ default: '', pattern: staffPattern }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
@@ -90,6 +103,7 @@ const explain: Record<string, string> = {
   GITHUB_WRITE_SPACING_MS: 'must be a whole number of milliseconds from 0 to 60000 (GitHub asks for 1000 between writes of one credential)',
   GITHUB_MAX_IN_FLIGHT: 'must be a whole number from 1 to 100 (GitHub requests one instance keeps in flight at once)',
   LEGACY_HOOK_URL: 'must be an http:// or https:// URL (the delivery URL of the legacy OAuth App hooks)',
+  LEGACY_RECEIVER_SECRET: 'must be at least 32 characters long (the vendor\'s legacy receiver sends it as a bearer token)',
   STAFF: 'must be a comma-separated list of login:role, roles support or operator (e.g. "mona:operator,hubot:support")',
   LOG_LEVEL: 'must be one of fatal, error, warn, info, debug, trace, silent',
 }
@@ -223,6 +237,10 @@ export function loadConfig(env: Env = process.env): Config {
   // The key is checked even when something else is wrong: the operator sees every problem at once.
   const privateKey = readPrivateKey(env, problems)
   const trustProxy = readTrustProxy(env, problems)
+  // One without the other can revoke nothing: said at start, not at the first user's finish.
+  if (isSet(env['LEGACY_OAUTH_CLIENT_ID']) !== isSet(env['LEGACY_OAUTH_CLIENT_SECRET'])) {
+    problems.push('LEGACY_OAUTH_CLIENT_ID and LEGACY_OAUTH_CLIENT_SECRET must be set together (the legacy OAuth App\'s credentials, to revoke its grants), or neither')
+  }
   if (problems.length > 0 || raw === undefined) throw new ConfigError(problems)
 
   return {
@@ -243,7 +261,13 @@ export function loadConfig(env: Env = process.env): Config {
       writeSpacingMs: raw.GITHUB_WRITE_SPACING_MS,
       maxInFlight: raw.GITHUB_MAX_IN_FLIGHT,
     },
-    legacyHookUrl: raw.LEGACY_HOOK_URL,
+    legacy: {
+      hookUrl: raw.LEGACY_HOOK_URL,
+      ...(raw.LEGACY_OAUTH_CLIENT_ID === undefined || raw.LEGACY_OAUTH_CLIENT_SECRET === undefined
+        ? {}
+        : { oauthApp: { clientId: raw.LEGACY_OAUTH_CLIENT_ID, clientSecret: raw.LEGACY_OAUTH_CLIENT_SECRET } }),
+      ...(raw.LEGACY_RECEIVER_SECRET === undefined ? {} : { receiverSecret: raw.LEGACY_RECEIVER_SECRET }),
+    },
     staff: parseStaff(raw.STAFF),
     logLevel: raw.LOG_LEVEL,
     secureCookies: raw.PUBLIC_URL.startsWith('https://'),

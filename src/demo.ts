@@ -12,7 +12,7 @@ import { projectRoot } from './project-root.js'
 import { buildServer } from './server.js'
 import { buildSimulator, type Simulator } from './simulator/server.js'
 import { loadWorld, type World } from './simulator/world.js'
-import type { GitHubConfig } from './config.js'
+import type { GitHubConfig, LegacyConfig } from './config.js'
 
 // `npm run demo`: the service with the demo world's legacy data, on an embedded Postgres kept
 // in .data/ between runs, or on a database of its own on the DATABASE_URL server.
@@ -107,6 +107,20 @@ function pointAppAt(world: World, publicUrl: string): void {
   world.app.webhook_url = `${publicUrl}/github/webhooks`
 }
 
+/** The demo's vendor receiver authenticates with this to GET /legacy/hooks/{hook_id}; shown in the README. */
+export const DEMO_RECEIVER_SECRET = 'demo-legacy-receiver-secret-not-for-production'
+
+/** What the service knows of the world's legacy OAuth App: its hook URL and, when the world has them, its credentials. */
+export function legacyConfigOf(world: World, receiverSecret?: string): LegacyConfig {
+  const legacy = world.legacy_oauth_app
+  return {
+    // A world without one names no hook as the legacy app's: nothing is ever deleted.
+    hookUrl: legacy.hook_url ?? 'https://legacy-hook-url.invalid/',
+    ...(legacy.client_secret === undefined ? {} : { oauthApp: { clientId: legacy.client_id, clientSecret: legacy.client_secret } }),
+    ...(receiverSecret === undefined ? {} : { receiverSecret }),
+  }
+}
+
 /** The simulated GitHub the demo's service talks to, from the same world file. */
 async function startGitHub(world: World, privateKey: string | undefined, host: string, port: number): Promise<{ sim: Simulator; github: GitHubConfig; url: string }> {
   const sim = await buildSimulator({ world, privateKey })
@@ -147,7 +161,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     github = await startGitHub(world, privateKey, options.host, options.githubPort)
     // A new secret each run: demo sessions end with the demo.
     const sessionSecret = randomBytes(32).toString('hex')
-    app = await buildServer({ db, logLevel: options.logLevel ?? 'warn', publicUrl, secureCookies: false, staffPagesOpen: true, sessionSecret, github: github.github })
+    app = await buildServer({ db, logLevel: options.logLevel ?? 'warn', publicUrl, secureCookies: false, staffPagesOpen: true, sessionSecret, github: github.github, legacy: legacyConfigOf(world, DEMO_RECEIVER_SECRET) })
     await app.listen({ port, host: options.host })
     const openApp = app
     const openDb = db

@@ -22,6 +22,7 @@ async function start(config: Config): Promise<void> {
       staffPagesOpen: false,
       sessionSecret: config.sessionSecret,
       github: config.github,
+      legacy: config.legacy,
       trustProxy: config.trustProxy,
     })
     app.log.info({ migrations: applied.map((m) => m.migrationName) }, 'database schema up to date')

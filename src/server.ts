@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import fastifyFormbody from '@fastify/formbody'
 import Fastify, { type FastifyInstance } from 'fastify'
-import type { GitHubConfig, TrustProxy } from './config.js'
+import type { GitHubConfig, LegacyConfig, TrustProxy } from './config.js'
 import { sidePool, type Db } from './db/connect.js'
 import { loggerOptions, type LogDestination } from './logger.js'
 import { fastifyTrustProxy } from './plugins/client-address.js'
@@ -36,6 +36,7 @@ export interface ServerOptions {
   staffPagesOpen: boolean // true in `npm run demo`; false in production until staff sign-in exists
   sessionSecret: string
   github: GitHubConfig
+  legacy: LegacyConfig
   /** A session unused this long ends (default 2 hours). */
   sessionIdleTimeoutMs?: number
   /** A session ends this long after sign-in, however busy (default 12 hours). */

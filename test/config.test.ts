@@ -64,7 +64,7 @@ t.test('a complete environment loads, with defaults for the optional variables',
     writeSpacingMs: 1000,
     maxInFlight: 8,
   })
-  t.equal(config.legacyHookUrl, 'https://ci.example.com/hooks/github')
+  t.same(config.legacy, { hookUrl: 'https://ci.example.com/hooks/github' })
   t.same([...config.staff], [])
   t.equal(config.logLevel, 'info')
   t.equal(config.secureCookies, true)

@@ -227,6 +227,48 @@ export interface BackgroundWorkTable {
   updated_at: Generated<Date>
 }
 
+/** Where removing one legacy hook stands (migration 0015); the moves are in src/migration/cleanup-task.ts. */
+export type CleanupState = 'pending' | 'attempting' | CleanupOutcome
+export type CleanupOutcome = 'removed' | 'already_absent' | 'skipped_foreign' | 'not_covered' | 'needs_manual'
+export type CleanupCredential = 'legacy' | 'installation'
+
+export interface CleanupTaskTable {
+  hook_id: number
+  kind: 'repo' | 'org'
+  owner_id: number
+  owner_login: string
+  repo_id: number | null
+  repo_name: string | null
+  /** The vendor user whose legacy token made the hook. */
+  enabled_by: number
+  /** The user whose agreement created the task. */
+  requested_by: number
+  state: Generated<CleanupState>
+  reason: string | null
+  credential: CleanupCredential | null
+  attempts: Generated<number>
+  created_at: Generated<Date>
+  updated_at: Generated<Date>
+}
+
+export interface CleanupConsentTable {
+  user_id: number
+  user_login: string
+  /** Remove the old hooks as soon as the App covers them, not only those covered when asked. */
+  auto: boolean
+  agreed_at: Generated<Date>
+}
+
+/** What the vendor's legacy receiver asks about a hook (a view, migration 0015). */
+export interface LegacyHookStateView {
+  hook_id: number
+  repo_id: number | null
+  kind: 'repo' | 'org'
+  state: 'active' | 'covered' | 'removing' | CleanupOutcome
+  since: Date
+  deliver: boolean
+}
+
 export interface Database {
   'legacy.oauth_users': LegacyOauthUsersTable
   'legacy.webhooks': LegacyWebhooksTable
@@ -244,4 +286,7 @@ export interface Database {
   'app.rate_limit': RateLimitTable
   'app.refusal_tally': RefusalTallyTable
   'app.background_work': BackgroundWorkTable
+  'app.cleanup_task': CleanupTaskTable
+  'app.cleanup_consent': CleanupConsentTable
+  'app.legacy_hook_state': LegacyHookStateView
 }

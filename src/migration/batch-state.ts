@@ -8,7 +8,7 @@ import type { BatchState, Database } from '../db/database.js'
 //
 //   planned ──link──▶ link_issued ──request──▶ request_pending
 //      └──────────────────┴──────────────┴──install──▶ installed ◀──▶ adding ──refused──▶ add_refused
-//                                                          ▲  └──problem──▶ blocked ──checked──┘
+//                                                          ▲  └──problem──▶ blocked ──checkedOk──┘
 //   any installed state ──uninstalled──▶ planned
 
 export const INSTALLED: readonly BatchState[] = ['installed', 'adding', 'add_refused', 'blocked']
@@ -38,21 +38,24 @@ export async function requestPending(db: Kysely<Database>, batchId: number, appr
 /**
  * The batches given (by id, or the owner's, or one user's of that owner) have this
  * installation: those without one are installed now; an installed one takes it and keeps its
- * state. Returns the batches whose installation changed.
+ * state. Every batch of the account takes its login as GitHub gives it today (a renamed
+ * organization). Returns the batches whose installation changed.
  */
-export async function installed(db: Kysely<Database>, installationId: number, which: Which): Promise<{ id: number }[]> {
-  return db
+export async function installed(db: Kysely<Database>, installation: { id: number; accountId: number; accountLogin: string }, which: Which): Promise<{ id: number }[]> {
+  const moved = await db
     .updateTable('app.batch')
     .set({
-      installation_id: installationId,
+      installation_id: installation.id,
       state: sql<BatchState>`case when ${states(NOT_INSTALLED)} then 'installed' else state end`,
       state_reason: sql<string | null>`case when ${states(NOT_INSTALLED)} then null else state_reason end`,
       updated_at: now,
     })
     .where(matching(which))
-    .where((eb) => eb.or([eb('installation_id', 'is', null), eb('installation_id', '<>', installationId)]))
+    .where((eb) => eb.or([eb('installation_id', 'is', null), eb('installation_id', '<>', installation.id)]))
     .returning('id')
     .execute()
+  await db.updateTable('app.batch').set({ owner_login: installation.accountLogin }).where('owner_id', '=', installation.accountId).where('owner_login', '<>', installation.accountLogin).execute()
+  return moved
 }
 
 /** The installation is gone: its batches can be installed again, with why when there is a reason to show. */
@@ -68,33 +71,44 @@ export async function uninstalled(db: Kysely<Database>, which: { installationId:
 }
 
 /**
- * A coverage check ended. With a problem (suspended, refused, GitHub did not answer) an
- * installed batch is blocked, with the problem to read; one not installed keeps its state and
- * shows the problem. Without one, a blocked batch is installed again, and any earlier problem
- * goes (an add_refused batch keeps why it was refused). An add run under way is never touched:
- * it asks for a check when it ends.
+ * A coverage check found a problem (suspended, refused, GitHub did not answer): an installed
+ * batch is blocked, with the problem to read; one not installed keeps its state and shows the
+ * problem. An add run under way is never touched: it asks for a check when it ends.
  */
 export async function checked(
   db: Kysely<Database>,
   which: Which,
-  problem: string | null,
+  problem: string,
   /** False when GitHub did not answer at all: the last check's time still stands. */
   stamp = true,
 ): Promise<{ id: number; owner_login: string; user_id: number; installation_id: number | null }[]> {
-  const set =
-    problem === null
-      ? {
-          state: sql<BatchState>`case when state = 'blocked' then 'installed' else state end`,
-          state_reason: sql<string | null>`case when state = 'add_refused' then state_reason end`,
-        }
-      : { state: sql<BatchState>`case when state in ('installed', 'add_refused') then 'blocked' else state end`, state_reason: problem }
   return db
     .updateTable('app.batch')
-    .set({ ...set, updated_at: now })
+    .set({ state: sql<BatchState>`case when state in ('installed', 'add_refused') then 'blocked' else state end`, state_reason: problem, updated_at: now })
     .$if(stamp, (q) => q.set({ coverage_checked_at: now }))
     .where(matching(which))
     .where('state', '<>', 'adding')
     .returning(['id', 'owner_login', 'user_id', 'installation_id'])
+    .execute()
+}
+
+/**
+ * A coverage check of this installation succeeded: in one move, the batches have it (those
+ * without one are installed), a blocked one is installed again, and any earlier problem goes
+ * (an add_refused batch keeps why it was refused). An add run under way is left alone.
+ */
+export async function checkedOk(db: Kysely<Database>, installationId: number, which: Which): Promise<void> {
+  await db
+    .updateTable('app.batch')
+    .set({
+      installation_id: installationId,
+      state: sql<BatchState>`case when ${states([...NOT_INSTALLED, 'blocked'])} then 'installed' else state end`,
+      state_reason: sql<string | null>`case when state = 'add_refused' then state_reason end`,
+      coverage_checked_at: now,
+      updated_at: now,
+    })
+    .where(matching(which))
+    .where('state', '<>', 'adding')
     .execute()
 }
 

@@ -3,7 +3,7 @@ import type { Coverage, Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
 import { githubStatus } from '../github/token-fault.js'
 import { appendAudit, type AuditActor } from './audit.js'
-import { checked, installed, uninstalled } from './batch-state.js'
+import { checked, checkedOk, uninstalled } from './batch-state.js'
 import { unwatched, type Progress } from './background-work.js'
 import { installationNow, liveInstallationOf, recordInstallation } from './installations.js'
 import { legacyTokenOf } from './legacy-token.js'
@@ -48,12 +48,12 @@ export function batchCovered(batch: StoredBatch): boolean {
   )
 }
 
-interface Listed {
+export interface Listed {
   selection: 'all' | 'selected'
   ids: Set<number>
 }
 
-async function listInstallationRepos(github: GitHubClients, installationId: number, progress: Progress): Promise<Listed> {
+export async function listInstallationRepos(github: GitHubClients, installationId: number, progress: Progress = unwatched): Promise<Listed> {
   const octokit = await github.asInstallation(installationId)
   const listed: Listed = { selection: 'selected', ids: new Set() }
   let pages = 0
@@ -253,8 +253,7 @@ export async function checkCoverage(db: Kysely<Database>, github: GitHubClients,
       const verdicts = results.get(batch.id)!
       // The batch row before its repositories' rows: the order planning and add runs lock them
       // in, so that no two of them can wait on each other.
-      await installed(trx, installation.id, { batchId: batch.id })
-      await checked(trx, { batchId: batch.id }, null)
+      await checkedOk(trx, installation.id, { batchId: batch.id })
       // One statement per distinct verdict, not one per repository: batches run to hundreds.
       const groups = new Map<string, { verdict: { coverage: Coverage; movedTo: string | null }; ids: number[] }>()
       for (const [repoId, v] of verdicts) {

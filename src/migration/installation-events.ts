@@ -112,7 +112,7 @@ export async function applyInstallationEvent(db: Kysely<Database>, github: GitHu
     await recordInstallation(trx, now)
     // Batches waiting for this account's installation have it now: an approved request, an
     // install finished in another browser, or an owner who installed on their own.
-    const waiting = await installed(trx, now.id, { ownerId: now.accountId })
+    const waiting = await installed(trx, now, { ownerId: now.accountId })
     // GitHub names a requester when the change is an approved request: a new installation, or
     // repositories added to one that exists.
     const approved = job.requester !== null

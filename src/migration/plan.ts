@@ -106,9 +106,7 @@ export async function planMigration(
     }
     await db.transaction().execute(async (trx) => {
       await recordInstallation(trx, installation)
-      const attached = await installed(trx, installation.id, { ownerId: batch.owner.id, userId: viewer.id })
-      // GitHub names the account as it is called today (a renamed organization).
-      await trx.updateTable('app.batch').set({ owner_login: installation.accountLogin }).where('owner_id', '=', batch.owner.id).where('owner_login', '<>', installation.accountLogin).execute()
+      const attached = await installed(trx, installation, { ownerId: batch.owner.id, userId: viewer.id })
       if (attached.length > 0) {
         await appendAudit(trx, {
           actor,

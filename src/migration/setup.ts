@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely'
+import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
 import type { GitHubOctokit } from '../github/octokit.js'
@@ -102,9 +102,7 @@ export async function verifySetup(
   const claimed = await db.transaction().execute(async (trx) => {
     if (!(await claimState(trx, pending.nonce))) return false
     await recordInstallation(trx, installation)
-    await installed(trx, installation.id, { batchId: batch.id })
-    // GitHub names the account as it is called today (a renamed organization).
-    await trx.updateTable('app.batch').set({ owner_login: installation.accountLogin }).where('id', '=', batch.id).execute()
+    await installed(trx, installation, { batchId: batch.id })
     await appendAudit(trx, {
       actor,
       action: 'installation_verified',

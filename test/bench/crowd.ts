@@ -5,6 +5,7 @@ import { migrateToLatest } from '../../src/db/migrator.js'
 import { importLegacyCsv } from '../../src/legacy/import.js'
 import { legacyCsvFromWorld } from '../../src/legacy/world-seed.js'
 import { SESSION_COOKIE } from '../../src/plugins/session.js'
+import { legacyConfigOf } from '../../src/demo.js'
 import { buildServer } from '../../src/server.js'
 import { buildSimulator } from '../../src/simulator/server.js'
 import { simulatedGitHub, type StartedSimulator } from '../helpers/simulator.js'
@@ -58,6 +59,7 @@ export async function benchCrowd(databaseUrl: string, size?: Partial<CrowdSize>,
         githubRetryAfterBaseMs: 5,
         rateLimitPerMinute: 100_000,
         github: simulatedGitHub(world.app, sim.url, sim.privateKey),
+        legacy: legacyConfigOf(world),
       })
       await app.ready()
       instances.push(app)

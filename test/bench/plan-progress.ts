@@ -6,6 +6,7 @@ import { migrateToLatest } from '../../src/db/migrator.js'
 import { importLegacyCsv } from '../../src/legacy/import.js'
 import { legacyCsvFromWorld } from '../../src/legacy/world-seed.js'
 import { SESSION_COOKIE } from '../../src/plugins/session.js'
+import { legacyConfigOf } from '../../src/demo.js'
 import { buildServer } from '../../src/server.js'
 import type { ApiLogEntry } from '../../src/simulator/state.js'
 import { buildSimulator } from '../../src/simulator/server.js'
@@ -73,6 +74,7 @@ export async function benchPlanProgress(serverUrl: string): Promise<PlanFigures>
     staffPagesOpen: false,
     sessionSecret: TEST_SESSION_SECRET,
     github: simulatedGitHub(world.app, simUrl, sim.keys.privateKey),
+    legacy: legacyConfigOf(world),
   })
   try {
     await migrateToLatest(db.db)

@@ -26,6 +26,7 @@ export async function testServer(t: Test, db: Db, overrides: Partial<ServerOptio
       privateKey: rsaKeyPair().privateKey,
       webhookSecret: 'test-webhook-secret',
     },
+    legacy: { hookUrl: 'https://ci.example.com/hooks/github' },
     ...overrides,
   })
   t.teardown(() => app.close())

@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { BatchState } from '../../src/db/database.js'
-import { addingEnded, addingStarted, answered, checked, installed, linkIssued, requestPending, uninstalled } from '../../src/migration/batch-state.js'
+import { addingEnded, addingStarted, answered, checked, checkedOk, installed, linkIssued, requestPending, uninstalled } from '../../src/migration/batch-state.js'
 import { testDatabase, type TestDatabase } from '../helpers/database.js'
 
 // Every move of a batch's state, and the moves that no longer apply (a second tab, a job run
@@ -36,16 +36,19 @@ t.test('before an install: the link, then a request; an installation that came f
   t.match(await rows(tdb), [{ state: 'request_pending', approvers: ['octo'] }, { state: 'link_issued' }, { state: 'installed', approvers: [] }])
 })
 
-t.test('an installation: those without one are installed; one with another takes it and keeps its state', async (t) => {
+t.test('an installation: those without one are installed; one with another takes it and keeps its state; all take the login', async (t) => {
   const tdb = await testDatabase(t)
-  await batches(tdb, ['planned', null, 'GitHub did not say.'], ['add_refused', 400, 'Refused.'], ['installed', 500, null])
-  const moved = await installed(tdb.db, 500, { ownerId: 1 })
+  const [first] = await batches(tdb, ['planned', null, 'GitHub did not say.'], ['add_refused', 400, 'Refused.'], ['installed', 500, null])
+  const moved = await installed(tdb.db, { id: 500, accountId: 1, accountLogin: 'acme' }, { ownerId: 1 })
   t.equal(moved.length, 2, 'the one that had it already is not returned')
   t.same(await states(tdb), [['installed', 500, null], ['add_refused', 500, 'Refused.'], ['installed', 500, null]])
-  t.same(await installed(tdb.db, 500, { ownerId: 1, userId: 1 }), [], 'nothing to change')
+  const renamed = { id: 500, accountId: 1, accountLogin: 'acme-renamed' }
+  t.same(await installed(tdb.db, renamed, { batchId: first! }), [], 'nothing to change')
+  const logins = await tdb.db.selectFrom('app.batch').select('owner_login').execute()
+  t.same(logins.map((r) => r.owner_login), ['acme-renamed', 'acme-renamed', 'acme-renamed'], "every batch of the account, not only the one given, takes today's login")
 })
 
-t.test('a check: a problem blocks an installed batch and is shown on one not installed; none unblocks; an add run is left alone', async (t) => {
+t.test('a check: a problem blocks an installed batch and is shown on one not installed; a good one installs and unblocks; an add run is left alone', async (t) => {
   const tdb = await testDatabase(t)
   const [, , , , refused] = await batches(tdb, ['installed', 500, null], ['adding', 500, null], ['link_issued', null, null], ['blocked', 500, 'Suspended.'], ['add_refused', 500, 'Refused.'])
   await checked(tdb.db, { ownerId: 1 }, 'GitHub did not answer.', false)
@@ -58,11 +61,11 @@ t.test('a check: a problem blocks an installed batch and is shown on one not ins
   ])
   t.ok((await rows(tdb)).every((r) => r.coverage_checked_at === null), 'unanswered: the time of the last check stands')
   await tdb.db.updateTable('app.batch').set({ state: 'add_refused', state_reason: 'Refused.' }).where('id', '=', refused!).execute()
-  await checked(tdb.db, { ownerId: 1 }, null)
+  await checkedOk(tdb.db, 500, { ownerId: 1 })
   t.same(await states(tdb), [
     ['installed', 500, null],
     ['adding', 500, null],
-    ['link_issued', null, null],
+    ['installed', 500, null],
     ['installed', 500, null],
     ['add_refused', 500, 'Refused.'],
   ])

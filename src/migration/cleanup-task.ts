@@ -1,0 +1,164 @@
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely'
+import type { CleanupCredential, CleanupOutcome, CleanupTaskTable, Database } from '../db/database.js'
+import { appendAudit, type AuditActor } from './audit.js'
+
+// Where removing one legacy hook stands, and every way it moves: the only module that writes
+// `app.cleanup_task` (migration 0015). A task is created when its repository is covered (an
+// organization hook: the organization, by an installation on all repositories) and a user
+// agreed; it ends in exactly one terminal outcome. Every move is one conditional UPDATE with its
+// audit event in the same transaction, so a move that no longer applies (a second run, a job
+// started again after a crash) changes nothing and writes nothing.
+//
+//   pending ──intent──▶ attempting ──▶ removed | already_absent
+//      └─────────────────────┴───────▶ skipped_foreign | not_covered | needs_manual
+//   not_covered ──covered again──▶ pending
+
+export type CleanupTask = Selectable<CleanupTaskTable>
+
+export const OPEN = ['pending', 'attempting'] as const
+export const TERMINAL: readonly CleanupOutcome[] = ['removed', 'already_absent', 'skipped_foreign', 'not_covered', 'needs_manual']
+
+const open = sql<boolean>`state in ('pending', 'attempting')`
+const now = sql<Date>`now()`
+
+/** The actor of what the cleanup does by itself: the service, on a user's agreement. */
+export const CLEANUP_ACTOR: AuditActor = { kind: 'system', login: 'cleanup' }
+
+/**
+ * Creates a task for every legacy hook the App now covers in these batches, and one audit event
+ * per task, in the caller's transaction (the one that records the coverage or the agreement).
+ * With `agreedOnly`, only batches whose user agreed to removal as soon as the App covers them.
+ * A hook with a task keeps it, unless coverage was lost before it ran (not_covered): covered
+ * again, it is pending again. Returns the owners that got tasks (their cleanup is to be run).
+ */
+export async function planTasks(trx: Transaction<Database>, batchIds: number[], actor: AuditActor, options: { agreedOnly: boolean; requestId?: string | undefined }): Promise<number[]> {
+  if (batchIds.length === 0) return []
+  const { rows } = await sql<{ owner_id: number }>`
+    with live as (
+      select b.id, b.user_id, b.owner_id, b.owner_login, i.id as installation_id, i.repository_selection
+      from app.batch b
+      join app.installation i on i.id = b.installation_id and i.deleted_at is null and i.suspended_at is null
+      where b.id = any(${batchIds}::bigint[])
+        and (not ${options.agreedOnly} or exists (select 1 from app.cleanup_consent c where c.user_id = b.user_id and c.auto))
+    ),
+    hooks as (
+      select w.hook_id, 'repo' as kind, live.user_id, live.owner_id, live.owner_login, r.repo_id, r.repo_name, w.github_user_id, live.installation_id
+      from live
+      join app.batch_repo r on r.batch_id = live.id and r.coverage = 'covered'
+      join legacy.webhooks w on w.hook_id = any(r.hook_ids) and w.kind = 'repo'
+      union all
+      select w.hook_id, 'org', live.user_id, live.owner_id, live.owner_login, null, null, w.github_user_id, live.installation_id
+      from live
+      join app.batch_org_hook o on o.batch_id = live.id
+      join legacy.webhooks w on w.hook_id = o.hook_id and w.kind = 'org'
+      where live.repository_selection = 'all'
+    ),
+    planned as (
+      insert into app.cleanup_task as t (hook_id, kind, owner_id, owner_login, repo_id, repo_name, enabled_by, requested_by)
+      select distinct on (hook_id) hook_id, kind, owner_id, owner_login, repo_id, repo_name, github_user_id, user_id from hooks order by hook_id, user_id
+      on conflict (hook_id) do update set
+        state = 'pending', reason = null, owner_id = excluded.owner_id, owner_login = excluded.owner_login,
+        repo_name = excluded.repo_name, requested_by = excluded.requested_by, updated_at = now()
+        where t.state = 'not_covered'
+      returning t.hook_id, t.owner_id, t.owner_login, t.repo_id, t.repo_name, t.kind, t.enabled_by, t.requested_by
+    ),
+    audited as (
+      insert into app.audit_event (actor_kind, actor_github_id, actor_login, action, owner_id, owner_login, repo_id, repo_name, hook_id, installation_id, outcome, request_id, detail)
+      select ${actor.kind}, ${actor.githubId ?? null}, ${actor.login ?? null}, 'hook_removal_planned', p.owner_id, p.owner_login, p.repo_id, p.repo_name, p.hook_id,
+        (select installation_id from hooks h where h.hook_id = p.hook_id limit 1), 'ok', ${options.requestId ?? null},
+        jsonb_build_object('kind', p.kind, 'enabledBy', p.enabled_by, 'agreedBy', p.requested_by)
+      from planned p
+    )
+    select distinct owner_id from planned
+  `.execute(trx)
+  return rows.map((r) => r.owner_id)
+}
+
+/** A user agreed to the removal of their old hooks: as the App covers them (auto), or only now. */
+export async function agree(trx: Transaction<Database>, user: { id: number; login: string }, auto: boolean): Promise<void> {
+  await trx
+    .insertInto('app.cleanup_consent')
+    .values({ user_id: user.id, user_login: user.login, auto })
+    .onConflict((oc) => oc.column('user_id').doUpdateSet({ user_login: user.login, auto, agreed_at: now }))
+    .execute()
+}
+
+/** Whether the user agreed, and how; undefined when never asked. */
+export async function consentOf(db: Kysely<Database>, userId: number): Promise<{ auto: boolean } | undefined> {
+  return db.selectFrom('app.cleanup_consent').select('auto').where('user_id', '=', userId).executeTakeFirst()
+}
+
+/** The open tasks of an owner, oldest hook first, at most `limit`. */
+export async function openTasks(db: Kysely<Database>, ownerId: number, limit: number): Promise<CleanupTask[]> {
+  return db.selectFrom('app.cleanup_task').selectAll().where('owner_id', '=', ownerId).where(open).orderBy('hook_id').limit(limit).execute()
+}
+
+function target(task: CleanupTask, installationId?: number) {
+  return {
+    ownerId: task.owner_id,
+    ownerLogin: task.owner_login,
+    hookId: task.hook_id,
+    ...(task.repo_id === null ? {} : { repoId: task.repo_id, repoName: task.repo_name! }),
+    ...(installationId === undefined ? {} : { installationId }),
+  }
+}
+
+/**
+ * The intent, committed before the DELETE is sent: no hook is ever deleted without an event
+ * on the record. False when the task is no longer open (another run finished it).
+ */
+export async function intent(db: Kysely<Database>, task: CleanupTask, credential: CleanupCredential, installationId?: number): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const row = await trx
+      .updateTable('app.cleanup_task')
+      .set({ state: 'attempting', credential, attempts: sql<number>`attempts + 1`, updated_at: now })
+      .where('hook_id', '=', task.hook_id)
+      .where(open)
+      .returning('attempts')
+      .executeTakeFirst()
+    if (row === undefined) return false
+    await appendAudit(trx, {
+      actor: CLEANUP_ACTOR,
+      action: 'hook_delete_attempted',
+      target: target(task, installationId),
+      outcome: 'attempted',
+      detail: { credential, attempt: row.attempts, kind: task.kind, enabledBy: task.enabled_by },
+    })
+    return true
+  })
+}
+
+/** A terminal outcome with its event; nothing when the task was already finished. */
+export async function finish(
+  db: Kysely<Database>,
+  task: CleanupTask,
+  outcome: CleanupOutcome,
+  how: { credential?: CleanupCredential; reason?: string; installationId?: number } = {},
+): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const row = await trx
+      .updateTable('app.cleanup_task')
+      .set({ state: outcome, reason: how.reason ?? null, updated_at: now, ...(how.credential === undefined ? {} : { credential: how.credential }) })
+      .where('hook_id', '=', task.hook_id)
+      .where(open)
+      .returning('attempts')
+      .executeTakeFirst()
+    if (row === undefined) return false
+    await appendAudit(trx, {
+      actor: CLEANUP_ACTOR,
+      action: 'hook_cleanup',
+      target: target(task, how.installationId),
+      outcome,
+      ...(how.reason === undefined ? {} : { reason: how.reason }),
+      detail: { kind: task.kind, attempts: row.attempts, enabledBy: task.enabled_by, ...(how.credential === undefined ? {} : { credential: how.credential }) },
+    })
+    return true
+  })
+}
+
+/** The tasks of these hooks, by hook id. */
+export async function tasksOf(db: Kysely<Database>, hookIds: number[]): Promise<Map<number, CleanupTask>> {
+  if (hookIds.length === 0) return new Map()
+  const rows = await db.selectFrom('app.cleanup_task').selectAll().where(sql<boolean>`hook_id = any(${hookIds}::bigint[])`).execute()
+  return new Map(rows.map((r) => [r.hook_id, r]))
+}

@@ -1,0 +1,299 @@
+import type { Kysely } from 'kysely'
+import type { CleanupCredential, Database } from '../db/database.js'
+import type { GitHubClients } from '../github/clients.js'
+import type { GitHubOctokit } from '../github/octokit.js'
+import { explainFault, tokenFault, type TokenFault } from '../github/token-fault.js'
+import { finish, intent, openTasks, type CleanupTask } from './cleanup-task.js'
+import { listInstallationRepos, type Listed } from './coverage.js'
+import { liveInstallationOf } from './installations.js'
+import { legacyTokenOf } from './legacy-token.js'
+
+// Removing an owner's legacy hooks: one run takes the owner's open tasks, confirms with GitHub
+// that the App covers them (the installation's listing, once per run: a webhook's word alone
+// never deletes anything), then, hook by hook, reads the hook with the credential that can,
+// keeps it unless it delivers to the legacy URL, commits the intent, deletes it, and commits the
+// outcome. Each enabling user's tasks run in order on that user's lane; the users' run side by
+// side, as the lanes allow.
+//
+// Which credential: a repository hook, its enabling user's legacy token, else (revoked, no
+// scope, single sign-on, no longer an admin) the App's installation token, which deletes with
+// the repository_hooks permission. An organization hook only with the legacy token: GitHub
+// shows an OAuth App's organization hooks to nobody else.
+
+export interface CleanupOptions {
+  /** The legacy hooks' delivery URL: a hook that does not deliver there is never deleted. */
+  hookUrl: string
+  /** Tasks one run takes at most; the rest is the next run's, sent before this one ends. */
+  maxTasks: number
+  /** Asks for another run of this owner, after this many seconds. */
+  again: (ownerId: number, afterSeconds: number) => Promise<void>
+}
+
+/** After GitHub did not answer for a hook (a 5xx past retries, a lane parked past its wait), its next try waits this long. */
+export const LATER_SECONDS = 60
+
+/** Users whose tasks run side by side within one run; the lanes cap the requests in flight. */
+const SIDE_BY_SIDE = 8
+
+type Read =
+  | { kind: 'present'; url: string }
+  /** Confirmed gone by a read: a credential that would see it says it is not there. */
+  | { kind: 'absent' }
+  /** This credential cannot tell; the next may. */
+  | { kind: 'fault'; fault: TokenFault }
+
+interface Credential {
+  kind: CleanupCredential
+  octokit: GitHubOctokit
+  /** Reads the hook, and after a 404 confirms that this credential would have seen it. */
+  read(task: CleanupTask): Promise<Read>
+  remove(task: CleanupTask): Promise<void>
+}
+
+function hookPage(webUrl: string, task: CleanupTask): string {
+  const base = task.kind === 'repo' ? `${webUrl}/${task.owner_login}/${task.repo_name}` : `${webUrl}/organizations/${task.owner_login}`
+  return `${base}/settings/hooks/${task.hook_id}`
+}
+
+const where = (task: CleanupTask): string => (task.kind === 'repo' ? `${task.owner_login}/${task.repo_name}` : `the organization ${task.owner_login}`)
+
+/** GitHub's answer classified; anything that is not an answer (a defect) is thrown on. */
+function faultOf(error: unknown): TokenFault {
+  if (typeof (error as { status?: unknown }).status !== 'number') throw error
+  return tokenFault(error)
+}
+
+/** A fault that says nothing about the credential: GitHub did not answer, try later. */
+const isLater = (fault: TokenFault): boolean => fault.kind === 'unavailable'
+
+function legacyCredential(octokit: GitHubOctokit): Credential {
+  return {
+    kind: 'legacy',
+    octokit,
+    async read(task) {
+      try {
+        const { data } =
+          task.kind === 'repo'
+            ? await octokit.request('GET /repositories/{repository_id}/hooks/{hook_id}', { repository_id: task.repo_id!, hook_id: task.hook_id })
+            : await octokit.request('GET /orgs/{org}/hooks/{hook_id}', { org: task.owner_login, hook_id: task.hook_id })
+        return { kind: 'present', url: String((data as { config?: { url?: string } }).config?.url ?? '') }
+      } catch (error) {
+        const fault = faultOf(error)
+        if (fault.kind !== 'not_found') return { kind: 'fault', fault }
+      }
+      // GitHub answers 404 for a hook that is gone and for one out of the token's sight alike:
+      // gone only if the token still administers the repository (or owns the organization).
+      try {
+        if (task.kind === 'repo') {
+          const { data } = await octokit.request('GET /repositories/{repository_id}', { repository_id: task.repo_id! })
+          if ((data as { permissions?: { admin?: boolean } }).permissions?.admin === true) return { kind: 'absent' }
+        } else {
+          const { data } = await octokit.request('GET /user/memberships/orgs/{org}', { org: task.owner_login })
+          if (data.role === 'admin' && data.state === 'active') return { kind: 'absent' }
+        }
+        return { kind: 'fault', fault: { kind: 'not_found' } }
+      } catch (error) {
+        return { kind: 'fault', fault: faultOf(error) }
+      }
+    },
+    async remove(task) {
+      if (task.kind === 'repo') await octokit.request('DELETE /repositories/{repository_id}/hooks/{hook_id}', { repository_id: task.repo_id!, hook_id: task.hook_id })
+      else await octokit.request('DELETE /orgs/{org}/hooks/{hook_id}', { org: task.owner_login, hook_id: task.hook_id })
+    },
+  }
+}
+
+/** The installation lists the repository (checked this run): a 404 from it is the hook's absence. */
+function installationCredential(octokit: GitHubOctokit): Credential {
+  return {
+    kind: 'installation',
+    octokit,
+    async read(task) {
+      try {
+        const { data } = await octokit.request('GET /repositories/{repository_id}/hooks/{hook_id}', { repository_id: task.repo_id!, hook_id: task.hook_id })
+        return { kind: 'present', url: String((data as { config?: { url?: string } }).config?.url ?? '') }
+      } catch (error) {
+        const fault = faultOf(error)
+        return fault.kind === 'not_found' ? { kind: 'absent' } : { kind: 'fault', fault }
+      }
+    },
+    async remove(task) {
+      await octokit.request('DELETE /repositories/{repository_id}/hooks/{hook_id}', { repository_id: task.repo_id!, hook_id: task.hook_id })
+    },
+  }
+}
+
+/** Why a credential could not be used, in words for the person who deletes the hook by hand. */
+function whyNot(kind: CleanupCredential, fault: TokenFault | 'no_token', enabler: string): string {
+  if (fault === 'no_token') return `the vendor holds no working legacy token of ${enabler}`
+  if (kind === 'installation') {
+    if (fault.kind === 'forbidden') return "the App lacks the Webhooks permission (repository_hooks: write) on this repository"
+    return explainFault(fault, "the repository's webhooks", undefined).replace(/^GitHub no longer accepts the old app's authorization/, "GitHub refused the App's installation").replace(/\.$/, '')
+  }
+  if (fault.kind === 'revoked') return `the legacy token of ${enabler} was revoked`
+  return explainFault(fault, `this hook (the legacy token of ${enabler})`).replace(/\.$/, '')
+}
+
+interface RunContext {
+  db: Kysely<Database>
+  github: GitHubClients
+  options: CleanupOptions
+  installationId: number
+  listed: Listed
+  /**
+   * Legacy tokens found unusable for this owner this run (revoked; single sign-on or a scope
+   * refused), with why: not tried again.
+   */
+  unusable: Map<number, string>
+  /** The installation's credential, made once a run. */
+  installation?: Credential
+  /** Set when a hook has to wait for GitHub: the owner runs again later. */
+  later: boolean
+}
+
+/** Removes one hook; leaves it open (and asks for a later run) when GitHub did not answer. */
+async function removeOne(context: RunContext, task: CleanupTask, credentials: Credential[], failures: string[]): Promise<void> {
+  const { db, options, installationId } = context
+  const at = { installationId }
+  for (const credential of credentials) {
+    const read = await credential.read(task)
+    if (read.kind === 'fault') {
+      if (isLater(read.fault)) return void (context.later = true)
+      failures.push(await refused(context, credential, read.fault, task))
+      continue
+    }
+    if (read.kind === 'absent') {
+      // Our attempt, whose answer was lost (a crash, a dropped connection), preceded the 404.
+      await finish(db, task, task.state === 'attempting' ? 'removed' : 'already_absent', { credential: credential.kind, ...at })
+      return
+    }
+    if (!read.url.startsWith(options.hookUrl)) {
+      await finish(db, task, 'skipped_foreign', {
+        credential: credential.kind,
+        reason: `Hook ${task.hook_id} on ${where(task)} delivers to ${originOf(read.url)}, not to the old app: it was left in place.`,
+        ...at,
+      })
+      return
+    }
+    if (!(await intent(db, task, credential.kind, installationId))) return
+    try {
+      await credential.remove(task)
+    } catch (error) {
+      const fault = faultOf(error)
+      // Read a moment ago, gone now: by our DELETE (its answer lost and retried) or someone's
+      // after our attempt; ours came first either way.
+      if (fault.kind === 'not_found') {
+        await finish(db, task, 'removed', { credential: credential.kind, ...at })
+        return
+      }
+      if (isLater(fault)) return void (context.later = true)
+      failures.push(await refused(context, credential, fault, task))
+      // Attempted: a later read that finds it gone counts it as removed.
+      task = { ...task, state: 'attempting' }
+      continue
+    }
+    await finish(db, task, 'removed', { credential: credential.kind, ...at })
+    return
+  }
+  const reason =
+    task.kind === 'org' && failures.length > 0
+      ? `${capital(failures.join('; '))}, and GitHub shows an old app's organization hook to that app's tokens only: delete hook ${task.hook_id} on ${where(task)} by hand, at ${hookPage(context.github.config.webUrl, task)}`
+      : `${capital(failures.join('; and '))}: delete hook ${task.hook_id} on ${where(task)} by hand, at ${hookPage(context.github.config.webUrl, task)}`
+  await finish(db, task, 'needs_manual', { reason: `${reason}.`, ...at })
+}
+
+const capital = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1)
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin
+  } catch {
+    return 'another address'
+  }
+}
+
+async function loginOf(db: Kysely<Database>, userId: number): Promise<string> {
+  const row = await db.selectFrom('legacy.oauth_users').select('login').where('github_user_id', '=', userId).executeTakeFirst()
+  return row?.login ?? `user ${userId}`
+}
+
+/** Why a credential failed, for the reason; a legacy token that fails for the whole owner is not tried again this run. */
+async function refused(context: RunContext, credential: Credential, fault: TokenFault, task: CleanupTask): Promise<string> {
+  const why = whyNot(credential.kind, fault, await loginOf(context.db, task.enabled_by))
+  if (credential.kind === 'legacy' && (fault.kind === 'revoked' || fault.kind === 'sso' || fault.kind === 'scope')) context.unusable.set(task.enabled_by, why)
+  return why
+}
+
+/** The credentials to try for one enabling user's hooks, best first. */
+async function credentialsFor(context: RunContext, userId: number, kind: CleanupTask['kind'], failures: string[]): Promise<Credential[]> {
+  const list: Credential[] = []
+  const unusable = context.unusable.get(userId)
+  const token = unusable === undefined ? await legacyTokenOf(context.db, userId) : null
+  if (unusable !== undefined) failures.push(unusable)
+  else if (token == null) failures.push(whyNot('legacy', 'no_token', await loginOf(context.db, userId)))
+  else list.push(legacyCredential(context.github.asUser(token)))
+  if (kind === 'repo') {
+    context.installation ??= installationCredential(await context.github.asInstallation(context.installationId))
+    list.push(context.installation)
+  }
+  return list
+}
+
+async function runUser(context: RunContext, userId: number, tasks: CleanupTask[]): Promise<void> {
+  for (const task of tasks) {
+    const failures: string[] = []
+    const credentials = await credentialsFor(context, userId, task.kind, failures)
+    await removeOne(context, task, credentials, failures)
+  }
+}
+
+/** Whether the installation's listing, read this run, still covers the task's hook. */
+function stillCovered(listed: Listed, task: CleanupTask): boolean {
+  return task.kind === 'repo' ? listed.ids.has(task.repo_id!) : listed.selection === 'all'
+}
+
+/** One run over an owner's open tasks. */
+export async function runCleanup(db: Kysely<Database>, github: GitHubClients, ownerId: number, options: CleanupOptions): Promise<void> {
+  const tasks = await openTasks(db, ownerId, options.maxTasks)
+  if (tasks.length === 0) return
+  const login = tasks[0]!.owner_login
+  const installation = await liveInstallationOf(db, ownerId)
+  const notCovered = async (reason: string, list: CleanupTask[], installationId?: number) => {
+    for (const task of list) await finish(db, task, 'not_covered', { reason, ...(installationId === undefined ? {} : { installationId }) })
+  }
+  if (installation === undefined || installation.suspended_at !== null) {
+    const why = installation === undefined ? `the App is no longer installed on ${login}` : `the App's installation on ${login} is suspended`
+    return notCovered(`Kept: ${why}, so this hook still delivers what the App would not.`, tasks)
+  }
+  let listed: Listed
+  try {
+    listed = await listInstallationRepos(github, installation.id)
+  } catch (error) {
+    const fault = faultOf(error)
+    if (isLater(fault)) return options.again(ownerId, LATER_SECONDS)
+    // The installation's token refused: uninstalled or suspended since we heard. The coverage
+    // check finds out which; until then nothing is deleted on the strength of an old record.
+    return notCovered(`Kept: GitHub refused the App's installation on ${login} (HTTP ${(error as { status: number }).status}) when the cleanup confirmed coverage.`, tasks, installation.id)
+  }
+  const covered: CleanupTask[] = []
+  const lost: CleanupTask[] = []
+  for (const task of tasks) (stillCovered(listed, task) ? covered : lost).push(task)
+  for (const task of lost) {
+    const reason =
+      task.kind === 'repo'
+        ? `Kept: ${task.owner_login}/${task.repo_name} is no longer among the repositories the App's installation on ${login} covers (removed from it, transferred or deleted).`
+        : `Kept: the App's installation on ${login} no longer covers all of its repositories, and an organization hook sends events of every one.`
+    await finish(db, task, 'not_covered', { reason, installationId: installation.id })
+  }
+  const context: RunContext = { db, github, options, installationId: installation.id, listed, unusable: new Map(), later: false }
+  const byUser = new Map<number, CleanupTask[]>()
+  for (const task of covered) byUser.set(task.enabled_by, [...(byUser.get(task.enabled_by) ?? []), task])
+  const queue = [...byUser]
+  await Promise.all(
+    Array.from({ length: Math.min(SIDE_BY_SIDE, queue.length) }, async () => {
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) await runUser(context, next[0], next[1])
+    }),
+  )
+  if (context.later) await options.again(ownerId, LATER_SECONDS)
+  else if (tasks.length === options.maxTasks) await options.again(ownerId, 0)
+}

@@ -57,6 +57,8 @@ export interface ServerOptions {
   githubRetryAfterBaseMs?: number
   /** Repositories one job of an add run adds at most (default 100; tests: a few, to see several pieces). */
   addPieceSize?: number
+  /** Hooks one cleanup run takes at most (default 200; tests: a few, to see several runs). */
+  cleanupTasksPerRun?: number
   /** The pause between the audit sealer's turns (default 200 ms: an event is sealed well within a second of its commit). */
   auditSealIntervalMs?: number
   /** The lanes' waits (parks, polling, timeouts); tests make GitHub's minutes a few ms. */
@@ -112,7 +114,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   })
   // Added before the queue: its pool outlives the queue's stop.
   app.addHook('onClose', () => queuePool.end())
-  await app.register(queuePlugin, { pool: queuePool, handlers: jobHandlers(options.db.db, github, { queue: () => app.queue, log: app.log, ...(options.addPieceSize === undefined ? {} : { addPieceSize: options.addPieceSize }) }) })
+  const handlers = jobHandlers(options.db.db, github, {
+    queue: () => app.queue,
+    log: app.log,
+    hookUrl: options.legacy.hookUrl,
+    ...(options.addPieceSize === undefined ? {} : { addPieceSize: options.addPieceSize }),
+    ...(options.cleanupTasksPerRun === undefined ? {} : { cleanupTasksPerRun: options.cleanupTasksPerRun }),
+  })
+  await app.register(queuePlugin, { pool: queuePool, handlers })
   await app.register(sessionPlugin, {
     db: options.db.db,
     secret: options.sessionSecret,

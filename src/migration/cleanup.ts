@@ -20,6 +20,9 @@ import { legacyTokenOf } from './legacy-token.js'
 // the repository_hooks permission. An organization hook only with the legacy token: GitHub
 // shows an OAuth App's organization hooks to nobody else.
 
+/** Sends an owner's cleanup run in the caller's transaction (keyed by the owner: one waits at most). */
+export type SendCleanup = (db: Kysely<Database>, ownerId: number, afterSeconds?: number) => Promise<unknown>
+
 export interface CleanupOptions {
   /** The legacy hooks' delivery URL: a hook that does not deliver there is never deleted. */
   hookUrl: string
@@ -198,7 +201,7 @@ async function removeOne(context: RunContext, task: CleanupTask, credentials: Cr
   const reason =
     task.kind === 'org' && failures.length > 0
       ? `${capital(failures.join('; '))}, and GitHub shows an old app's organization hook to that app's tokens only: delete hook ${task.hook_id} on ${where(task)} by hand, at ${hookPage(context.github.config.webUrl, task)}`
-      : `${capital(failures.join('; and '))}: delete hook ${task.hook_id} on ${where(task)} by hand, at ${hookPage(context.github.config.webUrl, task)}`
+      : `${capital(failures.join(' and '))}: delete hook ${task.hook_id} on ${where(task)} by hand, at ${hookPage(context.github.config.webUrl, task)}`
   await finish(db, task, 'needs_manual', { reason: `${reason}.`, ...at })
 }
 

@@ -4,6 +4,7 @@ import type { Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
 import type { AuditActor } from './audit.js'
 import { endWork, progressOf, requestWork, startWork, type WorkEnd } from './background-work.js'
+import type { SendCleanup } from './cleanup.js'
 import { checkCoverageNow } from './coverage.js'
 
 // Checking an owner's coverage as a background job: every page of the installation's
@@ -44,12 +45,19 @@ export async function requestCoverage(trx: Transaction<Database>, send: SendCove
 const STOPPED = 'The coverage check stopped before it was done: this service failed on the way. Check again in a moment; if it keeps happening, contact support.'
 
 /** The job: checks, records how it ended, and sends the next run when one was asked for meanwhile. */
-export async function runCoverageJob(db: Kysely<Database>, github: GitHubClients, send: SendCoverage, log: FastifyBaseLogger, job: CoverageJob): Promise<void> {
+/** What a coverage check sends: its own next run, and the cleanup of hooks it finds covered. */
+export interface CoverageSends {
+  coverage: SendCoverage
+  cleanup: SendCleanup
+}
+
+export async function runCoverageJob(db: Kysely<Database>, github: GitHubClients, sends: CoverageSends, log: FastifyBaseLogger, job: CoverageJob): Promise<void> {
+  const send = sends.coverage
   const run = await startWork(db, 'coverage', job.ownerId)
   const context = { actor: job.actor, ...(job.requestId === undefined ? {} : { requestId: job.requestId }) }
   // GitHub failing is written on the owner's batches by the check itself ("check again"); what
   // reaches here is a fault of this service.
-  const end: WorkEnd = await checkCoverageNow(db, github, job.ownerId, context, progressOf(db, run)).then(
+  const end: WorkEnd = await checkCoverageNow(db, github, job.ownerId, { ...context, cleanup: sends.cleanup }, progressOf(db, run)).then(
     () => ({ state: 'done', outcome: 'checked' }),
     (error: unknown) => {
       // The person is told what to do; the cause is for the logs, never the page.

@@ -5,6 +5,8 @@ import { githubStatus } from '../github/token-fault.js'
 import { appendAudit, type AuditActor } from './audit.js'
 import { checked, checkedOk, uninstalled } from './batch-state.js'
 import { unwatched, type Progress } from './background-work.js'
+import type { SendCleanup } from './cleanup.js'
+import { planTasks } from './cleanup-task.js'
 import { installationNow, liveInstallationOf, recordInstallation } from './installations.js'
 import { legacyTokenOf } from './legacy-token.js'
 import { batchesOfOwner, type StoredBatch } from './plan-store.js'
@@ -155,6 +157,8 @@ const SUSPENDED = (login: string): string => `The App's installation on ${login}
 export interface CheckContext {
   actor: AuditActor
   requestId?: string
+  /** Sends the cleanup of an owner whose hooks the check found covered for users who agreed. */
+  cleanup?: SendCleanup
 }
 
 async function recordProblem(db: Kysely<Database>, batches: StoredBatch[], installationId: number | null, problem: string, context: CheckContext): Promise<void> {
@@ -276,5 +280,10 @@ export async function checkCoverage(db: Kysely<Database>, github: GitHubClients,
         detail: { forUser: batch.user_id, repositorySelection: listed.selection, ...counts, orgHooks: batch.orgHooks.length, orgHooksCovered: hooksCovered },
       })
     }
+    // Covered for users who agreed to removal as the App covers them: their old hooks' tasks,
+    // with this result, and the run that removes them (an org owner's approval days later, or
+    // repositories added later, end here through the App's webhooks).
+    const owners = await planTasks(trx, batches.map((b) => b.id), context.actor, { agreedOnly: true, requestId: context.requestId })
+    if (owners.length > 0 && context.cleanup !== undefined) await context.cleanup(trx, ownerId)
   })
 }

@@ -5,6 +5,7 @@ import type { GitHubClients } from '../github/clients.js'
 import type { JobQueue } from '../plugins/queue.js'
 import { ADD_PIECE_SIZE, addRepos, type AddReposJob } from './add-repos.js'
 import { COVERAGE_EXPIRY_SECONDS, runCoverageJob, type CoverageJob, type SendCoverage } from './coverage-job.js'
+import { runCleanup, type SendCleanup } from './cleanup.js'
 import { applyInstallationEvent, type InstallationEventJob } from './installation-events.js'
 import { PLAN_EXPIRY_SECONDS, runPlanJob, type PlanJob } from './plan-job.js'
 
@@ -15,6 +16,12 @@ export interface Jobs {
   'add-repos': AddReposJob
   coverage: CoverageJob
   plan: PlanJob
+  cleanup: CleanupJob
+}
+
+/** Removing an owner's legacy hooks: one run at a time per owner (keyed by the owner id). */
+export interface CleanupJob {
+  ownerId: number
 }
 
 export type JobName = keyof Jobs
@@ -47,7 +54,13 @@ export const queueSettings: { [N in JobName]: QueueSetting } = {
   coverage: { policy: 'stately', expireInSeconds: COVERAGE_EXPIRY_SECONDS },
   // One run per user at a time (keyed by the user id); see plan-job.ts for its length.
   plan: { policy: 'stately', expireInSeconds: PLAN_EXPIRY_SECONDS },
+  // One run per owner at a time: at most CLEANUP_TASKS_PER_RUN hooks, two requests each, the
+  // deletes of one credential a second apart (a few minutes), plus up to an hour parked.
+  cleanup: { policy: 'stately', expireInSeconds: minutes(90) },
 }
+
+/** Hooks one cleanup run takes at most; the next run takes the rest. */
+export const CLEANUP_TASKS_PER_RUN = 200
 
 /** What jobs need of the service that runs them: the queue (to send the next job) and its log. */
 export interface JobContext {
@@ -55,10 +68,16 @@ export interface JobContext {
   log: FastifyBaseLogger
   /** Repositories one piece of an add run adds at most (tests make it small). */
   addPieceSize?: number
+  /** The legacy hooks' delivery URL (LEGACY_HOOK_URL): no other hook is ever deleted. */
+  hookUrl: string
+  /** Hooks one cleanup run takes at most (tests make it small). */
+  cleanupTasksPerRun?: number
 }
 
 export function jobHandlers(db: Kysely<Database>, github: GitHubClients, context: JobContext): JobHandlers {
   const sendCoverage: SendCoverage = (trx, job, options) => context.queue().send(trx, 'coverage', job, options)
+  const sendCleanup: SendCleanup = (trx, ownerId, afterSeconds) =>
+    context.queue().send(trx, 'cleanup', { ownerId }, { singletonKey: String(ownerId), ...(afterSeconds === undefined ? {} : { startAfterSeconds: afterSeconds }) })
   const addOptions = {
     pieceSize: context.addPieceSize ?? ADD_PIECE_SIZE,
     // Shorter than the expiry: pg-boss starts a crashed piece again only after it, and the piece
@@ -71,7 +90,16 @@ export function jobHandlers(db: Kysely<Database>, github: GitHubClients, context
   return {
     'installation-event': (job) => applyInstallationEvent(db, github, job, sendCoverage, addOptions.wake),
     'add-repos': (job) => addRepos(db, github, job, addOptions),
-    coverage: (job) => runCoverageJob(db, github, sendCoverage, context.log, job),
+    coverage: (job) => runCoverageJob(db, github, { coverage: sendCoverage, cleanup: sendCleanup }, context.log, job),
+    cleanup: (job) =>
+      runCleanup(db, github, job.ownerId, {
+        hookUrl: context.hookUrl,
+        maxTasks: context.cleanupTasksPerRun ?? CLEANUP_TASKS_PER_RUN,
+        again: async (ownerId, afterSeconds) => {
+          await sendCleanup(db, ownerId, afterSeconds)
+          if (afterSeconds === 0) addOptions.wake()
+        },
+      }),
     plan: (job) => runPlanJob(db, github, (trx, data, options) => context.queue().send(trx, 'plan', data, options), { send: sendCoverage, wake: addOptions.wake }, context.log, job),
   }
 }

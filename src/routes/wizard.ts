@@ -5,6 +5,7 @@ import { appendAudit } from '../migration/audit.js'
 import { linkIssued } from '../migration/batch-state.js'
 import type { Viewer } from '../migration/batches.js'
 import { requestCoverage, type SendCoverage } from '../migration/coverage-job.js'
+import { agree, consentOf, planTasks, tasksOf } from '../migration/cleanup-task.js'
 import { issueState, type StateKey } from '../migration/install-state.js'
 import { canLink, installLinkRepos, installUrl, settingsUrl } from '../migration/install-link.js'
 import { loadWork, underWay, type Work } from '../migration/background-work.js'
@@ -14,7 +15,7 @@ import { HttpError } from '../plugins/error-handler.js'
 import { viewerOf } from './auth.js'
 import { coverageProgress } from './coverage-progress.js'
 import { planningText, planningProgress } from './planning-progress.js'
-import { wizardPage } from './wizard-page.js'
+import { removalProgress, wizardPage } from './wizard-page.js'
 
 // The migration wizard: the signed-in user's batches, one per owner, kept in Postgres so a
 // user who comes back finds them where they left them; and the steps on a batch (install,
@@ -45,6 +46,7 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
   const backTo = (reply: FastifyReply, batch?: { owner_login: string }) => reply.redirect(batch === undefined ? '/migrate' : `/migrate#owner-${batch.owner_login}`, 303)
 
   const sendPlan: SendPlan = (trx, job, options) => app.queue.send(trx, 'plan', job, options)
+  const sendCleanup = (trx: Parameters<SendPlan>[0], ownerId: number) => app.queue.send(trx, 'cleanup', { ownerId }, { singletonKey: String(ownerId) })
   /** Planning runs as a job; the page shows how far it has come. */
   async function requestPlan(request: FastifyRequest, viewer: Viewer): Promise<Work> {
     if (await app.db.transaction().execute((trx) => requestPlanning(trx, sendPlan, viewer, request.id))) app.queue.wake()
@@ -55,8 +57,11 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
   /** While planning runs: reloads without JavaScript, updates in place with it. */
   const watching = { refreshSeconds: 2, progressScript: true }
 
-  /** The page of a plan, with the coverage checks of its owners. */
-  const planPage = async (plan: StoredPlan) =>
+  /** The old hooks of a plan's batches. */
+  const hooksOf = (batches: StoredBatch[]): number[] => batches.flatMap((b) => [...b.repos.flatMap((r) => r.hook_ids), ...b.orgHooks.map((h) => h.hookId)])
+
+  /** The page of a plan, with the coverage checks of its owners and the removal of its old hooks. */
+  const planPage = async (plan: StoredPlan, viewer: Viewer) =>
     wizardPage(
       plan,
       github.config,
@@ -65,6 +70,7 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
         'coverage',
         plan.batches.map((b) => b.owner_id),
       ),
+      { tasks: await tasksOf(app.db, hooksOf(plan.batches)), consent: await consentOf(app.db, viewer.id) },
     )
 
   app.get('/migrate', async (request, reply) => {
@@ -77,14 +83,14 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
     const shown: StoredPlan | undefined = stored !== undefined && (stored.batches.length > 0 || stored.gone.length > 0) ? stored : undefined
     if (underWay(work)) {
       if (shown === undefined) return reply.view('wizard-planning.eta', { title: 'Planning your migration', progress: planningText(work!), ...watching })
-      return reply.view('wizard.eta', { ...(await planPage(shown)), planning: planningText(work!), ...watching })
+      return reply.view('wizard.eta', { ...(await planPage(shown, viewer)), planning: planningText(work!), ...watching })
     }
     const outcome = work?.state === 'done' ? work.outcome : undefined
     if (outcome === 'nothing') return nothingPage(reply, viewer)
     if (work?.state === 'failed' && shown === undefined) return reply.view('wizard-planning.eta', { title: 'Planning your migration', failed: work.message })
     if (outcome === 'revoked' && shown === undefined) return revokedPage(reply, viewer)
     if (shown === undefined) return nothingPage(reply, viewer)
-    return reply.view('wizard.eta', { ...(await planPage(shown)), revoked: outcome === 'revoked', failed: work?.state === 'failed' ? work.message : undefined })
+    return reply.view('wizard.eta', { ...(await planPage(shown, viewer)), revoked: outcome === 'revoked', failed: work?.state === 'failed' ? work.message : undefined })
   })
 
   app.get('/migrate/progress', async (request) => {
@@ -95,7 +101,9 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
       'coverage',
       owners.map((o) => o.owner_id),
     )
-    return { ...planningProgress(await planOf(viewer)), coverage: coverageProgress(owners, checks) }
+    const plan = await loadPlan(app.db, viewer.id)
+    const tasks = await tasksOf(app.db, hooksOf(plan?.batches ?? []))
+    return { ...planningProgress(await planOf(viewer)), coverage: coverageProgress(owners, checks), cleanup: removalProgress(plan?.batches ?? [], tasks) }
   })
 
   app.post('/migrate/refresh', async (request, reply) => {
@@ -141,6 +149,38 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
     if (await app.db.transaction().execute((trx) => startAdding(trx, (t, data) => app.queue.send(t, 'add-repos', data), batch.id, missing, job))) {
       app.queue.wake()
     }
+    return backTo(reply, batch)
+  })
+
+  /**
+   * The user agrees to the removal of the batch's old webhooks the App covers; with `auto`
+   * ("as soon as the App covers them", the default), of every batch's, now and as coverage
+   * comes. Each hook gets its task, and the owner's cleanup runs as a job.
+   */
+  app.post<{ Params: { id: string }; Body: { auto?: unknown } }>('/migrate/batches/:id/remove', async (request, reply) => {
+    const viewer = signedIn(request)
+    const batch = await ownBatch(request, viewer)
+    if (batch.installation_id === null) {
+      throw new HttpError(409, `The App is not installed on ${batch.owner_login} yet: the old webhooks there go once it covers their repositories.`)
+    }
+    const auto = request.body?.auto === 'on'
+    const actor = { kind: 'user' as const, githubId: viewer.id, login: viewer.login }
+    await app.db.transaction().execute(async (trx) => {
+      await agree(trx, viewer, auto)
+      await appendAudit(trx, {
+        actor,
+        action: 'cleanup_agreed',
+        target: { ownerId: batch.owner_id, ownerLogin: batch.owner_login, installationId: batch.installation_id! },
+        outcome: 'ok',
+        requestId: request.id,
+        detail: { auto },
+      })
+      const batchIds = auto ? (await trx.selectFrom('app.batch').select('id').where('user_id', '=', viewer.id).execute()).map((b) => b.id) : [batch.id]
+      const owners = await planTasks(trx, batchIds, actor, { agreedOnly: false, requestId: request.id })
+      // The batch's own owner runs either way: a second press tries again what waits for GitHub.
+      for (const ownerId of new Set([batch.owner_id, ...owners])) await sendCleanup(trx, ownerId)
+    })
+    app.queue.wake()
     return backTo(reply, batch)
   })
 

@@ -51,6 +51,7 @@ const schemas = {
             status: { type: 'integer', minimum: 400, maximum: 599 },
             rate: { type: 'number', minimum: 0, maximum: 1 },
             actor: { type: 'string', minLength: 1 },
+            lost: { type: 'boolean' },
           },
         },
       },

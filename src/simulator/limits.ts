@@ -84,6 +84,11 @@ function shape(path: string): string {
  * path (/repos/acme/api/hooks), or either prefixed by the method ("GET /installation/repositories").
  */
 export function faultStatus(faults: Faults, method: string, template: string, path: string, random: () => number, actor?: string): number | undefined {
+  return matchingFault(faults, method, template, path, random, actor)?.status
+}
+
+/** The fault that strikes this request, if one does. */
+export function matchingFault(faults: Faults, method: string, template: string, path: string, random: () => number, actor?: string): Faults['errors'][number] | undefined {
   if (faults.errors.length === 0) return undefined
   const routeShape = shape(template)
   const concrete = path.replace(/^\/api\/v3(?=\/)/, '')
@@ -98,7 +103,7 @@ export function faultStatus(faults: Faults, method: string, template: string, pa
     if (faultMethod !== '' && faultMethod !== '*' && faultMethod.toUpperCase() !== method) continue
     if (fault.actor !== undefined && fault.actor.toLowerCase() !== actor?.toLowerCase()) continue
     if (shape(pattern) !== routeShape && pattern.replace(/^\/api\/v3(?=\/)/, '') !== concrete) continue
-    if (random() < fault.rate) return fault.status
+    if (random() < fault.rate) return fault
   }
   return undefined
 }

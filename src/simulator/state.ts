@@ -144,6 +144,8 @@ export interface Faults {
     rate: number
     /** Only requests acting as this login (a user's token): one user's token failing, everyone else's fine. */
     actor?: string
+    /** GitHub carries the request out and its answer is lost on the way: `status` arrives instead (a dropped connection behind a proxy). */
+    lost?: boolean
   }[]
   /** The first call with each new installation token gets 401, as GitHub's replication lag does. */
   installationTokenLag: boolean

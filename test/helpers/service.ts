@@ -83,7 +83,7 @@ function githubConfigOf(sim: StartedSimulator): GitHubConfig {
 }
 
 /** The service's ways to GitHub, for tests that call the domain directly; quiet, retrying as told. */
-export function githubClientsOf(service: Pick<Service, 'sim'>, options: { retries?: number } = {}): GitHubClients {
+export function githubClientsOf(service: Pick<Service, 'sim'>, options: { retries?: number; retryAfterBaseMs?: number } = {}): GitHubClients {
   const { sim } = service
   return createGitHubClients(githubConfigOf(sim), createOctokitClass({ apiUrl: sim.apiUrl, log: pino({ level: 'silent' }), ...options }))
 }

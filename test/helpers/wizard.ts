@@ -27,6 +27,7 @@ interface PageProgress {
   state: string | null
   text: string | null
   coverage: { ownerId: number; underWay: boolean; text: string | null }[]
+  cleanup: { ownerId: number; underWay: boolean; text: string }[]
 }
 
 /** GET /migrate/progress, as the page's script reads it. */
@@ -37,19 +38,19 @@ async function progressOf(app: FastifyInstance, cookie: string): Promise<PagePro
 }
 
 /** Planning's progress, as the page's script reads it. */
-export async function planningProgress(app: FastifyInstance, cookie: string): Promise<Omit<PageProgress, 'coverage'>> {
+export async function planningProgress(app: FastifyInstance, cookie: string): Promise<Omit<PageProgress, 'coverage' | 'cleanup'>> {
   // The owners' coverage checks, beside it, are for tests of their own.
   const { underWay, state, text } = await progressOf(app, cookie)
   return { underWay, state, text }
 }
 
-/** Whether the user's planning, or a coverage check of one of their owners, is under way. */
+/** Whether the user's planning, a coverage check or the removal of old hooks of one of their owners is under way. */
 async function workUnderWay(app: FastifyInstance, cookie: string): Promise<boolean> {
-  const { underWay, coverage } = await progressOf(app, cookie)
-  return underWay || coverage.some((c) => c.underWay)
+  const { underWay, coverage, cleanup } = await progressOf(app, cookie)
+  return underWay || coverage.some((c) => c.underWay) || cleanup.some((c) => c.underWay)
 }
 
-/** Waits, as the page does, until the user's planning and the coverage checks it asked for have ended. */
+/** Waits, as the page does, until the user's planning, the coverage checks and removals it asked for have ended. */
 export async function planned(app: FastifyInstance, cookie: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (await workUnderWay(app, cookie)) {
@@ -58,10 +59,10 @@ export async function planned(app: FastifyInstance, cookie: string, timeoutMs = 
   }
 }
 
-/** The page once planning (which a first visit starts) and its coverage checks have ended, as a person who waits sees it. */
+/** The page once planning (which a first visit starts), its coverage checks and removals have ended, as a person who waits sees it. */
 export async function view(app: FastifyInstance, cookie: string, url = '/migrate'): Promise<LightMyRequestResponse> {
   const page = await viewNow(app, cookie, url)
-  if (!/data-(coverage-)?progress/.test(page.body)) return page
+  if (!/data-(coverage-|cleanup-)?progress/.test(page.body)) return page
   await planned(app, cookie)
   return viewNow(app, cookie, url)
 }

@@ -76,7 +76,7 @@ t.test('requests while a check waits make no second job; one while it runs is fo
       return github.asInstallation(id)
     },
   }
-  await runCoverageJob(db, asking, send, pino({ level: 'silent' }), job)
+  await runCoverageJob(db, asking, { coverage: send, cleanup: async () => {} }, pino({ level: 'silent' }), job)
   t.equal(sent.length, 2, 'one more run sent when this one ended')
   t.match((await loadWork(db, 'coverage', [1]))[0], { state: 'queued' })
   t.equal((await db.selectFrom('app.audit_event').select('id').where('action', '=', 'coverage_checked').execute()).length, before + 1)
@@ -94,7 +94,7 @@ t.test('a check this service fails at is said on the page, for a person to try a
     },
   }
   await db.transaction().execute((trx) => requestCoverage(trx, async () => {}, { ownerId: 1, actor: mona }))
-  await runCoverageJob(db, broken, async () => {}, log, { ownerId: 1, actor: mona })
+  await runCoverageJob(db, broken, { coverage: async () => {}, cleanup: async () => {} }, log, { ownerId: 1, actor: mona })
   t.match((await loadWork(db, 'coverage', [1]))[0], { state: 'failed', message: /stopped before it was done/ })
   t.match(lines.join(''), /coverage check failed[\s\S]*a defect in this service|a defect in this service[\s\S]*coverage check failed/)
   const page = monaSection((await view(service.app, cookie)).body)

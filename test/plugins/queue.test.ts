@@ -25,6 +25,7 @@ async function queueApp(t: Test, pool: pg.Pool, done: AddReposJob[], timing: Tim
       'installation-event': async (_data: InstallationEventJob) => {},
       coverage: async () => {},
       plan: async () => {},
+      cleanup: async () => {},
     },
   })
   t.teardown(() => app.close())
@@ -151,7 +152,7 @@ async function queueRows(pool: pg.Pool): Promise<Record<string, { policy: string
 t.test("each queue is created with its policy and expiry, and one created by an earlier version is brought up to date", async (t) => {
   const tdb = await testDatabase(t)
   const before: QueueSetting = { policy: 'standard', expireInSeconds: 900 }
-  const { app: old } = await queueApp(t, tdb.pool, [], {}, { 'add-repos': before, 'installation-event': before, plan: before, coverage: before })
+  const { app: old } = await queueApp(t, tdb.pool, [], {}, { 'add-repos': before, 'installation-event': before, plan: before, coverage: before, cleanup: before })
   await old.ready()
   t.same((await queueRows(tdb.pool))['plan'], { policy: 'standard', expire_seconds: 900 })
   await old.close()
@@ -220,6 +221,7 @@ t.test("several jobs of a queue run at once, as many as the instance's workers",
         'installation-event': async () => {},
         coverage: async () => {},
         plan: async () => {},
+        cleanup: async () => {},
       },
     })
     await app.ready()

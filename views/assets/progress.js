@@ -1,10 +1,11 @@
-// Planning or coverage checks under way: their progress updated in place, and the page
-// reloaded once one has ended. (Without JavaScript the page reloads itself every two seconds.)
+// Planning, coverage checks or the removal of old webhooks under way: their progress updated in
+// place, and the page reloaded once one has ended. (Without JavaScript the page reloads itself every two seconds.)
 'use strict'
 ;(() => {
   const status = document.querySelector('[data-progress]')
   const checks = [...document.querySelectorAll('[data-coverage-progress]')]
-  if (status === null && checks.length === 0) return
+  const removals = [...document.querySelectorAll('[data-cleanup-progress]')]
+  if (status === null && checks.length === 0 && removals.length === 0) return
   const poll = async () => {
     try {
       const response = await fetch('/migrate/progress', { headers: { accept: 'application/json' }, credentials: 'same-origin' })
@@ -19,6 +20,13 @@
           // Ended: its result replaces it.
           if (now === undefined || !now.underWay) return location.reload()
           check.textContent = now.text
+        }
+        for (const removal of removals) {
+          const now = progress.cleanup.find((c) => String(c.ownerId) === removal.dataset.cleanupProgress)
+          if (now === undefined) return location.reload()
+          removal.textContent = now.text
+          // Every hook has its outcome: the page says what became of them.
+          if (!now.underWay && removal.closest('[role="status"]') !== null) return location.reload()
         }
       }
     } catch {

@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { actorOf, authenticate, type Auth } from '../auth.js'
-import { ApiLimiter, faultStatus, rateHeaders } from '../limits.js'
+import { ApiLimiter, matchingFault, rateHeaders } from '../limits.js'
 import type { Breach } from '../state.js'
 import { appRoutes } from './app.js'
 import { ApiError, DOCS_URL, jwtRequired, MovedPermanently, notAccessibleByIntegration, notFound } from './errors.js'
@@ -59,6 +59,8 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
   const { state, keys } = app.sim
   const publicKey = createPublicKey(keys.publicKey)
   const limiter = new ApiLimiter(() => state.limits)
+  /** Requests carried out whose answer a fault loses: the status the client gets instead. */
+  const lostAnswers = new WeakMap<FastifyRequest, number>()
 
   app.decorateRequest('ghAuth', null)
   app.decorateRequest('ghRate', null)
@@ -116,12 +118,18 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
 
     if (auth.kind === 'legacy') requireRouteScopes(auth.scopes, request.method, route)
 
-    const status = faultStatus(state.faults, request.method, request.routeOptions.url ?? '', request.url.split('?')[0]!, state.random, actorOf(auth, state.app.slug))
-    if (status !== undefined) throw new ApiError(status, STATUS_CODES[status] ?? 'Error')
+    const fault = matchingFault(state.faults, request.method, request.routeOptions.url ?? '', request.url.split('?')[0]!, state.random, actorOf(auth, state.app.slug))
+    if (fault?.lost === true) lostAnswers.set(request, fault.status)
+    else if (fault !== undefined) throw new ApiError(fault.status, STATUS_CODES[fault.status] ?? 'Error')
   })
 
-  app.addHook('onSend', async () => {
+  app.addHook('onSend', async (request, reply, payload) => {
     if (state.faults.latencyMs > 0) await sleep(state.faults.latencyMs)
+    // Done, and the answer lost on the way: the client sees only the failure.
+    const lost = lostAnswers.get(request)
+    if (lost === undefined) return payload
+    reply.code(lost).header('content-type', 'application/json; charset=utf-8')
+    return JSON.stringify({ message: STATUS_CODES[lost] ?? 'Error', documentation_url: DOCS_URL, status: String(lost) })
   })
 
   app.addHook('onResponse', async (request, reply) => {

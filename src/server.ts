@@ -25,6 +25,7 @@ import { authRoutes } from './routes/auth.js'
 import { setupRoutes } from './routes/github-setup.js'
 import { webhookRoutes } from './routes/github-webhooks.js'
 import healthRoutes from './routes/health.js'
+import legacyHookRoutes from './routes/legacy-hooks.js'
 import { wizardRoutes } from './routes/wizard.js'
 import staffInventoryRoutes from './routes/staff-inventory.js'
 
@@ -140,6 +141,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(setupRoutes, { github, stateKey, publicUrl: options.publicUrl })
   await app.register(webhookRoutes, { secret: options.github.webhookSecret })
   await app.register(healthRoutes, { timeoutMs: HEALTH_TIMEOUT_MS })
+  await app.register(legacyHookRoutes, { secret: options.legacy.receiverSecret })
   await app.register(staffInventoryRoutes)
   app.get('/', async (_request, reply) => reply.view('home.eta', { title: 'oauth-to-app' }))
 

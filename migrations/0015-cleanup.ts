@@ -42,6 +42,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       updated_at timestamptz not null default now(),
       check ((kind = 'repo') = (repo_id is not null))
     );
+    -- When the user's grant of the old app was revoked, once every old hook of theirs had its outcome.
+    alter table app.inventory add column grant_revoked_at timestamptz;
     create index cleanup_task_owner_open_idx on app.cleanup_task (owner_id) where state in ('pending', 'attempting');
     create index cleanup_task_owner_idx on app.cleanup_task (owner_id, repo_id);
     create index cleanup_task_requested_by_idx on app.cleanup_task (requested_by);
@@ -84,5 +86,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  await sql.raw('drop view app.legacy_hook_state; drop table app.cleanup_task; drop table app.cleanup_consent;').execute(db)
+  await sql
+    .raw('drop view app.legacy_hook_state; drop table app.cleanup_task; drop table app.cleanup_consent; alter table app.inventory drop column grant_revoked_at;')
+    .execute(db)
 }

@@ -137,7 +137,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(viewerPlugin)
   const stateKey = installStateKey(options.sessionSecret)
   await app.register(authRoutes, { github, publicUrl: options.publicUrl })
-  await app.register(wizardRoutes, { github, stateKey })
+  await app.register(wizardRoutes, { github, stateKey, legacy: options.legacy })
   await app.register(setupRoutes, { github, stateKey, publicUrl: options.publicUrl })
   await app.register(webhookRoutes, { secret: options.github.webhookSecret })
   await app.register(healthRoutes, { timeoutMs: HEALTH_TIMEOUT_MS })

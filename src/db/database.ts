@@ -81,6 +81,8 @@ export interface InventoryTable {
   gone: ColumnType<GoneRepoRecord[], string, string>
   /** What the user's legacy token could not show, and why. */
   notes: ColumnType<PlanNoteRecord[], string | undefined, string>
+  /** When the user's grant of the old app was revoked (migration 0015). */
+  grant_revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>
 }
 
 /** A fault of a user's legacy token, as planning recorded it (src/migration/plan-notes.ts). */

@@ -14,6 +14,8 @@ export interface GitHubClients {
   /** Authenticated as the App itself. */
   asApp: GitHubOctokit
   asInstallation(installationId: number): Promise<GitHubOctokit>
+  /** As an OAuth app, with its client id and secret (Basic credentials): revoking a user's grant of the legacy app. */
+  asOAuthApp(clientId: string, clientSecret: string): GitHubOctokit
 }
 
 export function createGitHubClients(config: GitHubConfig, GitHub: GitHubOctokitClass): GitHubClients {
@@ -23,5 +25,13 @@ export function createGitHubClients(config: GitHubConfig, GitHub: GitHubOctokitC
     asUser: (token) => new GitHub({ auth: token }),
     asApp: app.octokit as GitHubOctokit,
     asInstallation: async (installationId) => (await app.getInstallationOctokit(installationId)) as GitHubOctokit,
+    asOAuthApp: (clientId, clientSecret) => {
+      const octokit = new GitHub()
+      const basic = `basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`
+      octokit.hook.before('request', (options) => {
+        options.headers.authorization = basic
+      })
+      return octokit
+    },
   }
 }

@@ -52,9 +52,13 @@ const JWT = /^[\w-]+\.[\w-]+\.[\w-]+$/
 
 /**
  * The lane of a request: the App's JWT (whichever client sends it), an installation's token,
- * or any other token by a short hash of it, so the token itself is never kept or shown.
+ * an OAuth app's Basic credentials, or any other token by a short hash of it, so the credential
+ * itself is never kept or shown.
  */
 export function laneKey(authorization: string | null, installationId?: number): string {
+  // An OAuth app's client id and secret (revoking its grants): the app's own lane.
+  const basic = /^\s*basic\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1]
+  if (basic !== undefined) return `oauth-app:${createHash('sha256').update(basic).digest('hex').slice(0, 16)}`
   const credential = /^\s*(?:token|bearer)\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1]
   if (credential === undefined) return 'anonymous'
   if (JWT.test(credential)) return 'app'

@@ -18,6 +18,8 @@ export interface StoredBatch extends StoredBatchRow {
 
 export interface StoredPlan {
   plannedAt: Date
+  /** When the user's grant of the old app was revoked; null while it stands. */
+  grantRevokedAt: Date | null
   gone: GoneRepoRecord[]
   notes: PlanNoteRecord[]
   batches: StoredBatch[]
@@ -152,7 +154,7 @@ export async function loadPlan(db: Kysely<Database>, userId: number): Promise<St
     .orderBy(sql`owner_id = ${userId}`, 'desc')
     .orderBy('owner_login')
     .execute()
-  return { plannedAt: inventory.planned_at, gone: inventory.gone, notes: inventory.notes, batches: await storedBatches(db, rows) }
+  return { plannedAt: inventory.planned_at, grantRevokedAt: inventory.grant_revoked_at, gone: inventory.gone, notes: inventory.notes, batches: await storedBatches(db, rows) }
 }
 
 export async function loadBatch(db: Kysely<Database>, batchId: number): Promise<StoredBatch | undefined> {

@@ -83,6 +83,8 @@ export interface CleanupData {
   tasks: Map<number, CleanupTask>
   /** Whether the user agreed before, and how: the form offers what they chose. */
   consent?: { auto: boolean } | undefined
+  /** The vendor configured the legacy app's credentials: its grant can be revoked from here. */
+  canRevoke?: boolean
 }
 
 const DONE: readonly string[] = ['removed', 'already_absent']
@@ -160,9 +162,15 @@ export function batchView(batch: StoredBatch, github: Pick<GitHubConfig, 'webUrl
 /** `coverage`: the coverage checks of the plan's owners (loadWork); `cleanup`: the tasks of the plan's old hooks. */
 export function wizardPage(plan: StoredPlan, github: Pick<GitHubConfig, 'webUrl'>, coverage: Work[] = [], cleanup?: CleanupData) {
   const batches = plan.batches.map((b) => batchView(b, github, coverage.find((w) => w.subject_id === b.owner_id), cleanup))
+  // Every batch covered and every old hook of it with its outcome (or nothing left to move).
+  const finished = batches.length > 0 && batches.every((b) => b.next === 'done' || b.next === 'nothing-left' || b.next === 'covered')
   return {
     title: 'Your migration',
     consent: cleanup?.consent,
+    /** The last step, once finished: disconnect the old app (by API when the vendor configured its credentials). */
+    disconnect: finished
+      ? { revokedAt: plan.grantRevokedAt, byApi: cleanup?.canRevoke === true, settingsUrl: `${github.webUrl}/settings/applications` }
+      : undefined,
     plannedAt: plan.plannedAt,
     gone: plan.gone,
     notes: plan.notes,

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { LegacyConfig } from '../config.js'
 import type { GitHubClients } from '../github/clients.js'
 import { startAdding } from '../migration/add-repos.js'
 import { appendAudit } from '../migration/audit.js'
@@ -6,6 +7,7 @@ import { linkIssued } from '../migration/batch-state.js'
 import type { Viewer } from '../migration/batches.js'
 import { requestCoverage, type SendCoverage } from '../migration/coverage-job.js'
 import { agree, consentOf, planTasks, tasksOf } from '../migration/cleanup-task.js'
+import { revokeGrant } from '../migration/grant.js'
 import { issueState, type StateKey } from '../migration/install-state.js'
 import { canLink, installLinkRepos, installUrl, settingsUrl } from '../migration/install-link.js'
 import { loadWork, underWay, type Work } from '../migration/background-work.js'
@@ -24,9 +26,10 @@ import { removalProgress, wizardPage } from './wizard-page.js'
 export interface WizardRoutesOptions {
   github: GitHubClients
   stateKey: StateKey
+  legacy: LegacyConfig
 }
 
-export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app, { github, stateKey }) => {
+export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app, { github, stateKey, legacy }) => {
   function signedIn(request: FastifyRequest): Viewer {
     const viewer = viewerOf(request)
     if (viewer === undefined) throw new HttpError(401, 'Your session has ended. Please sign in again.')
@@ -70,7 +73,7 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
         'coverage',
         plan.batches.map((b) => b.owner_id),
       ),
-      { tasks: await tasksOf(app.db, hooksOf(plan.batches)), consent: await consentOf(app.db, viewer.id) },
+      { tasks: await tasksOf(app.db, hooksOf(plan.batches)), consent: await consentOf(app.db, viewer.id), canRevoke: legacy.oauthApp !== undefined },
     )
 
   app.get('/migrate', async (request, reply) => {
@@ -182,6 +185,25 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
     })
     app.queue.wake()
     return backTo(reply, batch)
+  })
+
+  /** The last step: the old app's grant revoked, once every old webhook has its outcome. */
+  app.post('/migrate/disconnect', async (request, reply) => {
+    const viewer = signedIn(request)
+    const plan = await loadPlan(app.db, viewer.id)
+    const page = plan === undefined ? undefined : await planPage(plan, viewer)
+    if (page?.disconnect === undefined) {
+      throw new HttpError(409, 'Not every old webhook has its outcome yet: the old app stays connected until the migration is done. Your migration page shows what is left.')
+    }
+    if (legacy.oauthApp === undefined) {
+      throw new HttpError(409, `This service cannot revoke the old app's authorization for you: revoke it on GitHub, at ${page.disconnect.settingsUrl}.`)
+    }
+    const result = await revokeGrant(app.db, github, legacy.oauthApp, viewer, request.id)
+    // GitHub's answer, not a fault of this service: said in full, with what to do.
+    const githubSaid = (status: number, message: string) => reply.code(status).view('error.eta', { title: 'GitHub did not revoke it', status, message })
+    if (result.kind === 'unanswered') return githubSaid(503, "GitHub did not answer when we revoked the old app's authorization. Nothing was changed: try again in a moment.")
+    if (result.kind === 'failed') return githubSaid(502, result.reason)
+    return reply.redirect('/migrate#disconnect', 303)
   })
 
   const sendCoverage: SendCoverage = (trx, job, options) => app.queue.send(trx, 'coverage', job, options)

@@ -61,6 +61,9 @@ t.test('lane keys name the credential, never hold it', async (t) => {
   t.equal(laneKey('bearer eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOjF9.c2lnbmF0dXJl', 500), 'app', "the App's JWT, even from an installation's client")
   t.equal(laneKey('token ghs_installationtoken', 500), 'installation:500', 'every token of one installation')
   t.equal(laneKey(null), 'anonymous')
+  const basic = `basic ${Buffer.from('legacy-client:its-secret').toString('base64')}`
+  t.match(laneKey(basic), /^oauth-app:[0-9a-f]{16}$/, "an OAuth app's client id and secret: its own lane")
+  t.notMatch(laneKey(basic), Buffer.from('legacy-client:its-secret').toString('base64'))
 })
 
 t.test('one request at a time per credential, while other credentials go on', async (t) => {

@@ -92,7 +92,7 @@ t.test('the view: counts, progress, what the link cannot preselect, links to Git
   const org = batchView(batch({ owner_type: 'Organization', owner_login: 'acme', action: 'request', role: 'member', state: 'request_pending' }), github)
   t.equal(org.approversUrl, 'https://github.example/orgs/acme/people?query=role%3Aowner')
 
-  const page = wizardPage({ plannedAt: new Date(0), gone: [], notes: [], batches: [batch(), installed({ state: 'adding' })] }, github)
+  const page = wizardPage({ plannedAt: new Date(0), grantRevokedAt: null, gone: [], notes: [], batches: [batch(), installed({ state: 'adding' })] }, github)
   t.equal(page.refreshSeconds, 2, 'reloads itself while repositories are being added')
-  t.equal(wizardPage({ plannedAt: new Date(0), gone: [], notes: [], batches: [batch()] }, github).refreshSeconds, undefined)
+  t.equal(wizardPage({ plannedAt: new Date(0), grantRevokedAt: null, gone: [], notes: [], batches: [batch()] }, github).refreshSeconds, undefined)
 })

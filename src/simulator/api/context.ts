@@ -16,12 +16,16 @@ declare module 'fastify' {
     ghRate: RateStatus | null
     /** The kind of credential, for the API log. */
     ghKind: ApiLogEntry['tokenKind']
+    /** An OAuth app's client id and secret, as Basic credentials, on the endpoints that take them. */
+    ghBasic: { clientId: string; secret: string } | null
   }
   interface FastifyContextConfig {
     /** The endpoint takes the App's JWT, and nothing else (/app, installation lookups). */
     jwt?: boolean
     /** Not counted against the hourly quota (GET /rate_limit). */
     rateFree?: boolean
+    /** The endpoint takes an OAuth app's client id and secret as Basic credentials (/applications/...). */
+    basic?: boolean
   }
 }
 

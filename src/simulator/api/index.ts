@@ -2,11 +2,12 @@ import { createPublicKey } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
-import { actorOf, authenticate, type Auth } from '../auth.js'
+import { actorOf, authenticate, type Auth, type AuthResult } from '../auth.js'
 import { ApiLimiter, matchingFault, rateHeaders } from '../limits.js'
 import type { Breach } from '../state.js'
 import { appRoutes } from './app.js'
 import { ApiError, DOCS_URL, jwtRequired, MovedPermanently, notAccessibleByIntegration, notFound } from './errors.js'
+import { grantRoutes } from './grants.js'
 import { hookRoutes } from './hooks.js'
 import { installationRoutes } from './installation.js'
 import { orgMemberRoutes } from './org-members.js'
@@ -65,6 +66,7 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
   app.decorateRequest('ghAuth', null)
   app.decorateRequest('ghRate', null)
   app.decorateRequest('ghKind', 'none')
+  app.decorateRequest('ghBasic', null)
 
   // GitHub takes a write with no body at all (octokit sends PUT with an empty one).
   app.removeContentTypeParser('application/json')
@@ -81,7 +83,17 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
     const now = new Date()
     reply.header('x-github-api-version-selected', '2022-11-28')
     reply.header('x-github-media-type', 'github.v3; format=json')
-    const result = authenticate(state, publicKey, request.headers.authorization, now)
+    // Basic credentials (an OAuth app's client id and secret) only where GitHub takes them.
+    const basic = /^basic\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1]
+    if (basic !== undefined) {
+      if (request.routeOptions.config.basic !== true) {
+        request.ghKind = 'invalid'
+        throw new ApiError(401, 'Bad credentials')
+      }
+      const [clientId = '', ...secret] = Buffer.from(basic, 'base64').toString().split(':')
+      request.ghBasic = { clientId, secret: secret.join(':') }
+    }
+    const result: AuthResult = basic !== undefined ? { ok: true, auth: { kind: 'none' } } : authenticate(state, publicKey, request.headers.authorization, now)
     if (!result.ok) {
       request.ghKind = 'invalid'
       throw new ApiError(result.status, result.message)
@@ -171,6 +183,7 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(installationRoutes)
   await app.register(repoRoutes)
   await app.register(hookRoutes)
+  await app.register(grantRoutes)
   await app.register(orgMemberRoutes)
   await app.register(rateLimitRoutes)
 }

@@ -1,5 +1,6 @@
 import t from 'tap'
-import type { Coverage } from '../../src/db/database.js'
+import type { CleanupState, Coverage } from '../../src/db/database.js'
+import type { CleanupTask } from '../../src/migration/cleanup-task.js'
 import type { StoredBatch, StoredRepo } from '../../src/migration/plan-store.js'
 import { batchView, wizardPage, type NextStep } from '../../src/routes/wizard-page.js'
 
@@ -54,14 +55,14 @@ t.test('before an installation: install, request, waiting, or nothing for an onl
 })
 
 t.test('installed: covered, add (API or settings page), request more, the org hook left, problems, or nothing left', async (t) => {
-  t.equal(next(installed({ repos: [repo(1, 'covered'), repo(2, 'gone')] })), 'covered')
+  t.equal(next(installed({ repos: [repo(1, 'covered'), repo(2, 'gone')] })), 'remove', 'covered: the old hooks can go')
   t.equal(next(installed({ repos: [repo(1, 'covered'), repo(2, 'not_covered')] })), 'add')
   const refused = installed({ repos: [repo(1, 'covered'), repo(2, 'not_covered')], state: 'add_refused', state_reason: 'GitHub refused the legacy token.' })
   t.equal(next(refused), 'settings')
   t.match(batchView(refused, github), { refusedBecause: 'GitHub refused the legacy token.', problem: null }, 'the reason is why it was refused, not a problem')
   t.equal(next(installed({ repos: [repo(1, 'covered'), repo(2, 'unknown')] })), 'install', 'not checked yet: the link preselects it')
   t.equal(next(installed({ repos: [repo(1, 'covered')], orgHooks: hook })), 'install', 'only the org hook left: install on all repositories')
-  t.equal(next(installed({ repos: [repo(1, 'covered')], orgHooks: hook, installation: installation('all') })), 'covered')
+  t.equal(next(installed({ repos: [repo(1, 'covered')], orgHooks: hook, installation: installation('all') })), 'remove')
   t.equal(next(installed({ repos: [repo(1, 'covered')], orgHooks: hook, installation: installation('all', true) })), 'install', 'a suspended installation replaces no hook')
 
   t.equal(next(installed({ action: 'request', role: 'member', repos: [repo(1, 'covered'), repo(2, 'not_covered')] })), 'request-more')
@@ -95,4 +96,29 @@ t.test('the view: counts, progress, what the link cannot preselect, links to Git
   const page = wizardPage({ plannedAt: new Date(0), grantRevokedAt: null, gone: [], notes: [], batches: [batch(), installed({ state: 'adding' })] }, github)
   t.equal(page.refreshSeconds, 2, 'reloads itself while repositories are being added')
   t.equal(wizardPage({ plannedAt: new Date(0), grantRevokedAt: null, gone: [], notes: [], batches: [batch()] }, github).refreshSeconds, undefined)
+})
+
+function task(hookId: number, state: CleanupState, reason: string | null = null): CleanupTask {
+  const at = new Date()
+  return { hook_id: hookId, kind: 'repo', owner_id: 1, owner_login: 'mona', repo_id: hookId, repo_name: `r${hookId}`, enabled_by: 1, requested_by: 1, state, reason, credential: null, attempts: 0, created_at: at, updated_at: at }
+}
+
+t.test('covered: remove the old hooks, then their progress, then Done; a hook kept while not covered can go once covered', async (t) => {
+  const b = installed({ repos: [repo(1, 'covered'), repo(2, 'covered'), repo(3, 'gone')] })
+  const withTasks = (...tasks: CleanupTask[]) => batchView(b, github, undefined, { tasks: new Map(tasks.map((x) => [x.hook_id, x])) })
+  t.match(withTasks(), { next: 'remove', removal: { covered: 2, toAgree: 2, removed: 0, remaining: 0, attention: [] } }, 'the gone repository has no hook to remove')
+  t.match(withTasks(task(1, 'pending'), task(2, 'removed')), { next: 'removing', removal: { toAgree: 0, removed: 1, remaining: 1, text: 'Old webhooks: 1 removed, 1 remaining' } })
+  const done = withTasks(task(1, 'already_absent'), task(2, 'needs_manual', 'Delete it by hand.'))
+  t.match(done, { next: 'done', removal: { removed: 1, remaining: 0, attention: [{ hookId: 2, where: 'mona/r2', outcome: 'needs_manual', reason: 'Delete it by hand.' }] } })
+  t.equal(done.removal.text, 'Old webhooks: 1 removed, 0 remaining, 1 needs attention')
+  t.match(withTasks(task(1, 'removed'), task(2, 'not_covered', 'Kept.')), { next: 'remove', removal: { toAgree: 1 } }, 'covered again: it can go')
+  const partly = batchView(installed({ repos: [repo(1, 'covered'), repo(2, 'not_covered')] }), github, undefined, { tasks: new Map([[2, task(2, 'not_covered', 'Kept: not covered.')]]) })
+  t.match(partly, { next: 'add', removal: { covered: 1, toAgree: 1, attention: [{ hookId: 2, outcome: 'not_covered' }] } })
+  t.equal(next(installed({ repos: [{ ...repo(1, 'covered'), hook_ids: [] }] })), 'covered', 'nothing to remove')
+
+  const page = (...batches: StoredBatch[]) => wizardPage({ plannedAt: new Date(0), grantRevokedAt: null, gone: [], notes: [], batches }, github, [], { tasks: new Map([[1, task(1, 'pending')]]), canRevoke: true })
+  t.match(page(b), { refreshSeconds: 2, progressScript: true, disconnect: undefined }, 'removing: updates itself; not finished')
+  const finished = wizardPage({ plannedAt: new Date(0), grantRevokedAt: null, gone: [], notes: [], batches: [b] }, github, [], { tasks: new Map([1, 2].map((id) => [id, task(id, 'removed')])), canRevoke: true })
+  t.same(finished.disconnect, { revokedAt: null, byApi: true, settingsUrl: 'https://github.example/settings/applications' }, 'every hook with its outcome: disconnect')
+  t.equal(wizardPage({ plannedAt: new Date(0), grantRevokedAt: null, gone: [], notes: [], batches: [] }, github).disconnect, undefined, 'nothing planned: nothing finished')
 })

@@ -98,15 +98,19 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
 
   app.get('/migrate/progress', async (request) => {
     const viewer = signedIn(request)
-    const owners = await app.db.selectFrom('app.batch').select(['owner_id', 'owner_login']).where('user_id', '=', viewer.id).orderBy('owner_id').execute()
+    // Planning first: a plan that has ended had asked for its owners' checks when it did, so
+    // what is read next finds them. (Read the other way round, planning could end, and its checks
+    // begin, between the two reads: nothing would show as under way.)
+    const planning = planningProgress(await planOf(viewer))
+    const plan = await loadPlan(app.db, viewer.id)
+    const batches = plan?.batches ?? []
     const checks = await loadWork(
       app.db,
       'coverage',
-      owners.map((o) => o.owner_id),
+      batches.map((b) => b.owner_id),
     )
-    const plan = await loadPlan(app.db, viewer.id)
-    const tasks = await tasksOf(app.db, hooksOf(plan?.batches ?? []))
-    return { ...planningProgress(await planOf(viewer)), coverage: coverageProgress(owners, checks), cleanup: removalProgress(plan?.batches ?? [], tasks) }
+    const tasks = await tasksOf(app.db, hooksOf(batches))
+    return { ...planning, coverage: coverageProgress(batches, checks), cleanup: removalProgress(batches, tasks) }
   })
 
   app.post('/migrate/refresh', async (request, reply) => {

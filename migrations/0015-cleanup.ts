@@ -40,7 +40,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       attempts integer not null default 0,
       created_at timestamptz not null default now(),
       updated_at timestamptz not null default now(),
-      check ((kind = 'repo') = (repo_id is not null))
+      check ((kind = 'repo') = (repo_id is not null)),
+      -- What needs a person, or was kept, always says why.
+      check (state not in ('skipped_foreign', 'not_covered', 'needs_manual') or reason is not null)
     );
     -- When the user's grant of the old app was revoked, once every old hook of theirs had its outcome.
     alter table app.inventory add column grant_revoked_at timestamptz;

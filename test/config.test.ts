@@ -156,6 +156,17 @@ t.test('invalid values are all named, with what a valid one looks like', async (
   t.notMatch(message, 'too-short-secret')
 })
 
+t.test("the legacy app's credentials come as a pair; the receiver's secret is long enough", async (t) => {
+  const both = loadConfig({ ...good, LEGACY_OAUTH_CLIENT_ID: 'legacy-client', LEGACY_OAUTH_CLIENT_SECRET: 'legacy-secret', LEGACY_RECEIVER_SECRET: 'r'.repeat(32) })
+  t.same(both.legacy, { hookUrl: 'https://ci.example.com/hooks/github', oauthApp: { clientId: 'legacy-client', clientSecret: 'legacy-secret' }, receiverSecret: 'r'.repeat(32) })
+  for (const half of [{ LEGACY_OAUTH_CLIENT_ID: 'legacy-client' }, { LEGACY_OAUTH_CLIENT_SECRET: 'legacy-secret' }]) {
+    t.match(problemsOf(t, { ...good, ...half }), 'LEGACY_OAUTH_CLIENT_ID and LEGACY_OAUTH_CLIENT_SECRET must be set together')
+  }
+  const short = problemsOf(t, { ...good, LEGACY_RECEIVER_SECRET: 'receiver-secret' })
+  t.match(short, 'LEGACY_RECEIVER_SECRET must be at least 32 characters long')
+  t.notMatch(short, 'receiver-secret', 'never the value')
+})
+
 t.test('numbers: GITHUB_APP_ID and PORT must be whole and in range', async (t) => {
   for (const id of ['abc', '1.5', '0', '-3']) {
     t.match(problemsOf(t, { ...good, GITHUB_APP_ID: id }), 'GITHUB_APP_ID must be a positive whole number', id)

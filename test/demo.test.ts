@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import pg from 'pg'
 import t from 'tap'
-import { localUrl, startDemo } from '../src/demo.js'
+import { DEMO_RECEIVER_SECRET, legacyConfigOf, localUrl, startDemo } from '../src/demo.js'
 import { testDatabase } from './helpers/database.js'
 import { demoWorld } from './helpers/simulator.js'
 
@@ -77,4 +77,12 @@ t.test("the demo's URL is one a browser on this machine can open", async (t) => 
   t.equal(localUrl('0.0.0.0', 3000), 'http://localhost:3000', 'any address: localhost')
   t.equal(localUrl('::', 3000), 'http://localhost:3000')
   t.equal(localUrl('::1', 3000), 'http://[::1]:3000', 'IPv6 in brackets')
+})
+
+t.test("the service's view of the world's legacy app: its hook URL, and its credentials when the world has them", async (t) => {
+  const world = demoWorld()
+  t.same(legacyConfigOf(world), { hookUrl: 'https://ci.example.com/hooks/github', oauthApp: { clientId: 'legacy-oauth-client', clientSecret: 'demo-legacy-client-secret' } })
+  t.same(legacyConfigOf(world, DEMO_RECEIVER_SECRET).receiverSecret, DEMO_RECEIVER_SECRET)
+  world.legacy_oauth_app = { client_id: 'legacy-oauth-client' }
+  t.same(legacyConfigOf(world), { hookUrl: 'https://legacy-hook-url.invalid/' }, 'no hook URL: no hook is ever taken for the legacy app')
 })

@@ -32,7 +32,6 @@ export const CLEANUP_ACTOR: AuditActor = { kind: 'system', login: 'cleanup' }
  * again, it is pending again. Returns the owners that got tasks (their cleanup is to be run).
  */
 export async function planTasks(trx: Transaction<Database>, batchIds: number[], actor: AuditActor, options: { agreedOnly: boolean; requestId?: string | undefined }): Promise<number[]> {
-  if (batchIds.length === 0) return []
   const { rows } = await sql<{ owner_id: number }>`
     with live as (
       select b.id, b.user_id, b.owner_id, b.owner_login, i.id as installation_id, i.repository_selection

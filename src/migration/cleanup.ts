@@ -1,8 +1,8 @@
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import type { CleanupCredential, Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
 import type { GitHubOctokit } from '../github/octokit.js'
-import { explainFault, tokenFault, type TokenFault } from '../github/token-fault.js'
+import { explainFault, githubStatus, tokenFault, type TokenFault } from '../github/token-fault.js'
 import { finish, intent, openTasks, type CleanupTask } from './cleanup-task.js'
 import { listInstallationRepos, type Listed } from './coverage.js'
 import { liveInstallationOf } from './installations.js'
@@ -53,6 +53,9 @@ interface Credential {
   remove(task: CleanupTask): Promise<void>
 }
 
+/** Where a hook delivers, as GitHub answers a hook (its `config.url`). */
+const urlOf = (data: unknown): string => String((data as { config: { url: unknown } }).config.url)
+
 function hookPage(webUrl: string, task: CleanupTask): string {
   const base = task.kind === 'repo' ? `${webUrl}/${task.owner_login}/${task.repo_name}` : `${webUrl}/organizations/${task.owner_login}`
   return `${base}/settings/hooks/${task.hook_id}`
@@ -62,7 +65,7 @@ const where = (task: CleanupTask): string => (task.kind === 'repo' ? `${task.own
 
 /** GitHub's answer classified; anything that is not an answer (a defect) is thrown on. */
 function faultOf(error: unknown): TokenFault {
-  if (typeof (error as { status?: unknown }).status !== 'number') throw error
+  githubStatus(error)
   return tokenFault(error)
 }
 
@@ -79,20 +82,21 @@ function legacyCredential(octokit: GitHubOctokit): Credential {
           task.kind === 'repo'
             ? await octokit.request('GET /repositories/{repository_id}/hooks/{hook_id}', { repository_id: task.repo_id!, hook_id: task.hook_id })
             : await octokit.request('GET /orgs/{org}/hooks/{hook_id}', { org: task.owner_login, hook_id: task.hook_id })
-        return { kind: 'present', url: String((data as { config?: { url?: string } }).config?.url ?? '') }
+        return { kind: 'present', url: urlOf(data) }
       } catch (error) {
         const fault = faultOf(error)
         if (fault.kind !== 'not_found') return { kind: 'fault', fault }
       }
       // GitHub answers 404 for a hook that is gone and for one out of the token's sight alike:
-      // gone only if the token still administers the repository (or owns the organization).
+      // gone only if the token still administers the repository (or may list the organization's hooks).
       try {
         if (task.kind === 'repo') {
           const { data } = await octokit.request('GET /repositories/{repository_id}', { repository_id: task.repo_id! })
           if ((data as { permissions?: { admin?: boolean } }).permissions?.admin === true) return { kind: 'absent' }
         } else {
-          const { data } = await octokit.request('GET /user/memberships/orgs/{org}', { org: task.owner_login })
-          if (data.role === 'admin' && data.state === 'active') return { kind: 'absent' }
+          // The organization's hooks listed to this token (an owner's, with admin:org_hook), without this one.
+          await octokit.request('GET /orgs/{org}/hooks', { org: task.owner_login, per_page: 1 })
+          return { kind: 'absent' }
         }
         return { kind: 'fault', fault: { kind: 'not_found' } }
       } catch (error) {
@@ -114,7 +118,7 @@ function installationCredential(octokit: GitHubOctokit): Credential {
     async read(task) {
       try {
         const { data } = await octokit.request('GET /repositories/{repository_id}/hooks/{hook_id}', { repository_id: task.repo_id!, hook_id: task.hook_id })
-        return { kind: 'present', url: String((data as { config?: { url?: string } }).config?.url ?? '') }
+        return { kind: 'present', url: urlOf(data) }
       } catch (error) {
         const fault = faultOf(error)
         return fault.kind === 'not_found' ? { kind: 'absent' } : { kind: 'fault', fault }
@@ -130,8 +134,8 @@ function installationCredential(octokit: GitHubOctokit): Credential {
 function whyNot(kind: CleanupCredential, fault: TokenFault | 'no_token', enabler: string): string {
   if (fault === 'no_token') return `the vendor holds no working legacy token of ${enabler}`
   if (kind === 'installation') {
-    if (fault.kind === 'forbidden') return "the App lacks the Webhooks permission (repository_hooks: write) on this repository"
-    return explainFault(fault, "the repository's webhooks", undefined).replace(/^GitHub no longer accepts the old app's authorization/, "GitHub refused the App's installation").replace(/\.$/, '')
+    // GitHub's 403 to an installation token is "Resource not accessible by integration": a permission it lacks.
+    return fault.kind === 'forbidden' ? 'the App lacks the Webhooks permission (repository_hooks: write) on this repository' : `GitHub refused the App's installation (${fault.kind})`
   }
   if (fault.kind === 'revoked') return `the legacy token of ${enabler} was revoked`
   return explainFault(fault, `this hook (the legacy token of ${enabler})`).replace(/\.$/, '')
@@ -183,23 +187,23 @@ async function removeOne(context: RunContext, task: CleanupTask, credentials: Cr
       await credential.remove(task)
     } catch (error) {
       const fault = faultOf(error)
-      // Read a moment ago, gone now: by our DELETE (its answer lost and retried) or someone's
-      // after our attempt; ours came first either way.
-      if (fault.kind === 'not_found') {
+      if (isLater(fault)) return void (context.later = true)
+      // Attempted: a read that finds it gone counts it as removed.
+      task = { ...task, state: 'attempting' }
+      // Read a moment ago, 404 now: gone by our DELETE (its answer lost and retried) or someone's
+      // after our attempt; or out of this credential's sight. A read tells which.
+      if (fault.kind === 'not_found' && (await credential.read(task)).kind === 'absent') {
         await finish(db, task, 'removed', { credential: credential.kind, ...at })
         return
       }
-      if (isLater(fault)) return void (context.later = true)
       failures.push(await refused(context, credential, fault, task))
-      // Attempted: a later read that finds it gone counts it as removed.
-      task = { ...task, state: 'attempting' }
       continue
     }
     await finish(db, task, 'removed', { credential: credential.kind, ...at })
     return
   }
   const reason =
-    task.kind === 'org' && failures.length > 0
+    task.kind === 'org'
       ? `${capital(failures.join('; '))}, and GitHub shows an old app's organization hook to that app's tokens only: delete hook ${task.hook_id} on ${where(task)} by hand, at ${hookPage(context.github.config.webUrl, task)}`
       : `${capital(failures.join(' and '))}: delete hook ${task.hook_id} on ${where(task)} by hand, at ${hookPage(context.github.config.webUrl, task)}`
   await finish(db, task, 'needs_manual', { reason: `${reason}.`, ...at })
@@ -215,9 +219,10 @@ function originOf(url: string): string {
   }
 }
 
+/** The enabling user's login as the vendor recorded it, or their id when the vendor has no record of them. */
 async function loginOf(db: Kysely<Database>, userId: number): Promise<string> {
-  const row = await db.selectFrom('legacy.oauth_users').select('login').where('github_user_id', '=', userId).executeTakeFirst()
-  return row?.login ?? `user ${userId}`
+  const { rows } = await sql<{ login: string }>`select coalesce((select login from legacy.oauth_users where github_user_id = ${userId}), 'user ' || ${userId}::text) as login`.execute(db)
+  return rows[0]!.login
 }
 
 /** Why a credential failed, for the reason; a legacy token that fails for the whole owner is not tried again this run. */

@@ -95,9 +95,10 @@ export function jobHandlers(db: Kysely<Database>, github: GitHubClients, context
       runCleanup(db, github, job.ownerId, {
         hookUrl: context.hookUrl,
         maxTasks: context.cleanupTasksPerRun ?? CLEANUP_TASKS_PER_RUN,
+        // A run for later is not fetched before its time: waking is for one due now.
         again: async (ownerId, afterSeconds) => {
           await sendCleanup(db, ownerId, afterSeconds)
-          if (afterSeconds === 0) addOptions.wake()
+          addOptions.wake()
         },
       }),
     plan: (job) => runPlanJob(db, github, (trx, data, options) => context.queue().send(trx, 'plan', data, options), { send: sendCoverage, wake: addOptions.wake }, context.log, job),

@@ -101,7 +101,8 @@ function removalView(batch: StoredBatch, tasks: Map<number, CleanupTask>): Remov
     }
     if (task.state === 'pending' || task.state === 'attempting') view.remaining += 1
     else if (DONE.includes(task.state)) view.removed += 1
-    else view.attention.push({ hookId, where, outcome: task.state, reason: task.reason ?? '' })
+    // Kept or needing a person always says why (a constraint of migration 0015).
+    else view.attention.push({ hookId, where, outcome: task.state, reason: task.reason! })
   }
   for (const repo of batch.repos) for (const hookId of repo.hook_ids) count(hookId, repo.coverage === 'covered', `${batch.owner_login}/${repo.repo_name}`)
   for (const hook of batch.orgHooks) count(hook.hookId, orgHooksCovered(batch), `the organization ${batch.owner_login}`)

@@ -13,7 +13,8 @@ import { csrfOf, formAction, settled, view } from '../helpers/wizard.js'
 /** mona's three owners all installed on; the legacy app's secret known to both sides unless told. */
 function world(secret: string | null = 'legacy-client-secret'): World {
   const w = demoWorld()
-  if (secret !== null) w.legacy_oauth_app.client_secret = secret
+  if (secret === null) delete w.legacy_oauth_app.client_secret
+  else w.legacy_oauth_app.client_secret = secret
   w.installations = [
     { id: 500, account: 'mona', repository_selection: 'selected', repositories: [1000, 1001, 1002] },
     { id: 501, account: 'acme', repository_selection: 'all' },
@@ -98,4 +99,13 @@ t.test('no legacy token on record: nothing to revoke', async (t) => {
   t.equal((await post(service, cookie, '/migrate/disconnect', page.body)).statusCode, 303)
   t.match(await grantEvents(service), [{ outcome: 'already', detail: { why: 'no legacy token on record' } }])
   t.equal(service.sim.state.apiLog.filter((e) => e.path.startsWith('/applications/')).length, 0)
+})
+
+t.test('GitHub answers the revocation 404 while the token still works: failed, and said', async (t) => {
+  const { service, cookie } = await monaDone(t)
+  const page = await view(service.app, cookie)
+  await service.sim.sim.app.inject({ method: 'PUT', url: '/_sim/faults', payload: { errors: [{ pattern: 'DELETE /applications/{client_id}/grant', status: 404, rate: 1 }] } })
+  t.equal((await post(service, cookie, '/migrate/disconnect', page.body)).statusCode, 502)
+  t.match(await grantEvents(service), [{ outcome: 'failed', reason: /HTTP 404/ }])
+  t.not(service.sim.state.users.get(1)!.legacyToken, null)
 })

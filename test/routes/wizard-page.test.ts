@@ -112,6 +112,7 @@ t.test('covered: remove the old hooks, then their progress, then Done; a hook ke
   t.match(done, { next: 'done', removal: { removed: 1, remaining: 0, attention: [{ hookId: 2, where: 'mona/r2', outcome: 'needs_manual', reason: 'Delete it by hand.' }] } })
   t.equal(done.removal.text, 'Old webhooks: 1 removed, 0 remaining, 1 needs attention')
   t.match(withTasks(task(1, 'removed'), task(2, 'not_covered', 'Kept.')), { next: 'remove', removal: { toAgree: 1 } }, 'covered again: it can go')
+  t.equal(withTasks(task(1, 'skipped_foreign', 'Not ours.'), task(2, 'needs_manual', 'By hand.')).removal.text, 'Old webhooks: 0 removed, 0 remaining, 2 need attention')
   const partly = batchView(installed({ repos: [repo(1, 'covered'), repo(2, 'not_covered')] }), github, undefined, { tasks: new Map([[2, task(2, 'not_covered', 'Kept: not covered.')]]) })
   t.match(partly, { next: 'add', removal: { covered: 1, toAgree: 1, attention: [{ hookId: 2, outcome: 'not_covered' }] } })
   t.equal(next(installed({ repos: [{ ...repo(1, 'covered'), hook_ids: [] }] })), 'covered', 'nothing to remove')

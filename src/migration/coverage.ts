@@ -158,10 +158,10 @@ export interface CheckContext {
   actor: AuditActor
   requestId?: string
   /** Sends the cleanup of an owner whose hooks the check found covered for users who agreed. */
-  cleanup?: SendCleanup
+  cleanup: SendCleanup
 }
 
-async function recordProblem(db: Kysely<Database>, batches: StoredBatch[], installationId: number | null, problem: string, context: CheckContext): Promise<void> {
+async function recordProblem(db: Kysely<Database>, batches: StoredBatch[], installationId: number | null, problem: string, context: Omit<CheckContext, 'cleanup'>): Promise<void> {
   await db.transaction().execute(async (trx) => {
     for (const batch of batches) {
       // Without an installation, an install is the next step again.
@@ -195,7 +195,7 @@ export async function checkCoverageNow(db: Kysely<Database>, github: GitHubClien
 }
 
 /** Writes on the owner's batches (or one user's) that GitHub did not answer, keeping what it said before. */
-export async function noteUnanswered(db: Kysely<Database>, ownerId: number, problem: string, context: CheckContext, userId?: number): Promise<void> {
+export async function noteUnanswered(db: Kysely<Database>, ownerId: number, problem: string, context: Omit<CheckContext, 'cleanup'>, userId?: number): Promise<void> {
   await db.transaction().execute(async (trx) => {
     const batches = await checked(trx, userId === undefined ? { ownerId } : { ownerId, userId }, problem, false)
     for (const batch of batches) {
@@ -284,6 +284,6 @@ export async function checkCoverage(db: Kysely<Database>, github: GitHubClients,
     // with this result, and the run that removes them (an org owner's approval days later, or
     // repositories added later, end here through the App's webhooks).
     const owners = await planTasks(trx, batches.map((b) => b.id), context.actor, { agreedOnly: true, requestId: context.requestId })
-    if (owners.length > 0 && context.cleanup !== undefined) await context.cleanup(trx, ownerId)
+    if (owners.length > 0) await context.cleanup(trx, ownerId)
   })
 }

@@ -64,7 +64,7 @@ t.test('planning, coverage checks, add runs and webhooks at once: no deadlock, o
   const work: (() => Promise<void>)[] = []
   for (let round = 1; round <= ROUNDS; round++) {
     for (const user of USERS) work.push(() => savePlan(pool.db, user, plan(user, round), `plan-${round}`))
-    for (const owner of OWNERS) work.push(() => checkCoverage(pool.db, github, owner.id, { actor: { kind: 'system' }, requestId: `check-${round}` }))
+    for (const owner of OWNERS) work.push(() => checkCoverage(pool.db, github, owner.id, { actor: { kind: 'system' }, requestId: `check-${round}`, cleanup: async () => {} }))
     for (const { batch_id, repo_id } of batches.filter((_, i) => i % 4 === round % 4)) work.push(() => addRun(pool.db, batch_id, repo_id, round))
     work.push(() => pool.db.transaction().execute(async (trx) => void (await appendAudit(trx, { actor: { kind: 'github' }, action: 'webhook_received', outcome: 'ok' }))))
   }

@@ -323,7 +323,7 @@ t.test('while repositories are being added, checks wait for the job that adds th
 
   const github = githubClientsOf(service)
   const calls = sim.state.apiLog.length
-  await checkCoverage(service.tdb.db, github, 424242, { actor: { kind: 'user', githubId: 1, login: 'mona' } })
+  await checkCoverage(service.tdb.db, github, 424242, { actor: { kind: 'user', githubId: 1, login: 'mona' }, cleanup: async () => {} })
   t.equal((await checks(service)).length, before)
   t.equal(sim.state.apiLog.length, calls, 'GitHub not asked')
 })

@@ -29,8 +29,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       repo_name text,
       -- The vendor user whose legacy token made the hook (legacy.webhooks.github_user_id).
       enabled_by bigint not null,
-      -- The user whose agreement created the task.
-      requested_by bigint not null,
+      -- The user whose agreement created the task; null for an operator's sweep (oauth-to-app cleanup).
+      requested_by bigint,
       state text not null default 'pending'
         check (state in ('pending', 'attempting', 'removed', 'already_absent', 'skipped_foreign', 'not_covered', 'needs_manual')),
       -- What a person reads: why it needs them, why it was skipped.

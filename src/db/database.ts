@@ -243,8 +243,8 @@ export interface CleanupTaskTable {
   repo_name: string | null
   /** The vendor user whose legacy token made the hook. */
   enabled_by: number
-  /** The user whose agreement created the task. */
-  requested_by: number
+  /** The user whose agreement created the task; null for an operator's sweep. */
+  requested_by: number | null
   state: Generated<CleanupState>
   reason: string | null
   credential: CleanupCredential | null

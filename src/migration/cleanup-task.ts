@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely'
+import { sql, type Kysely, type RawBuilder, type Selectable, type Transaction } from 'kysely'
 import type { CleanupCredential, CleanupOutcome, CleanupTaskTable, Database } from '../db/database.js'
 import { appendAudit, type AuditActor } from './audit.js'
 
@@ -32,26 +32,77 @@ export const CLEANUP_ACTOR: AuditActor = { kind: 'system', login: 'cleanup' }
  * again, it is pending again. Returns the owners that got tasks (their cleanup is to be run).
  */
 export async function planTasks(trx: Transaction<Database>, batchIds: number[], actor: AuditActor, options: { agreedOnly: boolean; requestId?: string | undefined }): Promise<number[]> {
-  const { rows } = await sql<{ owner_id: number }>`
+  const hooks = sql`
     with live as (
       select b.id, b.user_id, b.owner_id, b.owner_login, i.id as installation_id, i.repository_selection
       from app.batch b
       join app.installation i on i.id = b.installation_id and i.deleted_at is null and i.suspended_at is null
       where b.id = any(${batchIds}::bigint[])
         and (not ${options.agreedOnly} or exists (select 1 from app.cleanup_consent c where c.user_id = b.user_id and c.auto))
-    ),
-    hooks as (
-      select w.hook_id, 'repo' as kind, live.user_id, live.owner_id, live.owner_login, r.repo_id, r.repo_name, w.github_user_id, live.installation_id
-      from live
-      join app.batch_repo r on r.batch_id = live.id and r.coverage = 'covered'
-      join legacy.webhooks w on w.hook_id = any(r.hook_ids) and w.kind = 'repo'
+    )
+    select w.hook_id, 'repo' as kind, live.user_id, live.owner_id, live.owner_login, r.repo_id, r.repo_name, w.github_user_id, live.installation_id
+    from live
+    join app.batch_repo r on r.batch_id = live.id and r.coverage = 'covered'
+    join legacy.webhooks w on w.hook_id = any(r.hook_ids) and w.kind = 'repo'
+    union all
+    select w.hook_id, 'org', live.user_id, live.owner_id, live.owner_login, null, null, w.github_user_id, live.installation_id
+    from live
+    join app.batch_org_hook o on o.batch_id = live.id
+    join legacy.webhooks w on w.hook_id = o.hook_id and w.kind = 'org'
+    where live.repository_selection = 'all'
+  `
+  return insertTasks(trx, hooks, actor, options.requestId)
+}
+
+/** A legacy hook an installation covers, as the operator's sweep finds it (no user agreed: the operator did). */
+export interface SweptHook {
+  hook_id: number
+  kind: 'repo' | 'org'
+  repo_id: number | null
+  repo_name: string | null
+  enabled_by: number
+}
+
+/**
+ * The legacy hooks an installation covers, found by the repositories it lists (by id, wherever
+ * the legacy records place them) and, on all repositories, the account's organization hooks;
+ * those with a task already (but for one kept while not covered) are left out.
+ */
+export async function coveredHooks(
+  db: Kysely<Database>,
+  installation: { accountId: number; repositorySelection: 'all' | 'selected' },
+  listed: { id: number; name: string }[],
+): Promise<SweptHook[]> {
+  const { rows } = await sql<SweptHook>`
+    select * from (
+      select w.hook_id, 'repo' as kind, l.id as repo_id, l.name as repo_name, w.github_user_id as enabled_by
+      from jsonb_to_recordset(${JSON.stringify(listed)}::jsonb) as l(id bigint, name text)
+      join legacy.webhooks w on w.repo_id = l.id and w.kind = 'repo'
       union all
-      select w.hook_id, 'org', live.user_id, live.owner_id, live.owner_login, null, null, w.github_user_id, live.installation_id
-      from live
-      join app.batch_org_hook o on o.batch_id = live.id
-      join legacy.webhooks w on w.hook_id = o.hook_id and w.kind = 'org'
-      where live.repository_selection = 'all'
-    ),
+      select w.hook_id, 'org', null, null, w.github_user_id
+      from legacy.webhooks w
+      where w.kind = 'org' and w.owner_id = ${installation.accountId} and ${installation.repositorySelection} = 'all'
+    ) h
+    where not exists (select 1 from app.cleanup_task t where t.hook_id = h.hook_id and t.state <> 'not_covered')
+    order by h.hook_id
+  `.execute(db)
+  return rows
+}
+
+/** The operator's sweep: tasks for these hooks of this installation's account, with their events. */
+export async function sweepTasks(trx: Transaction<Database>, installation: { id: number; accountId: number; accountLogin: string }, hooks: SweptHook[], actor: AuditActor): Promise<number[]> {
+  const given = sql`
+    select h.hook_id, h.kind, null::bigint as user_id, ${installation.accountId}::bigint as owner_id, ${installation.accountLogin}::text as owner_login,
+      h.repo_id, h.repo_name, h.enabled_by as github_user_id, ${installation.id}::bigint as installation_id
+    from jsonb_to_recordset(${JSON.stringify(hooks)}::jsonb) as h(hook_id bigint, kind text, repo_id bigint, repo_name text, enabled_by bigint)
+  `
+  return insertTasks(trx, given, actor)
+}
+
+/** Inserts the tasks `hooks` selects (hook_id, kind, user_id, owner, repo, github_user_id, installation_id), one event each. */
+async function insertTasks(trx: Transaction<Database>, hooks: RawBuilder<unknown>, actor: AuditActor, requestId?: string): Promise<number[]> {
+  const { rows } = await sql<{ owner_id: number }>`
+    with hooks as (${hooks}),
     planned as (
       insert into app.cleanup_task as t (hook_id, kind, owner_id, owner_login, repo_id, repo_name, enabled_by, requested_by)
       select distinct on (hook_id) hook_id, kind, owner_id, owner_login, repo_id, repo_name, github_user_id, user_id from hooks order by hook_id, user_id
@@ -64,7 +115,7 @@ export async function planTasks(trx: Transaction<Database>, batchIds: number[], 
     audited as (
       insert into app.audit_event (actor_kind, actor_github_id, actor_login, action, owner_id, owner_login, repo_id, repo_name, hook_id, installation_id, outcome, request_id, detail)
       select ${actor.kind}, ${actor.githubId ?? null}, ${actor.login ?? null}, 'hook_removal_planned', p.owner_id, p.owner_login, p.repo_id, p.repo_name, p.hook_id,
-        (select installation_id from hooks h where h.hook_id = p.hook_id limit 1), 'ok', ${options.requestId ?? null},
+        (select installation_id from hooks h where h.hook_id = p.hook_id limit 1), 'ok', ${requestId ?? null},
         jsonb_build_object('kind', p.kind, 'enabledBy', p.enabled_by, 'agreedBy', p.requested_by)
       from planned p
     )

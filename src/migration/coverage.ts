@@ -53,18 +53,23 @@ export function batchCovered(batch: StoredBatch): boolean {
 export interface Listed {
   selection: 'all' | 'selected'
   ids: Set<number>
+  /** The repositories listed, with their names now. */
+  repos: { id: number; name: string }[]
 }
 
 export async function listInstallationRepos(github: GitHubClients, installationId: number, progress: Progress = unwatched): Promise<Listed> {
   const octokit = await github.asInstallation(installationId)
-  const listed: Listed = { selection: 'selected', ids: new Set() }
+  const listed: Listed = { selection: 'selected', ids: new Set(), repos: [] }
   let pages = 0
   for await (const page of octokit.paginate.iterator('GET /installation/repositories', { per_page: 100 })) {
     pages += 1
     await progress('listing', pages, lastPage(page.headers.link) ?? pages)
     // octokit's paginate moves the list's repository_selection onto the page's array.
     listed.selection = (page.data as unknown as { repository_selection: 'all' | 'selected' }).repository_selection
-    for (const repo of page.data) listed.ids.add(repo.id)
+    for (const repo of page.data) {
+      listed.ids.add(repo.id)
+      listed.repos.push({ id: repo.id, name: repo.name })
+    }
   }
   return listed
 }

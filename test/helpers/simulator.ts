@@ -87,3 +87,13 @@ export function simulatedGitHub(app: World['app'], url: string, privateKey: stri
     webhookSecret: app.webhook_secret,
   }
 }
+
+/** The demo world with the App installed on these of mona's repositories and on all of acme's. */
+export function installedOnMonaAndAcme(monaRepos: number[]): World {
+  const world = demoWorld()
+  world.installations = [
+    { id: 500, account: 'mona', repository_selection: 'selected', repositories: monaRepos },
+    { id: 501, account: 'acme', repository_selection: 'all' },
+  ]
+  return world
+}

@@ -8,7 +8,7 @@ import type { World } from '../../src/simulator/world.js'
 import { toolEnv } from '../helpers/child-env.js'
 import { serviceWithGitHub, type Service } from '../helpers/service.js'
 import { signIn } from '../helpers/sign-in.js'
-import { demoWorld } from '../helpers/simulator.js'
+import { demoWorld, installedOnMonaAndAcme } from '../helpers/simulator.js'
 import { view } from '../helpers/wizard.js'
 
 // The cleanup's exactly-once promise under crashes: a worker process is killed (SIGKILL) at a
@@ -34,14 +34,7 @@ function random(seed: number): () => number {
   }
 }
 
-function world(): World {
-  const w = demoWorld()
-  w.installations = [
-    { id: 500, account: 'mona', repository_selection: 'selected', repositories: [1000, 1001, 1002] },
-    { id: 501, account: 'acme', repository_selection: 'all' },
-  ]
-  return w
-}
+const world = (): World => installedOnMonaAndAcme([1000, 1001, 1002])
 
 function startWorker(service: Service): { child: ChildProcess; ready: Promise<void>; ended: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> } {
   const { sim, tdb } = service

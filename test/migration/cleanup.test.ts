@@ -6,7 +6,7 @@ import { planTasks } from '../../src/migration/cleanup-task.js'
 import type { World } from '../../src/simulator/world.js'
 import { githubClientsOf, serviceWithGitHub, type Service } from '../helpers/service.js'
 import { signIn } from '../helpers/sign-in.js'
-import { demoWorld } from '../helpers/simulator.js'
+import { demoWorld, installedOnMonaAndAcme } from '../helpers/simulator.js'
 import { installWithEvents } from '../../src/simulator/install-events.js'
 import { csrfOf, formAction, settled, view } from '../helpers/wizard.js'
 
@@ -16,15 +16,7 @@ import { csrfOf, formAction, settled, view } from '../helpers/wizard.js'
 const HOOK_URL = 'https://ci.example.com/hooks/github'
 const mona = { kind: 'user' as const, githubId: 1, login: 'mona' }
 
-/** The demo world with the App on mona's three repositories and on all of acme's. */
-function installedWorld(): World {
-  const world = demoWorld()
-  world.installations = [
-    { id: 500, account: 'mona', repository_selection: 'selected', repositories: [1000, 1001, 1002] },
-    { id: 501, account: 'acme', repository_selection: 'all' },
-  ]
-  return world
-}
+const installedWorld = (): World => installedOnMonaAndAcme([1000, 1001, 1002])
 
 /** mona signed in and planned, her coverage checked; nothing agreed yet. */
 async function monaCovered(t: Test, world = installedWorld()): Promise<{ service: Service; cookie: string }> {

@@ -3,7 +3,7 @@ import type { World } from '../../src/simulator/world.js'
 import { SESSION_COOKIE } from '../../src/plugins/session.js'
 import { serviceWithGitHub, TEST_RECEIVER_SECRET, type Service } from '../helpers/service.js'
 import { signIn } from '../helpers/sign-in.js'
-import { demoWorld } from '../helpers/simulator.js'
+import { demoWorld, installedOnMonaAndAcme } from '../helpers/simulator.js'
 import { testDatabase } from '../helpers/database.js'
 import { testServer } from '../helpers/server.js'
 import { csrfOf, formAction, settled, view } from '../helpers/wizard.js'
@@ -12,14 +12,7 @@ import { csrfOf, formAction, settled, view } from '../helpers/wizard.js'
 // an old hook, through the switch-over: active, covered (drop it: the App delivers it too),
 // removing, and what became of it.
 
-function world(): World {
-  const w = demoWorld()
-  w.installations = [
-    { id: 500, account: 'mona', repository_selection: 'selected', repositories: [1000, 1001] },
-    { id: 501, account: 'acme', repository_selection: 'all' },
-  ]
-  return w
-}
+const world = (): World => installedOnMonaAndAcme([1000, 1001])
 
 const ask = (service: Service, hookId: string | number, secret: string | null = TEST_RECEIVER_SECRET) =>
   service.app.inject({ url: `/legacy/hooks/${hookId}`, headers: secret === null ? {} : { authorization: `Bearer ${secret}` } })

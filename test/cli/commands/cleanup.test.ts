@@ -5,21 +5,13 @@ import { runCli } from '../../../src/cli/main.js'
 import type { World } from '../../../src/simulator/world.js'
 import { Capture, captureIo } from '../../helpers/cli-io.js'
 import { serviceWithGitHub, type Service } from '../../helpers/service.js'
-import { demoWorld } from '../../helpers/simulator.js'
+import { demoWorld, installedOnMonaAndAcme } from '../../helpers/simulator.js'
 import { TEST_SESSION_SECRET } from '../../helpers/server.js'
 
 // `oauth-to-app cleanup`: the operator's sweep of old webhooks on repositories an installation
 // already covers, for users who never opened the wizard.
 
-/** Installed on all of acme and on two of mona's repositories; nobody has signed in. */
-function world(): World {
-  const w = demoWorld()
-  w.installations = [
-    { id: 500, account: 'mona', repository_selection: 'selected', repositories: [1000, 1001] },
-    { id: 501, account: 'acme', repository_selection: 'all' },
-  ]
-  return w
-}
+const world = (): World => installedOnMonaAndAcme([1000, 1001])
 
 function envOf(service: Service): Env {
   const { sim, tdb } = service

@@ -11,7 +11,8 @@ import { tempDir } from './helpers/temp-dir.js'
 // The demo walkthrough of issue 4 in a real browser: `npm run demo` (here on free ports), the
 // org owner signs in, and every owner she can install on reaches "Covered" in at most two
 // clicks after sign-in; the org where she is only a member waits for its owner, who approves
-// on GitHub, and then is covered too.
+// on GitHub, and then is covered too. Then one consent removes the old webhooks of every owner,
+// each reads Done, and one click disconnects the old app.
 
 const TOKEN = /\bgh[ousr]_[A-Za-z0-9_]+/
 
@@ -91,7 +92,7 @@ async function startDemoOnFreePorts(t: Test): Promise<Demo> {
   return demo
 }
 
-t.test('the demo walkthrough in Chromium: mona reaches "Covered" for every owner', async (t) => {
+t.test('the demo walkthrough in Chromium: mona reaches "Covered", then "Done", for every owner, and disconnects the old app', async (t) => {
   const demo = await startDemoOnFreePorts(t)
   const gh = demo.githubUrl
   const shots = await tempDir(t, 'walkthrough')
@@ -184,7 +185,25 @@ t.test('the demo walkthrough in Chromium: mona reaches "Covered" for every owner
   t.comment(`widgets covered after ${widgets.reloads} reload(s) of /migrate`)
   for (const owner of ['mona', 'acme', 'widgets']) t.match(await section(page, owner), /Covered/, `${owner} still covered`)
 
-  // 4. The covered page on a phone and on a desktop.
+  // 4. The old webhooks: agreed once, on mona's own account ("automatically" is ticked), they go
+  // everywhere the App covers, and every owner reads Done; GitHub's side no longer has them.
+  clicks['removal'] = 0
+  await page.locator('section#owner-mona').getByRole('button', { name: /^Remove \d+ old webhooks?$/ }).click()
+  clicks['removal']++
+  for (const owner of ['mona', 'acme', 'widgets']) {
+    const done = await statusOf(page, owner, /Done/, 40)
+    t.match(done.text, /Done/, `${owner} is done`)
+    t.match(done.text, /Old webhooks: \d+ removed, 0 remaining/)
+  }
+  const world = (await (await fetch(`${gh}/_sim/state`)).json()) as { repos: { id: number; hooks: { id: number }[] }[]; orgs: { login: string; hooks: { id: number }[] }[] }
+  const left = [...world.repos.flatMap((r) => r.hooks.map((h) => h.id)), ...world.orgs.flatMap((o) => o.hooks.map((h) => h.id))].sort()
+  t.same(left, [5002], "GitHub keeps only the hook that was never the old app's")
+  // Then the old app goes: one click.
+  await page.getByRole('button', { name: 'Disconnect the old app' }).click()
+  await arrive(page, (url) => url.pathname === '/migrate', 'the migration page after disconnecting')
+  t.match(await page.locator('section#disconnect').innerText(), /Disconnected/)
+
+  // 5. The finished page on a phone and on a desktop.
   await page.setViewportSize({ width: 390, height: 844 })
   await page.reload()
   await page.screenshot({ path: path.join(shots, 'migrate-390.png'), fullPage: true })
@@ -196,6 +215,7 @@ t.test('the demo walkthrough in Chromium: mona reaches "Covered" for every owner
 
   t.comment(`clicks from /migrate: ${Object.entries(clicks).map(([o, n]) => `${o} ${n}`).join(', ')}`)
   for (const [owner, n] of Object.entries(clicks)) t.ok(n <= 2, `${owner}: at most two clicks (${n})`)
+  t.equal(clicks['removal'], 1, 'the removal of every old webhook: one consent')
 
   // No page the browser saw, and no redirect, carried a token.
   t.ok(seen.length > 10, `${seen.length} pages and redirects seen`)

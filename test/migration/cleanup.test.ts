@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import type { Test } from 'tap'
 import { SESSION_COOKIE } from '../../src/plugins/session.js'
@@ -7,6 +8,7 @@ import type { World } from '../../src/simulator/world.js'
 import { githubClientsOf, serviceWithGitHub, type Service } from '../helpers/service.js'
 import { signIn } from '../helpers/sign-in.js'
 import { demoWorld, installedOnMonaAndAcme } from '../helpers/simulator.js'
+import { signature, webhookPayload } from '../../src/simulator/delivery.js'
 import { installWithEvents } from '../../src/simulator/install-events.js'
 import { csrfOf, formAction, settled, view } from '../helpers/wizard.js'
 
@@ -376,4 +378,41 @@ t.test('agreed "automatically": an installation made days later, with nobody on 
   const planned = await service.tdb.db.selectFrom('app.audit_event').select(['actor_kind', 'actor_login']).where('action', '=', 'hook_removal_planned').where('owner_id', '=', 100).execute()
   t.equal(planned.length, 4)
   t.ok(planned.every((e) => e.actor_kind !== 'user' || e.actor_login !== 'mona'), 'planned by the coverage check the webhook asked for, not by a click')
+})
+
+t.test('an uninstall webhook, genuine or replayed under a new id, never deletes a hook', async (t) => {
+  const { service } = await monaCovered(t)
+  await agreeForMona(service)
+  const { state } = service.sim
+  const mona = state.userByLogin('mona')!
+  const uninstall = JSON.stringify(webhookPayload(state, { name: 'installation', action: 'deleted', installation: state.installations.get(500)!, sender: mona }, service.sim.url))
+  const replay = () =>
+    service.app.inject({
+      method: 'POST',
+      url: '/github/webhooks',
+      headers: { 'content-type': 'application/json', 'x-github-event': 'installation', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': signature('sha256', state.app.webhook_secret, uninstall) },
+      payload: uninstall,
+    })
+  t.equal((await replay()).statusCode, 202)
+  await settled(service)
+  t.same(Object.values(await outcomes(service)).slice(0, 3), ['pending', 'pending', 'pending'], 'GitHub still has the installation: the word of a webhook changes nothing')
+  // Genuinely uninstalled now, and the webhook replayed again: the hooks are kept, none deleted.
+  await service.sim.sim.app.inject({ method: 'DELETE', url: '/_sim/installations/500' })
+  await settled(service)
+  t.equal((await replay()).statusCode, 202)
+  await settled(service)
+  await runOnce(service, 1)
+  t.same(Object.values(await outcomes(service)).slice(0, 3), ['not_covered', 'not_covered', 'not_covered'])
+  t.equal(hookRequests(service).filter((e) => e.method === 'DELETE').length, 0)
+  t.same(hooksOn(service, 1000), [5000])
+})
+
+t.test('a repository transferred after the agreement: its hook is kept', async (t) => {
+  const { service } = await monaCovered(t)
+  await agreeForMona(service)
+  await service.sim.sim.app.inject({ method: 'POST', url: '/_sim/repos/1001/transfer', payload: { owner: 'widgets' } })
+  await runOnce(service, 1)
+  t.match(await outcomes(service), { 5000: 'removed', 5001: 'not_covered', 5003: 'removed' })
+  t.match((await tasks(service)).find((r) => r.hook_id === 5001)!.reason, 'transferred')
+  t.same(hooksOn(service, 1001), [5001, 5002])
 })

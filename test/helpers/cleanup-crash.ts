@@ -119,8 +119,8 @@ export async function crashRuns(t: Test, runs: number, part: number): Promise<vo
       // GitHub answers 10 to 20 ms late, so that a kill can land on either side of a request.
       await service.sim.sim.app.inject({ method: 'PUT', url: '/_sim/faults', payload: { latencyMs: 10 + Math.floor(next() * 10) } })
       const first = startWorker(service)
-      // Its work takes about 600 ms from "ready": the kills fall over all of it.
-      const killAfter = Math.floor(next() * 600)
+      // Its work takes 300 to 500 ms from "ready": the kills fall over all of it.
+      const killAfter = Math.floor(next() * 400)
       await Promise.race([first.ready, first.ended])
       const timer = setTimeout(() => first.child.kill('SIGKILL'), killAfter)
       const started = Date.now()

@@ -109,3 +109,12 @@ t.test('GitHub answers the revocation 404 while the token still works: failed, a
   t.match(await grantEvents(service), [{ outcome: 'failed', reason: /HTTP 404/ }])
   t.not(service.sim.state.users.get(1)!.legacyToken, null)
 })
+
+t.test('nothing planned yet: nothing to disconnect', async (t) => {
+  const service = await serviceWithGitHub(t, world())
+  const cookie = await signIn(service.app, service.sim, 3)
+  const home = await service.app.inject({ url: '/', cookies: { [SESSION_COOKIE]: cookie } })
+  const res = await post(service, cookie, '/migrate/disconnect', home.body)
+  t.equal(res.statusCode, 409)
+  t.equal((await grantEvents(service)).length, 0)
+})

@@ -182,3 +182,13 @@ t.test('organization hooks with app credentials: organization_hooks, and never a
   const stranger = clientFor(sim.apiUrl, await installationToken(sim, 8))
   t.equal((await failure(stranger.request('GET /orgs/{org}/hooks', { org: 'acme' }))).status, 403)
 })
+
+t.test('a fault that loses the answer: GitHub does the work, the client sees only the status', async (t) => {
+  const sim = await startSimulator(t)
+  const mona = clientFor(sim.apiUrl, MONA, { request: { retries: 0 } })
+  await sim.sim.app.inject({ method: 'PUT', url: '/_sim/faults', payload: { errors: [{ pattern: DELETE, status: 599, rate: 1, lost: true }] } })
+  const lost = await failure(mona.request(DELETE, { owner: 'mona', repo: 'site', hook_id: 5001 }))
+  t.equal(lost.status, 599)
+  t.match(lost.response?.data, { message: 'Error', status: '599' }, 'a status without a name is an "Error"')
+  t.notOk(sim.state.repos.get(1001)!.hooks.has(5001), 'deleted all the same')
+})

@@ -138,9 +138,20 @@ export async function consentOf(db: Kysely<Database>, userId: number): Promise<{
   return db.selectFrom('app.cleanup_consent').select('auto').where('user_id', '=', userId).executeTakeFirst()
 }
 
-/** The open tasks of an owner, oldest hook first, at most `limit`. */
-export async function openTasks(db: Kysely<Database>, ownerId: number, limit: number): Promise<CleanupTask[]> {
-  return db.selectFrom('app.cleanup_task').selectAll().where('owner_id', '=', ownerId).where(open).orderBy('hook_id').limit(limit).execute()
+/** The open tasks of an owner, oldest hook first: `limit` at most, and at most `perUser` of each enabling user's. */
+export async function openTasks(db: Kysely<Database>, ownerId: number, limit: number, perUser = limit): Promise<CleanupTask[]> {
+  const { rows } = await sql<CleanupTask>`
+    select hook_id, kind, owner_id, owner_login, repo_id, repo_name, enabled_by, requested_by, state, reason, credential, attempts, created_at, updated_at
+    from (
+      select *, row_number() over (partition by enabled_by order by hook_id) as nth
+      from app.cleanup_task
+      where owner_id = ${ownerId} and state in ('pending', 'attempting')
+    ) t
+    where nth <= ${perUser}
+    order by hook_id
+    limit ${limit}
+  `.execute(db)
+  return rows
 }
 
 function target(task: CleanupTask, installationId?: number) {

@@ -28,6 +28,11 @@ export interface CleanupOptions {
   hookUrl: string
   /** Tasks one run takes at most; the rest is the next run's, sent before this one ends. */
   maxTasks: number
+  /**
+   * Tasks of one enabling user a run takes at most: a user's deletes are a second apart, so
+   * this bounds how long a run lasts, while every user of the owner goes on side by side.
+   */
+  perUser?: number
   /** Asks for another run of this owner, after this many seconds. */
   again: (ownerId: number, afterSeconds: number) => Promise<void>
 }
@@ -35,8 +40,11 @@ export interface CleanupOptions {
 /** After GitHub did not answer for a hook (a 5xx past retries, a lane parked past its wait), its next try waits this long. */
 export const LATER_SECONDS = 60
 
-/** Users whose tasks run side by side within one run; the lanes cap the requests in flight. */
-const SIDE_BY_SIDE = 8
+/**
+ * Users whose tasks run side by side within one run. Each mostly waits for its own lane (a write
+ * a second), so many together keep the lanes' requests in flight busy; the lanes cap those.
+ */
+const SIDE_BY_SIDE = 32
 
 type Read =
   | { kind: 'present'; url: string }
@@ -262,7 +270,8 @@ function stillCovered(listed: Listed, task: CleanupTask): boolean {
 
 /** One run over an owner's open tasks. */
 export async function runCleanup(db: Kysely<Database>, github: GitHubClients, ownerId: number, options: CleanupOptions): Promise<void> {
-  const tasks = await openTasks(db, ownerId, options.maxTasks)
+  const perUser = options.perUser ?? options.maxTasks
+  const tasks = await openTasks(db, ownerId, options.maxTasks, perUser)
   if (tasks.length === 0) return
   const login = tasks[0]!.owner_login
   const installation = await liveInstallationOf(db, ownerId)
@@ -302,6 +311,8 @@ export async function runCleanup(db: Kysely<Database>, github: GitHubClients, ow
       for (let next = queue.shift(); next !== undefined; next = queue.shift()) await runUser(context, next[0], next[1])
     }),
   )
+  // Taken up to a bound: what is left is the next run's, at once.
+  const bounded = tasks.length === options.maxTasks || [...byUser.values()].some((list) => list.length === perUser)
   if (context.later) await options.again(ownerId, LATER_SECONDS)
-  else if (tasks.length === options.maxTasks) await options.again(ownerId, 0)
+  else if (bounded) await options.again(ownerId, 0)
 }

@@ -54,13 +54,15 @@ export const queueSettings: { [N in JobName]: QueueSetting } = {
   coverage: { policy: 'stately', expireInSeconds: COVERAGE_EXPIRY_SECONDS },
   // One run per user at a time (keyed by the user id); see plan-job.ts for its length.
   plan: { policy: 'stately', expireInSeconds: PLAN_EXPIRY_SECONDS },
-  // One run per owner at a time: at most CLEANUP_TASKS_PER_RUN hooks, two requests each, the
-  // deletes of one credential a second apart (a few minutes), plus up to an hour parked.
+  // One run per owner at a time: every enabling user's hooks side by side, at most
+  // CLEANUP_TASKS_PER_USER of each, whose deletes are a second apart (under four minutes), plus
+  // up to an hour parked.
   cleanup: { policy: 'stately', expireInSeconds: minutes(90) },
 }
 
-/** Hooks one cleanup run takes at most; the next run takes the rest. */
-export const CLEANUP_TASKS_PER_RUN = 200
+/** Hooks one cleanup run takes at most, and of one enabling user; the next run takes the rest. */
+export const CLEANUP_TASKS_PER_RUN = 5_000
+export const CLEANUP_TASKS_PER_USER = 200
 
 /** What jobs need of the service that runs them: the queue (to send the next job) and its log. */
 export interface JobContext {
@@ -95,6 +97,7 @@ export function jobHandlers(db: Kysely<Database>, github: GitHubClients, context
       runCleanup(db, github, job.ownerId, {
         hookUrl: context.hookUrl,
         maxTasks: context.cleanupTasksPerRun ?? CLEANUP_TASKS_PER_RUN,
+        perUser: CLEANUP_TASKS_PER_USER,
         // A run for later is not fetched before its time: waking is for one due now.
         again: async (ownerId, afterSeconds) => {
           await sendCleanup(db, ownerId, afterSeconds)

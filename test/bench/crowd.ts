@@ -5,10 +5,9 @@ import { migrateToLatest } from '../../src/db/migrator.js'
 import { importLegacyCsv } from '../../src/legacy/import.js'
 import { legacyCsvFromWorld } from '../../src/legacy/world-seed.js'
 import { SESSION_COOKIE } from '../../src/plugins/session.js'
-import { legacyConfigOf } from '../../src/demo.js'
-import { buildServer } from '../../src/server.js'
+import { benchServer } from './bench-server.js'
 import { buildSimulator } from '../../src/simulator/server.js'
-import { simulatedGitHub, type StartedSimulator } from '../helpers/simulator.js'
+import type { StartedSimulator } from '../helpers/simulator.js'
 import { codeFor, sessionCookieOf } from '../helpers/sign-in.js'
 import { crowdWorld, type CrowdSize } from './crowd-world.js'
 
@@ -49,18 +48,7 @@ export async function benchCrowd(databaseUrl: string, size?: Partial<CrowdSize>,
     const seeded = await importLegacyCsv(db.pool, Readable.from([legacyCsvFromWorld(world)]), { fileName: 'crowd', onProblem: () => {} })
     if (seeded.status !== 'imported') throw new Error('the crowd world does not import')
     for (let i = 0; i < 2; i++) {
-      const app = await buildServer({
-        db,
-        logLevel: 'silent',
-        publicUrl: 'http://127.0.0.1:3000',
-        secureCookies: false,
-        staffPagesOpen: false,
-        sessionSecret: 'crowd-bench-session-secret-of-enough-length',
-        githubRetryAfterBaseMs: 5,
-        rateLimitPerMinute: 100_000,
-        github: simulatedGitHub(world.app, sim.url, sim.privateKey),
-        legacy: legacyConfigOf(world),
-      })
+      const app = await benchServer(db, world, sim.url, sim.privateKey, { githubRetryAfterBaseMs: 5, rateLimitPerMinute: 100_000 })
       await app.ready()
       instances.push(app)
     }

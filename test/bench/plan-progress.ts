@@ -6,14 +6,13 @@ import { migrateToLatest } from '../../src/db/migrator.js'
 import { importLegacyCsv } from '../../src/legacy/import.js'
 import { legacyCsvFromWorld } from '../../src/legacy/world-seed.js'
 import { SESSION_COOKIE } from '../../src/plugins/session.js'
-import { legacyConfigOf } from '../../src/demo.js'
-import { buildServer } from '../../src/server.js'
+import { benchServer } from './bench-server.js'
 import type { ApiLogEntry } from '../../src/simulator/state.js'
 import { buildSimulator } from '../../src/simulator/server.js'
 import { manyReposWorld } from '../helpers/many-repos-world.js'
 import { TEST_SESSION_SECRET } from '../helpers/server.js'
 import { signIn } from '../helpers/sign-in.js'
-import { simulatedGitHub, type StartedSimulator } from '../helpers/simulator.js'
+import type { StartedSimulator } from '../helpers/simulator.js'
 
 // Issue 9, part 5: a user with 2,000 repositories over 40 owners, GitHub answering every request
 // 50 ms late. The wizard page must answer at once (under 200 ms) with progress, and planning, a
@@ -66,16 +65,7 @@ export async function benchPlanProgress(serverUrl: string): Promise<PlanFigures>
   const url = new URL(serverUrl)
   url.pathname = `/${name}`
   const db = connect(url.toString())
-  const app = await buildServer({
-    db,
-    logLevel: 'silent',
-    publicUrl: 'http://127.0.0.1:3000',
-    secureCookies: false,
-    staffPagesOpen: false,
-    sessionSecret: TEST_SESSION_SECRET,
-    github: simulatedGitHub(world.app, simUrl, sim.keys.privateKey),
-    legacy: legacyConfigOf(world),
-  })
+  const app = await benchServer(db, world, simUrl, sim.keys.privateKey, { sessionSecret: TEST_SESSION_SECRET })
   try {
     await migrateToLatest(db.db)
     const seeded = await importLegacyCsv(db.pool, Readable.from([legacyCsvFromWorld(world)]), { fileName: 'bench', onProblem: () => {} })

@@ -10,18 +10,24 @@ import { benchLegacyImport } from './legacy-import.js'
 import { benchPlanProgress, planReport } from './plan-progress.js'
 import { benchSimulator, simulatorReport } from './simulator.js'
 import { benchCrowd } from './crowd.js'
+import { benchCleanup, cleanupReport } from './cleanup.js'
 
-// `npm run bench [-- --only legacy-import|simulator|audit|crowd|github-lanes|plan] [--rows N] [--seconds N]`:
+// `npm run bench [-- --only legacy-import|simulator|audit|crowd|github-lanes|plan|cleanup] [--rows N] [--seconds N] [--users N]`:
 // benchmarks. legacy-import, audit, crowd, github-lanes and plan run on DATABASE_URL or an embedded
 // Postgres (audit on two: fsync off, as tests run it, and on, as a server does); the simulator
 // needs no database. Exits non-zero when any benchmark misses its target.
 
 const root = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../..' : '../..', import.meta.url))
-const BENCHMARKS = ['legacy-import', 'simulator', 'audit', 'crowd', 'github-lanes', 'plan'] as const
-const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, seconds: { type: 'string', default: '5' }, only: { type: 'string' } } })
+const BENCHMARKS = ['legacy-import', 'simulator', 'audit', 'crowd', 'github-lanes', 'plan', 'cleanup'] as const
+const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, seconds: { type: 'string', default: '5' }, users: { type: 'string', default: '500' }, only: { type: 'string' } } })
 const rows = Number(values.rows)
 if (!Number.isInteger(rows) || rows < 1) {
   process.stderr.write('--rows must be a positive whole number\n')
+  process.exit(2)
+}
+const users = Number(values.users)
+if (!Number.isInteger(users) || users < 1) {
+  process.stderr.write('--users must be a positive whole number\n')
   process.exit(2)
 }
 const seconds = Number(values.seconds)
@@ -138,3 +144,9 @@ if (runs('audit')) await auditAppend()
 if (runs('crowd')) await withDatabase('crowd', crowd)
 if (runs('github-lanes')) await withDatabase('github-lanes', githubLanes)
 if (runs('plan')) await withDatabase('plan', plan)
+if (runs('cleanup'))
+  await withDatabase('cleanup', async (url) => {
+    const { text, ok } = cleanupReport(await benchCleanup(url, { users }))
+    process.stdout.write(text)
+    if (!ok) process.exitCode = 1
+  })

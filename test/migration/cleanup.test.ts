@@ -36,9 +36,10 @@ async function agreeForMona(service: Service): Promise<number[]> {
 }
 
 /** One cleanup run of the owner, outside the queue; returns the runs it asked for after it. */
-async function runOnce(service: Service, ownerId: number, maxTasks = 100): Promise<number[]> {
+async function runOnce(service: Service, ownerId: number, maxTasks = 100, perUser?: number): Promise<number[]> {
   const again: number[] = []
-  await runCleanup(service.tdb.db, githubClientsOf(service, { retryAfterBaseMs: 5 }), ownerId, { hookUrl: HOOK_URL, maxTasks, again: async (_owner, after) => void again.push(after) })
+  const bounds = { maxTasks, ...(perUser === undefined ? {} : { perUser }) }
+  await runCleanup(service.tdb.db, githubClientsOf(service, { retryAfterBaseMs: 5 }), ownerId, { hookUrl: HOOK_URL, ...bounds, again: async (_owner, after) => void again.push(after) })
   return again
 }
 
@@ -202,8 +203,9 @@ t.test('the installation removed before the run: nothing deleted, each hook not 
 t.test('runs take at most their share and ask for the next', async (t) => {
   const { service } = await monaCovered(t)
   await agreeForMona(service)
-  t.same(await runOnce(service, 1, 2), [0], 'two of three: the next run at once')
-  t.same(await runOnce(service, 1, 2), [], 'the last one')
+  t.same(await runOnce(service, 1, 100, 1), [0], "one of mona's three at most: the next run at once")
+  t.same(await runOnce(service, 1, 2), [0], 'two of the other two: the next run at once')
+  t.same(await runOnce(service, 1, 2), [], 'nothing left')
   t.same(Object.values(await outcomes(service)).slice(0, 3), ['removed', 'removed', 'removed'])
 })
 

@@ -15,14 +15,11 @@ import { appendAudit, type AuditActor } from './audit.js'
 
 export type CleanupTask = Selectable<CleanupTaskTable>
 
-export const OPEN = ['pending', 'attempting'] as const
-export const TERMINAL: readonly CleanupOutcome[] = ['removed', 'already_absent', 'skipped_foreign', 'not_covered', 'needs_manual']
-
 const open = sql<boolean>`state in ('pending', 'attempting')`
 const now = sql<Date>`now()`
 
 /** The actor of what the cleanup does by itself: the service, on a user's agreement. */
-export const CLEANUP_ACTOR: AuditActor = { kind: 'system', login: 'cleanup' }
+const CLEANUP_ACTOR: AuditActor = { kind: 'system', login: 'cleanup' }
 
 /**
  * Creates a task for every legacy hook the App now covers in these batches, and one audit event
@@ -165,14 +162,25 @@ function target(task: CleanupTask, installationId?: number) {
 }
 
 /**
- * The intent, committed before the DELETE is sent: no hook is ever deleted without an event
- * on the record. False when the task is no longer open (another run finished it).
+ * One move of an open task, with its audit event, in one transaction; nothing (false) when the
+ * task is no longer open: another run, or this one before a crash, finished it.
  */
-export async function intent(db: Kysely<Database>, task: CleanupTask, credential: CleanupCredential, installationId?: number): Promise<boolean> {
+async function move(
+  db: Kysely<Database>,
+  task: CleanupTask,
+  set: { state: 'attempting' | CleanupOutcome; credential?: CleanupCredential; reason?: string; countAttempt?: boolean },
+  event: { action: string; outcome: string; installationId?: number | undefined; detail: (attempts: number) => Record<string, unknown> },
+): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     const row = await trx
       .updateTable('app.cleanup_task')
-      .set({ state: 'attempting', credential, attempts: sql<number>`attempts + 1`, updated_at: now })
+      .set({
+        state: set.state,
+        reason: set.reason ?? null,
+        updated_at: now,
+        ...(set.credential === undefined ? {} : { credential: set.credential }),
+        ...(set.countAttempt === true ? { attempts: sql<number>`attempts + 1` } : {}),
+      })
       .where('hook_id', '=', task.hook_id)
       .where(open)
       .returning('attempts')
@@ -180,13 +188,22 @@ export async function intent(db: Kysely<Database>, task: CleanupTask, credential
     if (row === undefined) return false
     await appendAudit(trx, {
       actor: CLEANUP_ACTOR,
-      action: 'hook_delete_attempted',
-      target: target(task, installationId),
-      outcome: 'attempted',
-      detail: { credential, attempt: row.attempts, kind: task.kind, enabledBy: task.enabled_by },
+      action: event.action,
+      target: target(task, event.installationId),
+      outcome: event.outcome,
+      ...(set.reason === undefined ? {} : { reason: set.reason }),
+      detail: { kind: task.kind, enabledBy: task.enabled_by, ...(set.credential === undefined ? {} : { credential: set.credential }), ...event.detail(row.attempts) },
     })
     return true
   })
+}
+
+/**
+ * The intent, committed before the DELETE is sent: no hook is ever deleted without an event
+ * on the record. False when the task is no longer open (another run finished it).
+ */
+export async function intent(db: Kysely<Database>, task: CleanupTask, credential: CleanupCredential, installationId?: number): Promise<boolean> {
+  return move(db, task, { state: 'attempting', credential, countAttempt: true }, { action: 'hook_delete_attempted', outcome: 'attempted', installationId, detail: (attempt) => ({ attempt }) })
 }
 
 /** A terminal outcome with its event; nothing when the task was already finished. */
@@ -196,30 +213,12 @@ export async function finish(
   outcome: CleanupOutcome,
   how: { credential?: CleanupCredential; reason?: string; installationId?: number } = {},
 ): Promise<boolean> {
-  return db.transaction().execute(async (trx) => {
-    const row = await trx
-      .updateTable('app.cleanup_task')
-      .set({ state: outcome, reason: how.reason ?? null, updated_at: now, ...(how.credential === undefined ? {} : { credential: how.credential }) })
-      .where('hook_id', '=', task.hook_id)
-      .where(open)
-      .returning('attempts')
-      .executeTakeFirst()
-    if (row === undefined) return false
-    await appendAudit(trx, {
-      actor: CLEANUP_ACTOR,
-      action: 'hook_cleanup',
-      target: target(task, how.installationId),
-      outcome,
-      ...(how.reason === undefined ? {} : { reason: how.reason }),
-      detail: { kind: task.kind, attempts: row.attempts, enabledBy: task.enabled_by, ...(how.credential === undefined ? {} : { credential: how.credential }) },
-    })
-    return true
-  })
+  const { installationId, ...set } = how
+  return move(db, task, { state: outcome, ...set }, { action: 'hook_cleanup', outcome, installationId, detail: (attempts) => ({ attempts }) })
 }
 
 /** The tasks of these hooks, by hook id. */
 export async function tasksOf(db: Kysely<Database>, hookIds: number[]): Promise<Map<number, CleanupTask>> {
-  if (hookIds.length === 0) return new Map()
   const rows = await db.selectFrom('app.cleanup_task').selectAll().where(sql<boolean>`hook_id = any(${hookIds}::bigint[])`).execute()
   return new Map(rows.map((r) => [r.hook_id, r]))
 }

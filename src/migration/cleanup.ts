@@ -55,7 +55,6 @@ type Read =
 
 interface Credential {
   kind: CleanupCredential
-  octokit: GitHubOctokit
   /** Reads the hook, and after a 404 confirms that this credential would have seen it. */
   read(task: CleanupTask): Promise<Read>
   remove(task: CleanupTask): Promise<void>
@@ -80,41 +79,47 @@ function faultOf(error: unknown): TokenFault {
 /** A fault that says nothing about the credential: GitHub did not answer, try later. */
 const isLater = (fault: TokenFault): boolean => fault.kind === 'unavailable'
 
+/** The hook as GitHub shows it to this credential: its URL, or why not (a 404 as not_found, unconfirmed). */
+async function readHook(octokit: GitHubOctokit, task: CleanupTask): Promise<Read> {
+  try {
+    const { data } =
+      task.kind === 'repo'
+        ? await octokit.request('GET /repositories/{repository_id}/hooks/{hook_id}', { repository_id: task.repo_id!, hook_id: task.hook_id })
+        : await octokit.request('GET /orgs/{org}/hooks/{hook_id}', { org: task.owner_login, hook_id: task.hook_id })
+    return { kind: 'present', url: urlOf(data) }
+  } catch (error) {
+    return { kind: 'fault', fault: faultOf(error) }
+  }
+}
+
+async function deleteHook(octokit: GitHubOctokit, task: CleanupTask): Promise<void> {
+  if (task.kind === 'repo') await octokit.request('DELETE /repositories/{repository_id}/hooks/{hook_id}', { repository_id: task.repo_id!, hook_id: task.hook_id })
+  else await octokit.request('DELETE /orgs/{org}/hooks/{hook_id}', { org: task.owner_login, hook_id: task.hook_id })
+}
+
+const notFound = (read: Read): boolean => read.kind === 'fault' && read.fault.kind === 'not_found'
+
 function legacyCredential(octokit: GitHubOctokit): Credential {
   return {
     kind: 'legacy',
-    octokit,
     async read(task) {
-      try {
-        const { data } =
-          task.kind === 'repo'
-            ? await octokit.request('GET /repositories/{repository_id}/hooks/{hook_id}', { repository_id: task.repo_id!, hook_id: task.hook_id })
-            : await octokit.request('GET /orgs/{org}/hooks/{hook_id}', { org: task.owner_login, hook_id: task.hook_id })
-        return { kind: 'present', url: urlOf(data) }
-      } catch (error) {
-        const fault = faultOf(error)
-        if (fault.kind !== 'not_found') return { kind: 'fault', fault }
-      }
+      const read = await readHook(octokit, task)
+      if (!notFound(read)) return read
       // GitHub answers 404 for a hook that is gone and for one out of the token's sight alike:
       // gone only if the token still administers the repository (or may list the organization's hooks).
       try {
         if (task.kind === 'repo') {
           const { data } = await octokit.request('GET /repositories/{repository_id}', { repository_id: task.repo_id! })
-          if ((data as { permissions?: { admin?: boolean } }).permissions?.admin === true) return { kind: 'absent' }
-        } else {
-          // The organization's hooks listed to this token (an owner's, with admin:org_hook), without this one.
-          await octokit.request('GET /orgs/{org}/hooks', { org: task.owner_login, per_page: 1 })
-          return { kind: 'absent' }
+          return (data as { permissions?: { admin?: boolean } }).permissions?.admin === true ? { kind: 'absent' } : read
         }
-        return { kind: 'fault', fault: { kind: 'not_found' } }
+        // The organization's hooks listed to this token (an owner's, with admin:org_hook), without this one.
+        await octokit.request('GET /orgs/{org}/hooks', { org: task.owner_login, per_page: 1 })
+        return { kind: 'absent' }
       } catch (error) {
         return { kind: 'fault', fault: faultOf(error) }
       }
     },
-    async remove(task) {
-      if (task.kind === 'repo') await octokit.request('DELETE /repositories/{repository_id}/hooks/{hook_id}', { repository_id: task.repo_id!, hook_id: task.hook_id })
-      else await octokit.request('DELETE /orgs/{org}/hooks/{hook_id}', { org: task.owner_login, hook_id: task.hook_id })
-    },
+    remove: (task) => deleteHook(octokit, task),
   }
 }
 
@@ -122,19 +127,11 @@ function legacyCredential(octokit: GitHubOctokit): Credential {
 function installationCredential(octokit: GitHubOctokit): Credential {
   return {
     kind: 'installation',
-    octokit,
     async read(task) {
-      try {
-        const { data } = await octokit.request('GET /repositories/{repository_id}/hooks/{hook_id}', { repository_id: task.repo_id!, hook_id: task.hook_id })
-        return { kind: 'present', url: urlOf(data) }
-      } catch (error) {
-        const fault = faultOf(error)
-        return fault.kind === 'not_found' ? { kind: 'absent' } : { kind: 'fault', fault }
-      }
+      const read = await readHook(octokit, task)
+      return notFound(read) ? { kind: 'absent' } : read
     },
-    async remove(task) {
-      await octokit.request('DELETE /repositories/{repository_id}/hooks/{hook_id}', { repository_id: task.repo_id!, hook_id: task.hook_id })
-    },
+    remove: (task) => deleteHook(octokit, task),
   }
 }
 
@@ -154,27 +151,29 @@ interface RunContext {
   github: GitHubClients
   options: CleanupOptions
   installationId: number
-  listed: Listed
-  /**
-   * Legacy tokens found unusable for this owner this run (revoked; single sign-on or a scope
-   * refused), with why: not tried again.
-   */
-  unusable: Map<number, string>
   /** The installation's credential, made once a run. */
   installation?: Credential
   /** Set when a hook has to wait for GitHub: the owner runs again later. */
   later: boolean
 }
 
+/** One enabling user's side of a run: who they are, and their legacy token while it works. */
+interface Enabler {
+  login: string
+  legacy: Credential | undefined
+  /** Why the legacy token cannot be used (none on record; revoked, or refused for SSO or a scope, this run). */
+  unusable: string | undefined
+}
+
 /** Removes one hook; leaves it open (and asks for a later run) when GitHub did not answer. */
-async function removeOne(context: RunContext, task: CleanupTask, credentials: Credential[], failures: string[]): Promise<void> {
+async function removeOne(context: RunContext, enabler: Enabler, task: CleanupTask, credentials: Credential[], failures: string[]): Promise<void> {
   const { db, options, installationId } = context
   const at = { installationId }
   for (const credential of credentials) {
     const read = await credential.read(task)
     if (read.kind === 'fault') {
       if (isLater(read.fault)) return void (context.later = true)
-      failures.push(await refused(context, credential, read.fault, task))
+      failures.push(refused(enabler, credential, read.fault))
       continue
     }
     if (read.kind === 'absent') {
@@ -204,7 +203,7 @@ async function removeOne(context: RunContext, task: CleanupTask, credentials: Cr
         await finish(db, task, 'removed', { credential: credential.kind, ...at })
         return
       }
-      failures.push(await refused(context, credential, fault, task))
+      failures.push(refused(enabler, credential, fault))
       continue
     }
     await finish(db, task, 'removed', { credential: credential.kind, ...at })
@@ -234,32 +233,29 @@ async function loginOf(db: Kysely<Database>, userId: number): Promise<string> {
 }
 
 /** Why a credential failed, for the reason; a legacy token that fails for the whole owner is not tried again this run. */
-async function refused(context: RunContext, credential: Credential, fault: TokenFault, task: CleanupTask): Promise<string> {
-  const why = whyNot(credential.kind, fault, await loginOf(context.db, task.enabled_by))
-  if (credential.kind === 'legacy' && (fault.kind === 'revoked' || fault.kind === 'sso' || fault.kind === 'scope')) context.unusable.set(task.enabled_by, why)
+function refused(enabler: Enabler, credential: Credential, fault: TokenFault): string {
+  const why = whyNot(credential.kind, fault, enabler.login)
+  if (credential.kind === 'legacy' && (fault.kind === 'revoked' || fault.kind === 'sso' || fault.kind === 'scope')) enabler.unusable = why
   return why
 }
 
-/** The credentials to try for one enabling user's hooks, best first. */
-async function credentialsFor(context: RunContext, userId: number, kind: CleanupTask['kind'], failures: string[]): Promise<Credential[]> {
-  const list: Credential[] = []
-  const unusable = context.unusable.get(userId)
-  const token = unusable === undefined ? await legacyTokenOf(context.db, userId) : null
-  if (unusable !== undefined) failures.push(unusable)
-  else if (token == null) failures.push(whyNot('legacy', 'no_token', await loginOf(context.db, userId)))
-  else list.push(legacyCredential(context.github.asUser(token)))
-  if (kind === 'repo') {
-    context.installation ??= installationCredential(await context.github.asInstallation(context.installationId))
-    list.push(context.installation)
-  }
-  return list
-}
-
+/** One enabling user's hooks, in order on their lane: their login and token read once for all of them. */
 async function runUser(context: RunContext, userId: number, tasks: CleanupTask[]): Promise<void> {
+  const login = await loginOf(context.db, userId)
+  const token = await legacyTokenOf(context.db, userId)
+  const enabler: Enabler = {
+    login,
+    legacy: token == null ? undefined : legacyCredential(context.github.asUser(token)),
+    unusable: token == null ? whyNot('legacy', 'no_token', login) : undefined,
+  }
   for (const task of tasks) {
-    const failures: string[] = []
-    const credentials = await credentialsFor(context, userId, task.kind, failures)
-    await removeOne(context, task, credentials, failures)
+    const failures = enabler.unusable === undefined ? [] : [enabler.unusable]
+    const credentials = enabler.unusable === undefined ? [enabler.legacy!] : []
+    if (task.kind === 'repo') {
+      context.installation ??= installationCredential(await context.github.asInstallation(context.installationId))
+      credentials.push(context.installation)
+    }
+    await removeOne(context, enabler, task, credentials, failures)
   }
 }
 
@@ -302,9 +298,13 @@ export async function runCleanup(db: Kysely<Database>, github: GitHubClients, ow
         : `Kept: the App's installation on ${login} no longer covers all of its repositories, and an organization hook sends events of every one.`
     await finish(db, task, 'not_covered', { reason, installationId: installation.id })
   }
-  const context: RunContext = { db, github, options, installationId: installation.id, listed, unusable: new Map(), later: false }
+  const context: RunContext = { db, github, options, installationId: installation.id, later: false }
   const byUser = new Map<number, CleanupTask[]>()
-  for (const task of covered) byUser.set(task.enabled_by, [...(byUser.get(task.enabled_by) ?? []), task])
+  for (const task of covered) {
+    const list = byUser.get(task.enabled_by) ?? []
+    byUser.set(task.enabled_by, list)
+    list.push(task)
+  }
   const queue = [...byUser]
   await Promise.all(
     Array.from({ length: Math.min(SIDE_BY_SIDE, queue.length) }, async () => {

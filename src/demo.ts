@@ -111,7 +111,7 @@ function pointAppAt(world: World, publicUrl: string): void {
 export const DEMO_RECEIVER_SECRET = 'demo-legacy-receiver-secret-not-for-production'
 
 /** What the service knows of the world's legacy OAuth App: its hook URL and, when the world has them, its credentials. */
-export function legacyConfigOf(world: World, receiverSecret?: string): LegacyConfig {
+export function legacyConfigOf(world: Pick<World, 'legacy_oauth_app'>, receiverSecret?: string): LegacyConfig {
   const legacy = world.legacy_oauth_app
   return {
     // A world without one names no hook as the legacy app's: nothing is ever deleted.

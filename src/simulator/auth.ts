@@ -48,6 +48,14 @@ export function authenticate(state: SimState, publicKey: KeyObject, header: stri
   }
 }
 
+/** An OAuth app's client id and secret sent as Basic credentials; undefined for any other header. */
+export function basicCredentials(header: string | undefined): { clientId: string; secret: string } | undefined {
+  const encoded = /^basic\s+(\S+)\s*$/i.exec(header ?? '')?.[1]
+  if (encoded === undefined) return undefined
+  const [clientId = '', ...secret] = Buffer.from(encoded, 'base64').toString().split(':')
+  return { clientId, secret: secret.join(':') }
+}
+
 /** Who the credential acts as, for the API log (never the token itself). */
 export function actorOf(auth: Auth, appSlug: string): string | undefined {
   switch (auth.kind) {

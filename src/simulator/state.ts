@@ -233,6 +233,8 @@ function max(a: RepoPermission, b: RepoPermission): RepoPermission {
 
 export class SimState {
   readonly app: World['app']
+  /** The legacy OAuth App as the world describes it. */
+  readonly legacyApp: World['legacy_oauth_app']
   readonly legacyClientId: string
   /** Kept for the grant-revocation endpoints (Basic credentials with the client id). */
   readonly legacyClientSecret: string | undefined
@@ -276,6 +278,7 @@ export class SimState {
 
   constructor(world: World, now = new Date()) {
     this.app = world.app
+    this.legacyApp = world.legacy_oauth_app
     this.legacyClientId = world.legacy_oauth_app.client_id
     this.legacyClientSecret = world.legacy_oauth_app.client_secret
     this.legacyHookUrl = world.legacy_oauth_app.hook_url

@@ -4,6 +4,8 @@ import { connect } from '../../src/db/connect.js'
 import { migrateToLatest } from '../../src/db/migrator.js'
 import { DEFAULT_LANE_TUNING } from '../../src/github/lanes.js'
 import { importLegacyCsv } from '../../src/legacy/import.js'
+import { coveredHooks, sweepTasks } from '../../src/migration/cleanup-task.js'
+import { recordInstallation } from '../../src/migration/installations.js'
 import { legacyCsvFromWorld } from '../../src/legacy/world-seed.js'
 import { benchServer } from './bench-server.js'
 import { buildSimulator } from '../../src/simulator/server.js'
@@ -54,13 +56,17 @@ export async function benchCleanup(databaseUrl: string, options: { users?: numbe
     await migrateToLatest(db.db)
     const seeded = await importLegacyCsv(db.pool, Readable.from([legacyCsvFromWorld(world)]), { fileName: 'cleanup', onProblem: () => {} })
     if (seeded.status !== 'imported') throw new Error('the cleanup world does not import')
-    // What coverage checks would have recorded: the installations, and a task per covered hook.
+    // What the operator's sweep records before it runs: each installation, and a task for every
+    // hook it covers, with their events (the project's own planning, not a shortcut).
     for (const [i, org] of world.orgs!.entries()) {
-      await db.db.insertInto('app.installation').values({ id: 900_000 + i, account_id: org.id, account_login: org.login, repository_selection: 'all', suspended_at: null, deleted_at: null }).execute()
+      const installation = { id: 900_000 + i, accountId: org.id, accountLogin: org.login, repositorySelection: 'all' as const, suspendedAt: null }
+      const listed = world.repos.filter((r) => r.owner === org.login).map((r) => ({ id: r.id, name: r.name }))
+      const hooks = await coveredHooks(db.db, installation, listed)
+      await db.db.transaction().execute(async (trx) => {
+        await recordInstallation(trx, installation)
+        await sweepTasks(trx, installation, hooks, { kind: 'system', login: 'cleanup bench' })
+      })
     }
-    await sql`
-      insert into app.cleanup_task (hook_id, kind, owner_id, owner_login, repo_id, repo_name, enabled_by, requested_by)
-      select hook_id, 'repo', owner_id, owner_login, repo_id, repo_name, github_user_id, github_user_id from legacy.webhooks`.execute(db.db)
     const app = await benchServer(db, world, url, simulator.keys.privateKey)
     await app.ready()
     const owners = world.orgs!.map((o) => o.id)

@@ -6,7 +6,8 @@ import { createOctokitClass } from '../../src/github/octokit.js'
 import type { Test } from 'tap'
 import { importLegacyCsv } from '../../src/legacy/import.js'
 import { legacyCsvFromWorld } from '../../src/legacy/world-seed.js'
-import type { GitHubConfig, LegacyConfig } from '../../src/config.js'
+import type { GitHubConfig } from '../../src/config.js'
+import { legacyConfigOf } from '../../src/demo.js'
 import type { ServerOptions } from '../../src/server.js'
 import type { World } from '../../src/simulator/world.js'
 import { testDatabase, type TestDatabase } from './database.js'
@@ -42,7 +43,7 @@ async function serviceInstance(t: Test, sim: StartedSimulator, tdb: TestDatabase
       // Writes of one credential spaced as in production, but a few ms apart.
       writeSpacingMs: 5,
     },
-    legacy: legacyConfigOfSim(sim),
+    legacy: legacyConfigOf({ legacy_oauth_app: sim.state.legacyApp }, TEST_RECEIVER_SECRET),
     // GitHub's failures are retried as in production, but a few ms apart.
     githubRetryAfterBaseMs: 5,
     ...overrides,
@@ -58,15 +59,6 @@ export function anotherInstance(t: Test, service: Service, overrides: Partial<Se
 
 /** The receiver secret of the test services' GET /legacy/hooks/{hook_id}. */
 export const TEST_RECEIVER_SECRET = 'a-test-receiver-secret-of-32-characters-at-least'
-
-function legacyConfigOfSim(sim: StartedSimulator): LegacyConfig {
-  const { legacyHookUrl, legacyClientId, legacyClientSecret } = sim.state
-  return {
-    hookUrl: legacyHookUrl ?? 'https://legacy-hook-url.invalid/',
-    ...(legacyClientSecret === undefined ? {} : { oauthApp: { clientId: legacyClientId, clientSecret: legacyClientSecret } }),
-    receiverSecret: TEST_RECEIVER_SECRET,
-  }
-}
 
 function githubConfigOf(sim: StartedSimulator): GitHubConfig {
   const app = sim.state.app

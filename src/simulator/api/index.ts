@@ -2,7 +2,7 @@ import { createPublicKey } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
-import { actorOf, authenticate, type Auth, type AuthResult } from '../auth.js'
+import { actorOf, authenticate, basicCredentials, type Auth, type AuthResult } from '../auth.js'
 import { ApiLimiter, matchingFault, rateHeaders } from '../limits.js'
 import type { Breach } from '../state.js'
 import { appRoutes } from './app.js'
@@ -84,14 +84,13 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
     reply.header('x-github-api-version-selected', '2022-11-28')
     reply.header('x-github-media-type', 'github.v3; format=json')
     // Basic credentials (an OAuth app's client id and secret) only where GitHub takes them.
-    const basic = /^basic\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1]
+    const basic = basicCredentials(request.headers.authorization)
     if (basic !== undefined) {
       if (request.routeOptions.config.basic !== true) {
         request.ghKind = 'invalid'
         throw new ApiError(401, 'Bad credentials')
       }
-      const [clientId = '', ...secret] = Buffer.from(basic, 'base64').toString().split(':')
-      request.ghBasic = { clientId, secret: secret.join(':') }
+      request.ghBasic = basic
     }
     const result: AuthResult = basic !== undefined ? { ok: true, auth: { kind: 'none' } } : authenticate(state, publicKey, request.headers.authorization, now)
     if (!result.ok) {

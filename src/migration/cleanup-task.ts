@@ -217,6 +217,18 @@ export async function finish(
   return move(db, task, { state: outcome, ...set }, { action: 'hook_cleanup', outcome, installationId, detail: (attempts) => ({ attempts }) })
 }
 
+/** Whether any old hook in the user's batches has a task: cheap, for pages polled every second. */
+export async function anyTasks(db: Kysely<Database>, userId: number): Promise<boolean> {
+  const { rows } = await sql<{ any: boolean }>`
+    select exists (
+      select 1 from app.batch b join app.batch_repo r on r.batch_id = b.id join app.cleanup_task t on t.hook_id = any(r.hook_ids) where b.user_id = ${userId}
+      union all
+      select 1 from app.batch b join app.batch_org_hook o on o.batch_id = b.id join app.cleanup_task t on t.hook_id = o.hook_id where b.user_id = ${userId}
+    ) as any
+  `.execute(db)
+  return rows[0]!.any
+}
+
 /** The tasks of these hooks, by hook id. */
 export async function tasksOf(db: Kysely<Database>, hookIds: number[]): Promise<Map<number, CleanupTask>> {
   const rows = await db.selectFrom('app.cleanup_task').selectAll().where(sql<boolean>`hook_id = any(${hookIds}::bigint[])`).execute()

@@ -6,7 +6,7 @@ import { appendAudit } from '../migration/audit.js'
 import { linkIssued } from '../migration/batch-state.js'
 import type { Viewer } from '../migration/batches.js'
 import { requestCoverage, type SendCoverage } from '../migration/coverage-job.js'
-import { agree, consentOf, planTasks, tasksOf } from '../migration/cleanup-task.js'
+import { agree, anyTasks, consentOf, planTasks, tasksOf } from '../migration/cleanup-task.js'
 import { revokeGrant } from '../migration/grant.js'
 import { issueState, type StateKey } from '../migration/install-state.js'
 import { canLink, installLinkRepos, installUrl, settingsUrl } from '../migration/install-link.js'
@@ -102,15 +102,18 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
     // what is read next finds them. (Read the other way round, planning could end, and its checks
     // begin, between the two reads: nothing would show as under way.)
     const planning = planningProgress(await planOf(viewer))
-    const plan = await loadPlan(app.db, viewer.id)
-    const batches = plan?.batches ?? []
+    const owners = await app.db.selectFrom('app.batch').select(['owner_id', 'owner_login']).where('user_id', '=', viewer.id).orderBy('owner_id').execute()
     const checks = await loadWork(
       app.db,
       'coverage',
-      batches.map((b) => b.owner_id),
+      owners.map((o) => o.owner_id),
     )
+    // Polled every second while anything runs: the whole plan (every repository, to count the
+    // old hooks) is read only once some of the owners' hooks are being removed or were.
+    // (A task is on a hook of the user's batches, so the user has a plan.)
+    const batches = (await anyTasks(app.db, viewer.id)) ? (await loadPlan(app.db, viewer.id))!.batches : []
     const tasks = await tasksOf(app.db, hooksOf(batches))
-    return { ...planning, coverage: coverageProgress(batches, checks), cleanup: removalProgress(batches, tasks) }
+    return { ...planning, coverage: coverageProgress(owners, checks), cleanup: removalProgress(batches, tasks) }
   })
 
   app.post('/migrate/refresh', async (request, reply) => {

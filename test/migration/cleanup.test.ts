@@ -418,3 +418,18 @@ t.test('a repository transferred after the agreement: its hook is kept', async (
   t.match((await tasks(service)).find((r) => r.hook_id === 5001)!.reason, 'transferred')
   t.same(hooksOn(service, 1001), [5001, 5002])
 })
+
+t.test("single sign-on keeps the old token out: the App's permission removes the repository hooks; the organization hook needs a person", async (t) => {
+  const world = installedWorld()
+  world.orgs!.find((o) => o.login === 'acme')!.saml_sso = true
+  const { service } = await monaCovered(t, world)
+  await agreeForMona(service)
+  const before = service.sim.state.apiLog.length
+  await runOnce(service, 100)
+  t.match(await outcomes(service), { 5100: 'removed', 5102: 'removed', 6000: 'needs_manual' })
+  const rows = await tasks(service)
+  t.equal(rows.find((r) => r.hook_id === 5100)!.credential, 'installation')
+  t.match(rows.find((r) => r.hook_id === 6000)!.reason, /single sign-on[\s\S]*delete hook 6000 on the organization acme by hand/)
+  const refusedToLegacy = service.sim.state.apiLog.slice(before).filter((e) => e.tokenKind === 'legacy' && e.actor === 'mona' && e.status === 403)
+  t.equal(refusedToLegacy.length, 1, "refused once for SSO, then mona's token was not tried again on acme")
+})

@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { FastifyReply } from 'fastify'
 import type { GitHubClients } from '../github/clients.js'
@@ -7,6 +7,7 @@ import { githubStatus } from '../github/token-fault.js'
 import { appendAudit } from '../migration/audit.js'
 import { verifySetup, type PendingSetup, type SetupJobs } from '../migration/setup.js'
 import { HttpError } from '../plugins/error-handler.js'
+import { sameSecret } from '../same-secret.js'
 
 // Sign-in with the GitHub App's user authorization (web flow, one-time state bound to the
 // session, PKCE S256). The user token is used for this request only, to learn who signed in:
@@ -48,16 +49,10 @@ const SIGN_IN_WINDOW_MS = 10 * 60_000
  */
 const MAX_PENDING = 5
 
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a)
-  const y = Buffer.from(b)
-  return x.length === y.length && timingSafeEqual(x, y)
-}
-
 /** The authorization this state started, if this session has it; spent by being taken. */
 function takeAuthorization(request: FastifyRequest, state: string | undefined): PendingAuthorization | undefined {
   const pending = request.session.get('oauth') ?? {}
-  const key = state === undefined ? undefined : Object.keys(pending).find((k) => sameSecret(k, state))
+  const key = Object.keys(pending).find((k) => sameSecret(k, state))
   if (key === undefined) return undefined
   const { [key]: taken, ...rest } = pending
   request.session.set('oauth', rest)

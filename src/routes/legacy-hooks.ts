@@ -1,5 +1,5 @@
-import { timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
+import { sameSecret } from '../same-secret.js'
 
 // GET /legacy/hooks/{hook_id}, for the vendor's legacy webhook receiver: between the install and
 // the removal of an old hook, GitHub delivers each event twice (the old hook's and the App's).
@@ -31,12 +31,6 @@ function bearer(header: string | undefined): string | undefined {
   return /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1]
 }
 
-function sameSecret(given: string, secret: string): boolean {
-  const a = Buffer.from(given)
-  const b = Buffer.from(secret)
-  return a.length === b.length && timingSafeEqual(a, b)
-}
-
 const legacyHookRoutes: FastifyPluginAsync<LegacyHookOptions> = async (app, { secret }) => {
   const refuse = (reply: FastifyReply, status: number, message: string) => reply.code(status).header('cache-control', 'no-store').send({ message })
   app.get<{ Params: { hook_id: string } }>(
@@ -49,7 +43,7 @@ const legacyHookRoutes: FastifyPluginAsync<LegacyHookOptions> = async (app, { se
     async (request, reply) => {
       if (secret === undefined) return refuse(reply, 404, 'This endpoint is off: set LEGACY_RECEIVER_SECRET to turn it on.')
       const given = bearer(request.headers.authorization)
-      if (given === undefined || !sameSecret(given, secret)) {
+      if (!sameSecret(secret, given)) {
         reply.header('www-authenticate', 'Bearer realm="legacy-hooks"')
         return refuse(reply, 401, 'Send the receiver secret as "Authorization: Bearer <LEGACY_RECEIVER_SECRET>".')
       }

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto'
+import { sameSecret } from '../../same-secret.js'
 import type { FastifyPluginAsync } from 'fastify'
 import { ApiError, notFound } from './errors.js'
 
@@ -7,12 +7,6 @@ import { ApiError, notFound } from './errors.js'
 // body; every token of that user for the app stops working. GitHub documents 204 and 422; for
 // credentials that are not the app's the simulator answers 401 and for a token that is not the
 // app's 404 (the stricter readings, in the README).
-
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a)
-  const y = Buffer.from(b)
-  return x.length === y.length && timingSafeEqual(x, y)
-}
 
 export const grantRoutes: FastifyPluginAsync = async (app) => {
   const { state } = app.sim
@@ -24,7 +18,7 @@ export const grantRoutes: FastifyPluginAsync = async (app) => {
       const basic = request.ghBasic
       const secret = state.legacyClientSecret
       // Only the legacy OAuth app is an OAuth app here; a world without its secret refuses everyone.
-      if (basic === null || secret === undefined || basic.clientId !== state.legacyClientId || request.params.client_id !== basic.clientId || !same(basic.secret, secret)) {
+      if (basic === null || secret === undefined || basic.clientId !== state.legacyClientId || request.params.client_id !== basic.clientId || !sameSecret(secret, basic.secret)) {
         throw new ApiError(401, 'Bad credentials')
       }
       const token = request.body?.access_token

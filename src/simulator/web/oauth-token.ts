@@ -1,7 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import type { SimState } from '../state.js'
 import { fields, text, type Fields } from './form.js'
+import { sameSecret } from '../../same-secret.js'
 
 // POST /login/oauth/access_token: a one-time code (or a refresh token) for an expiring user
 // token. As GitHub does, failures are HTTP 200 with an `error` field, and the reply is
@@ -21,13 +22,6 @@ const BAD_VERIFIER = failure('bad_verification_code', 'The code_verifier does no
 const REDIRECT_MISMATCH = failure('redirect_uri_mismatch', 'The redirect_uri MUST match the registered callback URL for this application.')
 const BAD_REFRESH = failure('bad_refresh_token', 'The refresh token passed is incorrect or expired.')
 const UNSUPPORTED_GRANT = failure('unsupported_grant_type', 'The grant_type must be authorization_code or refresh_token.')
-
-function sameSecret(expected: string, sent: string | undefined): boolean {
-  if (sent === undefined) return false
-  const a = createHash('sha256').update(expected).digest()
-  const b = createHash('sha256').update(sent).digest()
-  return timingSafeEqual(a, b)
-}
 
 export function s256(verifier: string): string {
   return createHash('sha256').update(verifier).digest('base64url')

@@ -52,6 +52,7 @@ const schemas = {
             rate: { type: 'number', minimum: 0, maximum: 1 },
             actor: { type: 'string', minLength: 1 },
             lost: { type: 'boolean' },
+            retryAfter: { type: 'integer', minimum: 0, maximum: 3600 },
           },
         },
       },

@@ -146,6 +146,8 @@ export interface Faults {
     actor?: string
     /** GitHub carries the request out and its answer is lost on the way: `status` arrives instead (a dropped connection behind a proxy). */
     lost?: boolean
+    /** Refused as a secondary rate limit (403 or 429 with GitHub's message), with this retry-after in seconds: not carried out. */
+    retryAfter?: number
   }[]
   /** The first call with each new installation token gets 401, as GitHub's replication lag does. */
   installationTokenLag: boolean

@@ -190,6 +190,28 @@ t.test('a 5xx then success: one removal', async (t) => {
   t.ok(service.sim.state.apiLog.some((e) => e.status === 503), 'GitHub did fail')
 })
 
+t.test("GitHub's retry-after on a DELETE: the lane waits that long and sends it again; one attempt, one removal", async (t) => {
+  // The service's own lanes (a second of retry-after is 5 ms in tests), through the queue.
+  const service = await serviceWithGitHub(t, installedWorld())
+  const cookie = await signIn(service.app, service.sim, 1)
+  const page = await view(service.app, cookie)
+  let calls = 0
+  // Every first DELETE of a hook is refused for a secondary limit, to be retried after 40 "seconds".
+  service.sim.state.random = () => (calls++ % 2 === 0 ? 0 : 1)
+  await service.sim.sim.app.inject({ method: 'PUT', url: '/_sim/faults', payload: { errors: [{ pattern: 'DELETE /repositories/{repository_id}/hooks/{hook_id}', status: 403, rate: 0.5, actor: 'mona', retryAfter: 40 }] } })
+  await service.app.inject({ method: 'POST', url: formAction(page.body, 'Remove 3 old webhooks'), cookies: { [SESSION_COOKIE]: cookie }, payload: { _csrf: csrfOf(page.body) } })
+  await settled(service)
+  t.same(Object.values(await outcomes(service)).slice(0, 3), ['removed', 'removed', 'removed'])
+  t.same(hooksOn(service, 1000), [], 'gone from GitHub')
+  const deletes = hookRequests(service).filter((e) => e.method === 'DELETE' && e.actor === 'mona')
+  t.same(deletes.map((e) => e.status), [403, 204, 403, 204, 403, 204], 'each refused once, then carried out')
+  for (let i = 0; i < deletes.length; i += 2) {
+    t.ok(deletes[i + 1]!.at.getTime() - deletes[i]!.at.getTime() >= 40 * 5, 'sent again only after retry-after')
+  }
+  t.same((await events(service, 'hook_delete_attempted')).filter((e) => e.hook_id! < 5100).map((e) => (e.detail as { attempt: number }).attempt), [1, 1, 1], 'a refusal for a limit is no new attempt')
+  t.equal((await events(service, 'hook_cleanup')).filter((e) => e.hook_id! < 5100).length, 3)
+})
+
 t.test('the installation removed before the run: nothing deleted, each hook not covered', async (t) => {
   const { service } = await monaCovered(t)
   await agreeForMona(service)

@@ -130,6 +130,7 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
     if (auth.kind === 'legacy') requireRouteScopes(auth.scopes, request.method, route)
 
     const fault = matchingFault(state.faults, request.method, request.routeOptions.url ?? '', request.url.split('?')[0]!, state.random, actorOf(auth, state.app.slug))
+    if (fault?.retryAfter !== undefined) throw new ApiError(fault.status, SECONDARY, { 'retry-after': String(fault.retryAfter) }, RATE_DOCS)
     if (fault?.lost === true) lostAnswers.set(request, fault.status)
     else if (fault !== undefined) throw new ApiError(fault.status, STATUS_CODES[fault.status] ?? 'Error')
   })

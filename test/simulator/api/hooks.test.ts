@@ -192,3 +192,14 @@ t.test('a fault that loses the answer: GitHub does the work, the client sees onl
   t.match(lost.response?.data, { message: 'Error', status: '599' }, 'a status without a name is an "Error"')
   t.notOk(sim.state.repos.get(1001)!.hooks.has(5001), 'deleted all the same')
 })
+
+t.test('a fault with retry-after: refused as a secondary rate limit, not carried out', async (t) => {
+  const sim = await startSimulator(t)
+  const mona = clientFor(sim.apiUrl, MONA, { request: { retries: 0 } })
+  await sim.sim.app.inject({ method: 'PUT', url: '/_sim/faults', payload: { errors: [{ pattern: DELETE, status: 429, rate: 1, retryAfter: 3 }] } })
+  const refused = await failure(mona.request(DELETE, { owner: 'mona', repo: 'site', hook_id: 5001 }))
+  t.equal(refused.status, 429)
+  t.equal(refused.response?.headers['retry-after'], '3')
+  t.match(refused.response?.data, { message: /secondary rate limit/ })
+  t.ok(sim.state.repos.get(1001)!.hooks.has(5001), 'the hook is still there')
+})

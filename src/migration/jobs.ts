@@ -39,6 +39,8 @@ export interface QueueSetting {
    * first may still be running: every job must end well within it.
    */
   expireInSeconds: number
+  /** Jobs of the queue one instance runs at once; 8 unless said. */
+  slots?: number
 }
 
 const minutes = (n: number): number => n * 60
@@ -56,8 +58,10 @@ export const queueSettings: { [N in JobName]: QueueSetting } = {
   plan: { policy: 'stately', expireInSeconds: PLAN_EXPIRY_SECONDS },
   // One run per owner at a time: every enabling user's hooks side by side, at most
   // CLEANUP_TASKS_PER_USER of each, whose deletes are a second apart (under four minutes), plus
-  // up to an hour parked.
-  cleanup: { policy: 'stately', expireInSeconds: minutes(90) },
+  // up to an hour parked. A run spends nearly all its time waiting for its users' lanes, which
+  // cap the requests in flight themselves: with only 8 owners at a time, a crowd of small owners
+  // left the cap half used while the last of them ran.
+  cleanup: { policy: 'stately', expireInSeconds: minutes(90), slots: 32 },
 }
 
 /** Hooks one cleanup run takes at most, and of one enabling user; the next run takes the rest. */

@@ -112,10 +112,11 @@ const plugin: FastifyPluginAsync<QueueOptions> = async (app, options) => {
     started = true
     for (const name of Object.keys(options.handlers) as JobName[]) {
       // A queue created by an earlier version keeps its old settings unless updated.
-      await boss.createQueue(name, { name, ...settings[name] })
-      await boss.updateQueue(name, { name, ...settings[name] })
+      const { slots, ...setting } = settings[name]
+      await boss.createQueue(name, { name, ...setting })
+      await boss.updateQueue(name, { name, ...setting })
       const handler = options.handlers[name] as (data: unknown) => Promise<void>
-      runners.set(name, runQueue(boss, { name, slots: options.workersPerQueue ?? 8, pollingIntervalMs: POLLING_INTERVAL_MS, handler, log: app.log }))
+      runners.set(name, runQueue(boss, { name, slots: options.workersPerQueue ?? slots ?? 8, pollingIntervalMs: POLLING_INTERVAL_MS, handler, log: app.log }))
     }
     running = true
     markRunning()

@@ -203,7 +203,7 @@ t.test('a job sent to start later waits that long', async (t) => {
 
 t.test("several jobs of a queue run at once, as many as the instance's workers", async (t) => {
   const tdb = await testDatabase(t)
-  const running = async (workersPerQueue: number): Promise<number> => {
+  const running = async (workers: { workersPerQueue: number } | { settings: typeof queueSettings }): Promise<number> => {
     let now = 0
     let most = 0
     let release!: () => void
@@ -211,7 +211,7 @@ t.test("several jobs of a queue run at once, as many as the instance's workers",
     const app = Fastify({ logger: false })
     await app.register(queuePlugin, {
       pool: tdb.pool,
-      workersPerQueue,
+      ...workers,
       handlers: {
         'add-repos': async () => {
           most = Math.max(most, ++now)
@@ -237,6 +237,8 @@ t.test("several jobs of a queue run at once, as many as the instance's workers",
     await tdb.pool.query(`delete from pgboss.job where name = 'add-repos'`)
     return most
   }
-  t.equal(await running(1), 1, 'one worker: one job at a time')
-  t.equal(await running(3), 3, 'three workers: three jobs of four at once')
+  t.equal(await running({ workersPerQueue: 1 }), 1, 'one worker: one job at a time')
+  t.equal(await running({ workersPerQueue: 3 }), 3, 'three workers: three jobs of four at once')
+  const twoAtOnce = { ...queueSettings, 'add-repos': { ...queueSettings['add-repos'], slots: 2 } }
+  t.equal(await running({ settings: twoAtOnce }), 2, "the queue's own number: two jobs of four at once")
 })

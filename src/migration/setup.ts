@@ -4,15 +4,16 @@ import type { GitHubClients } from '../github/clients.js'
 import type { GitHubOctokit } from '../github/octokit.js'
 import { githubStatus } from '../github/token-fault.js'
 import { startAdding, type Enqueue } from './add-repos.js'
+import { orgOwners } from './approvers.js'
 import { appendAudit, type AuditActor } from './audit.js'
-import { installed } from './batch-state.js'
+import { installed, requestPending } from './batch-state.js'
 import type { Viewer } from './batches.js'
 import { requestCoverage, type SendCoverage } from './coverage-job.js'
 import { claimState, type StatePayload } from './install-state.js'
 import { fromApi, recordInstallation, type ApiInstallation } from './installations.js'
 import { stillToInstall } from './install-link.js'
-import { loadBatch } from './plan-store.js'
 import type { RecordRefusal, RefusalKind } from './refusals.js'
+import { findLink, linkStanding, usedLink, type LinkRefused, type SetupLink } from './setup-link.js'
 
 // The end of an install: GitHub sent the user back to the setup URL with an installation id,
 // which proves nothing by itself. It is believed only when the user's own token lists that
@@ -20,6 +21,9 @@ import type { RecordRefusal, RefusalKind } from './refusals.js'
 // is unused. Then it is recorded, and what the link could not preselect (GitHub takes at most
 // 100 repositories) is added through the API, or else its coverage checked: both as jobs, queued
 // with the record, so that the request makes no GitHub call but the verification itself.
+// What comes back from a request to an org's owners is recorded here too (recordRequest): the
+// setup route only reads the query and answers. The link's row is checked by one function
+// (setup-link.ts) at both ends of GitHub's authorization.
 
 /** How verifySetup queues the work after an install, in its transaction. */
 export interface SetupJobs {
@@ -52,27 +56,23 @@ export async function verifySetup(
   refuse: RecordRefusal = async (_kind, event) => void (await appendAudit(db, event)),
 ): Promise<SetupResult> {
   const actor: AuditActor = { kind: 'user', githubId: user.id, login: user.login }
-  const stateRow = await db.selectFrom('app.install_state').selectAll().where('nonce', '=', pending.nonce).executeTakeFirst()
-  const batch = stateRow === undefined ? undefined : await loadBatch(db, stateRow.batch_id)
+  const link = await findLink(db, pending.nonce)
   const reject = async (kind: RefusalKind, status: 403 | 409, reason: string): Promise<SetupResult> => {
     await refuse(kind, {
       actor,
       action: 'installation_rejected',
-      target: { ownerId: pending.ownerId, ...(batch === undefined ? {} : { ownerLogin: batch.owner_login }), installationId: pending.installationId },
+      target: { ownerId: pending.ownerId, ...(link === undefined ? {} : { ownerLogin: link.batch.owner_login }), installationId: pending.installationId },
       outcome: 'rejected',
       reason,
       requestId,
     })
     return { kind: 'rejected', status, reason }
   }
-  if (stateRow === undefined || batch === undefined) return reject('replanned', 409, 'This installation link belongs to a plan that was made again since. Start again from your migration page.')
-  if (user.id !== pending.userId) {
-    return reject('other_account', 403, `You are signed in on GitHub as ${user.login}, but this installation was started by another account.`)
-  }
-  if (stateRow.used_at !== null) {
-    if (batch.installation_id === pending.installationId) return { kind: 'already', ownerLogin: batch.owner_login }
-    return reject('used_link', 409, 'This installation link was already used.')
-  }
+  // Checked again, as before the authorization: the batch may have been planned again meanwhile, or the link spent in another tab.
+  const standing = linkStanding(link, pending, user, pending.installationId, 'github')
+  if (standing.kind === 'refused') return reject(standing.refusal, standing.status, standing.reason)
+  const { state: stateRow, batch } = standing.link
+  if (standing.kind === 'already') return { kind: 'already', ownerLogin: batch.owner_login }
   let found: ApiInstallation | undefined
   try {
     // Page by page until it is found: a user who administers many accounts has many pages.
@@ -119,4 +119,32 @@ export async function verifySetup(
   })
   if (!claimed) return { kind: 'already', ownerLogin: batch.owner_login }
   return { kind: 'verified', ownerLogin: installation.accountLogin }
+}
+
+export type RequestResult = { kind: 'recorded'; ownerLogin: string } | LinkRefused
+
+/**
+ * A member's request reached the org's owners (GitHub sends no installation id for it, so
+ * there is nothing to verify): the batch waits for their approval, naming whom to ask. The
+ * link is spent by it; the signed webhook records the installation once an owner approves.
+ * Answered in the words of the setup URL, the only place a request comes back to.
+ */
+export async function recordRequest(db: Kysely<Database>, github: GitHubClients, user: Viewer, link: SetupLink, requestId?: string): Promise<RequestResult> {
+  const { batch } = link
+  const approvers = await orgOwners(db, github, user.id, batch.owner_login)
+  const recorded = await db.transaction().execute(async (trx) => {
+    if (!(await claimState(trx, link.state.nonce))) return false
+    await requestPending(trx, batch.id, approvers)
+    await appendAudit(trx, {
+      actor: { kind: 'user', githubId: user.id, login: user.login },
+      action: 'request_pending',
+      target: { ownerId: batch.owner_id, ownerLogin: batch.owner_login },
+      outcome: 'ok',
+      reason: `waiting for an owner of ${batch.owner_login} to approve`,
+      detail: { approvers },
+      requestId,
+    })
+    return true
+  })
+  return recorded ? { kind: 'recorded', ownerLogin: batch.owner_login } : usedLink('session')
 }

@@ -1,11 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify'
-import { sql } from 'kysely'
 import type { GitHubClients } from '../github/clients.js'
-import { orgOwners } from '../migration/approvers.js'
-import { appendAudit } from '../migration/audit.js'
-import { requestPending } from '../migration/batch-state.js'
+import { readState, type StateKey } from '../migration/install-state.js'
 import type { RefusalKind } from '../migration/refusals.js'
-import { claimState, readState, type StateKey } from '../migration/install-state.js'
+import { findLink, linkStanding } from '../migration/setup-link.js'
+import { recordRequest } from '../migration/setup.js'
 import { HttpError } from '../plugins/error-handler.js'
 import { authorizeOnGitHub, viewerOf } from './auth.js'
 
@@ -30,6 +28,11 @@ interface SetupQuery {
 
 const ACTIONS = new Set(['install', 'update', 'request'])
 
+function positiveId(param: string | undefined): number | undefined {
+  const id = Number(param)
+  return Number.isSafeInteger(id) && id > 0 ? id : undefined
+}
+
 export const setupRoutes: FastifyPluginAsync<SetupRoutesOptions> = async (app, { github, stateKey, publicUrl }) => {
   app.get<{ Querystring: SetupQuery }>('/github/setup', { config: { rateLimit: {} } }, async (request, reply) => {
     const { installation_id: installationParam, setup_action: action, state } = request.query
@@ -45,12 +48,12 @@ export const setupRoutes: FastifyPluginAsync<SetupRoutesOptions> = async (app, {
      * bound (never the state itself: it is as good as a password until used).
      */
     const refuse = app.refusalsOf(request)
+    const installationId = positiveId(installationParam)
     const reject = async (kind: RefusalKind, status: number, reason: string, target: { ownerId?: number; ownerLogin?: string }): Promise<never> => {
-      const installationId = Number(installationParam)
       await refuse(kind, {
         actor: viewer === undefined ? { kind: 'user' } : { kind: 'user', githubId: viewer.id, login: viewer.login },
         action: 'installation_rejected',
-        target: { ...target, ...(Number.isSafeInteger(installationId) && installationId > 0 ? { installationId } : {}) },
+        target: { ...target, ...(installationId === undefined ? {} : { installationId }) },
         outcome: 'rejected',
         reason,
         requestId: request.id,
@@ -71,47 +74,21 @@ export const setupRoutes: FastifyPluginAsync<SetupRoutesOptions> = async (app, {
       )
     }
     const { payload } = read
-    const row = await app.db
-      .selectFrom('app.install_state as s')
-      .innerJoin('app.batch as b', 'b.id', 's.batch_id')
-      .select(['s.used_at', 'b.id as batch_id', 'b.owner_login', 'b.installation_id'])
-      .where('s.nonce', '=', payload.nonce)
-      .executeTakeFirst()
-    if (row === undefined) {
-      return reject('replanned', 409, 'This installation link belongs to a plan that was made again since. Start again from your migration page.', { ownerId: payload.ownerId })
-    }
-    const target = { ownerId: payload.ownerId, ownerLogin: row.owner_login }
-    if (viewer !== undefined && viewer.id !== payload.userId) {
-      return reject('other_account', 403, `You are signed in as ${viewer.login}, but this installation was started by another account. Sign out, and sign in as that account.`, target)
-    }
-    const usedAgain = 'This installation link was already used. Your migration page shows where things stand.'
+    const link = await findLink(app.db, payload.nonce)
+    const target = { ownerId: payload.ownerId, ...(link === undefined ? {} : { ownerLogin: link.batch.owner_login }) }
+    // A request has no installation to tell a reload from a replay by: its claim does.
+    const standing = linkStanding(link, payload, viewer, action === 'request' ? undefined : installationId, 'session')
+    if (standing.kind === 'refused') return reject(standing.refusal, standing.status, standing.reason, target)
 
     if (action === 'request') {
       if (viewer === undefined) return reject('signed_out', 401, 'Your session has ended. Sign in again: your migration page shows whether your request reached GitHub.', target)
-      const approvers = await orgOwners(app.db, github, viewer.id, row.owner_login)
-      const recorded = await app.db.transaction().execute(async (trx) => {
-        if (!(await claimState(trx, payload.nonce))) return false
-        await requestPending(trx, row.batch_id, approvers)
-        await appendAudit(trx, {
-          actor: { kind: 'user', githubId: viewer.id, login: viewer.login },
-          action: 'request_pending',
-          target,
-          outcome: 'ok',
-          reason: `waiting for an owner of ${row.owner_login} to approve`,
-          detail: { approvers },
-          requestId: request.id,
-        })
-        return true
-      })
-      if (!recorded) return reject('used_link', 409, usedAgain, target)
-      return reply.redirect(`/migrate#owner-${row.owner_login}`, 303)
+      const recorded = await recordRequest(app.db, github, viewer, standing.link, request.id)
+      if (recorded.kind === 'refused') return reject(recorded.refusal, recorded.status, recorded.reason, target)
+      return reply.redirect(`/migrate#owner-${recorded.ownerLogin}`, 303)
     }
-
-    const installationId = Number(installationParam)
-    if (!Number.isSafeInteger(installationId) || installationId <= 0) return reject('no_installation_id', 400, 'GitHub sent no valid installation id. Start again from your migration page.', target)
-    // Used already: a reload, a second tab or a double click of the same install goes on to
-    // land where the first did (the check on GitHub still decides who may); anything else is a replay.
-    if (row.used_at !== null && row.installation_id !== installationId) return reject('used_link', 409, usedAgain, target)
+    if (installationId === undefined) return reject('no_installation_id', 400, 'GitHub sent no valid installation id. Start again from your migration page.', target)
+    // Open, or used by this same installation (a reload, a second tab, a double click): GitHub's
+    // list of the user's installations still decides who may.
     return authorizeOnGitHub(request, reply, github, publicUrl, { ...payload, installationId, setupAction: action as 'install' | 'update' })
   })
 }

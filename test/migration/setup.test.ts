@@ -6,7 +6,8 @@ import { createOctokitClass, type GitHubOctokit } from '../../src/github/octokit
 import type { AddReposJob, Enqueue } from '../../src/migration/add-repos.js'
 import { loadWork } from '../../src/migration/background-work.js'
 import { installStateKey, issueState, readState, type StatePayload } from '../../src/migration/install-state.js'
-import { verifySetup, type PendingSetup, type SetupJobs } from '../../src/migration/setup.js'
+import { recordRequest, verifySetup, type PendingSetup, type SetupJobs } from '../../src/migration/setup.js'
+import { findLink } from '../../src/migration/setup-link.js'
 import { installWithEvents } from '../../src/simulator/install-events.js'
 import { TEST_SESSION_SECRET } from '../helpers/server.js'
 import { serviceWithGitHub, type Service } from '../helpers/service.js'
@@ -14,7 +15,8 @@ import { signIn } from '../helpers/sign-in.js'
 import { formAction, press, settled, view } from '../helpers/wizard.js'
 
 // verifySetup, the end of an install, called as /auth/callback calls it once GitHub has said who
-// the user is: the races and cases a browser cannot line up on purpose.
+// the user is, and recordRequest, as the setup URL calls it back from a request: the races and
+// cases a browser cannot line up on purpose.
 
 const KEY = installStateKey(TEST_SESSION_SECRET)
 const MONA = { id: 1, login: 'mona' }
@@ -169,4 +171,21 @@ t.test('an installation GitHub lists with no account (an enterprise installation
   t.same(result, { kind: 'rejected', status: 403, reason: 'Installation 777 is on another account, not on mona.' })
   t.match(await monaBatch(s), { state: 'link_issued', installation_id: null })
   t.same(await s.tdb.db.selectFrom('app.installation').selectAll().execute(), [])
+})
+
+t.test('a request recorded twice at once (a double click): one is on record, the other finds the link spent', async (t) => {
+  const s = await setup(t)
+  const acme = await s.tdb.db.selectFrom('app.batch').selectAll().where('owner_login', '=', 'acme').where('user_id', '=', MONA.id).executeTakeFirstOrThrow()
+  const read = readState(KEY, await issueState(s.tdb.db, KEY, acme, []))
+  if (!read.ok) throw new Error('no valid state')
+  const link = await findLink(s.tdb.db, read.payload.nonce)
+  if (link === undefined) throw new Error('the link has no row')
+
+  const results = await Promise.all([1, 2].map((n) => recordRequest(s.tdb.db, s.github, MONA, link, `request-${n}`)))
+  t.same(results.map((r) => r.kind).sort(), ['recorded', 'refused'])
+  t.same(results.find((r) => r.kind === 'refused'), { kind: 'refused', refusal: 'used_link', status: 409, reason: 'This installation link was already used. Your migration page shows where things stand.' })
+  t.same(results.find((r) => r.kind === 'recorded'), { kind: 'recorded', ownerLogin: 'acme' })
+  t.match(await s.tdb.db.selectFrom('app.batch').selectAll().where('id', '=', acme.id).executeTakeFirstOrThrow(), { state: 'request_pending', installation_id: null, approvers: Array })
+  t.match(await audit(s, 'request_pending'), [{ actor_login: 'mona', owner_id: acme.owner_id, owner_login: 'acme', outcome: 'ok', reason: 'waiting for an owner of acme to approve', request_id: /^request-[12]$/ }])
+  t.equal((await audit(s, 'request_pending')).length, 1, 'recorded once')
 })

@@ -12,7 +12,7 @@ import { projectRoot } from './project-root.js'
 import { buildServer } from './server.js'
 import { buildSimulator, type Simulator } from './simulator/server.js'
 import { loadWorld, type World } from './simulator/world.js'
-import type { GitHubConfig, LegacyConfig } from './config.js'
+import type { GitHubConfig, LegacyConfig, StaffRole } from './config.js'
 
 // `npm run demo`: the service with the demo world's legacy data, on an embedded Postgres kept
 // in .data/ between runs, or on a database of its own on the DATABASE_URL server.
@@ -108,6 +108,12 @@ function pointAppAt(world: World, publicUrl: string): void {
 }
 
 /** The demo's vendor receiver authenticates with this to GET /legacy/hooks/{hook_id}; shown in the README. */
+/** The demo's own staff, users of the demo world: sam answers questions, olga runs the migration. */
+export const DEMO_STAFF: ReadonlyMap<string, StaffRole> = new Map([
+  ['sam', 'support'],
+  ['olga', 'operator'],
+])
+
 export const DEMO_RECEIVER_SECRET = 'demo-legacy-receiver-secret-not-for-production'
 
 /** What the service knows of the world's legacy OAuth App: its hook URL and, when the world has them, its credentials. */
@@ -161,7 +167,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     github = await startGitHub(world, privateKey, options.host, options.githubPort)
     // A new secret each run: demo sessions end with the demo.
     const sessionSecret = randomBytes(32).toString('hex')
-    app = await buildServer({ db, logLevel: options.logLevel ?? 'warn', publicUrl, secureCookies: false, staffPagesOpen: true, sessionSecret, github: github.github, legacy: legacyConfigOf(world, DEMO_RECEIVER_SECRET) })
+    app = await buildServer({ db, logLevel: options.logLevel ?? 'warn', publicUrl, secureCookies: false, staff: DEMO_STAFF, sessionSecret, github: github.github, legacy: legacyConfigOf(world, DEMO_RECEIVER_SECRET) })
     await app.listen({ port, host: options.host })
     const openApp = app
     const openDb = db

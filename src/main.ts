@@ -19,7 +19,7 @@ async function start(config: Config): Promise<void> {
       logLevel: config.logLevel,
       publicUrl: config.publicUrl,
       secureCookies: config.secureCookies,
-      staffPagesOpen: false,
+      staff: config.staff,
       sessionSecret: config.sessionSecret,
       github: config.github,
       legacy: config.legacy,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import fastifyFormbody from '@fastify/formbody'
 import Fastify, { type FastifyInstance } from 'fastify'
-import type { GitHubConfig, LegacyConfig, TrustProxy } from './config.js'
+import type { GitHubConfig, LegacyConfig, StaffRole, TrustProxy } from './config.js'
 import { sidePool, type Db } from './db/connect.js'
 import { loggerOptions, type LogDestination } from './logger.js'
 import { fastifyTrustProxy } from './plugins/client-address.js'
@@ -27,14 +27,17 @@ import { webhookRoutes } from './routes/github-webhooks.js'
 import healthRoutes from './routes/health.js'
 import legacyHookRoutes from './routes/legacy-hooks.js'
 import { wizardRoutes } from './routes/wizard.js'
+import staffAuditRoutes from './routes/staff-audit.js'
 import staffInventoryRoutes from './routes/staff-inventory.js'
+import staffTimelineRoutes from './routes/staff-timelines.js'
 
 export interface ServerOptions {
   db: Db
   logLevel: string // pino level; 'silent' in tests
   publicUrl: string // this service's external base URL, no trailing slash
   secureCookies: boolean
-  staffPagesOpen: boolean // true in `npm run demo`; false in production until staff sign-in exists
+  /** STAFF: login (lower case) to role; `npm run demo` names its own. */
+  staff: ReadonlyMap<string, StaffRole>
   sessionSecret: string
   github: GitHubConfig
   legacy: LegacyConfig
@@ -90,7 +93,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   // Only where strangers can make the service work or write: sign-in and the setup callback
   // (each refusal there is on the record). Per client address, shared by every instance.
   await app.register(rateLimitPlugin, { db: options.db.db, max: options.rateLimitPerMinute ?? 120, windowMs: 60_000 })
-  await app.register(viewsPlugin, { defaultContext: { staffPagesOpen: options.staffPagesOpen, title: 'oauth-to-app' } })
+  await app.register(viewsPlugin, { defaultContext: { title: 'oauth-to-app' } })
 
   await app.register(databasePlugin, { db: options.db.db })
   await app.register(refusalsPlugin, { db: options.db.db, windowMs: options.refusalWindowMs ?? 60_000 })
@@ -132,17 +135,19 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     csrfExempt: ['/github/webhooks'],
   })
   await app.register(errorHandlerPlugin)
-  await app.register(staffAccessPlugin, { open: options.staffPagesOpen })
+  await app.register(staffAccessPlugin, { db: options.db.db, staff: options.staff })
 
-  await app.register(viewerPlugin)
+  await app.register(viewerPlugin, { staff: options.staff })
   const stateKey = installStateKey(options.sessionSecret)
-  await app.register(authRoutes, { github, publicUrl: options.publicUrl })
+  await app.register(authRoutes, { github, publicUrl: options.publicUrl, staff: options.staff })
   await app.register(wizardRoutes, { github, stateKey, legacy: options.legacy })
   await app.register(setupRoutes, { github, stateKey, publicUrl: options.publicUrl })
   await app.register(webhookRoutes, { secret: options.github.webhookSecret })
   await app.register(healthRoutes, { timeoutMs: HEALTH_TIMEOUT_MS })
   await app.register(legacyHookRoutes, { secret: options.legacy.receiverSecret })
   await app.register(staffInventoryRoutes)
+  await app.register(staffAuditRoutes)
+  await app.register(staffTimelineRoutes)
   app.get('/', async (_request, reply) => reply.view('home.eta', { title: 'oauth-to-app' }))
 
   return app

@@ -261,6 +261,13 @@ export interface CleanupConsentTable {
   agreed_at: Generated<Date>
 }
 
+/** A staff login pinned to the GitHub account that first used it (STAFF names logins, which can change hands). */
+export interface StaffMemberTable {
+  login: string
+  github_id: number
+  pinned_at: Generated<Date>
+}
+
 /** What the vendor's legacy receiver asks about a hook (a view, migration 0015). */
 export interface LegacyHookStateView {
   hook_id: number
@@ -290,5 +297,6 @@ export interface Database {
   'app.background_work': BackgroundWorkTable
   'app.cleanup_task': CleanupTaskTable
   'app.cleanup_consent': CleanupConsentTable
+  'app.staff_member': StaffMemberTable
   'app.legacy_hook_state': LegacyHookStateView
 }

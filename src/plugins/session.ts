@@ -48,7 +48,9 @@ export const sessionPlugin = fp<SessionOptions>(async (app, options) => {
   })
   await app.register(fastifyCsrf, { sessionPlugin: '@fastify/session' })
 
-  app.addHook('preHandler', async (request: FastifyRequest) => {
+  // In onRequest, right after the session is loaded: the staff console decides who may see
+  // it before anything else runs (even the query's validation).
+  app.addHook('onRequest', async (request: FastifyRequest) => {
     const signedInAt = request.session.get('signedInAt')
     // A new, empty session: the old one is gone from the store, and handlers see a visitor.
     if (signedInAt !== undefined && now() - signedInAt > options.absoluteTimeoutMs) await request.session.regenerate()

@@ -1,3 +1,4 @@
+import type { StaffRole } from '../config.js'
 import { randomBytes } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { FastifyReply } from 'fastify'
@@ -39,6 +40,8 @@ export interface PendingAuthorization {
 export interface AuthRoutesOptions {
   github: GitHubClients
   publicUrl: string
+  /** STAFF: staff land on the console after signing in, everyone else on the wizard. */
+  staff: ReadonlyMap<string, StaffRole>
 }
 
 /** A sign-in not finished within this time has to start again. */
@@ -81,7 +84,7 @@ export function authorizeOnGitHub(request: FastifyRequest, reply: FastifyReply, 
   return reply.redirect(authorizationUrl({ webUrl, clientId, redirectUri: `${publicUrl}/auth/callback`, state, codeChallenge: pkce.challenge }))
 }
 
-export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, { github, publicUrl }) => {
+export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, { github, publicUrl, staff }) => {
   const redirectUri = `${publicUrl}/auth/callback`
   const { webUrl, clientId, clientSecret } = github.config
 
@@ -132,7 +135,7 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, { g
     }
     if (pending.setup === undefined) {
       await signIn(false)
-      return reply.redirect('/migrate')
+      return reply.redirect(staff.has(user.login.toLowerCase()) ? '/staff' : '/migrate')
     }
     // Verified before anyone is signed in: a check that fails leaves the session as it was.
     const jobs: SetupJobs = { addRepos: (trx, job) => app.queue.send(trx, 'add-repos', job), coverage: (trx, job, options) => app.queue.send(trx, 'coverage', job, options) }

@@ -20,11 +20,12 @@ function inventoryLink(q: string, page: number): string {
 }
 
 // Read-only: the legacy records as the vendor has them, for staff preparing a migration.
-// Access is decided by the staff-access plugin, before this handler runs.
+// Support staff and operators; access is decided by the staff-access plugin.
 const staffInventoryRoutes: FastifyPluginAsync = async (app) => {
   app.get<{ Querystring: InventoryQuery }>(
     '/staff/inventory',
     {
+      config: { staff: 'support' },
       schema: {
         querystring: {
           type: 'object',

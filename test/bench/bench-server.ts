@@ -12,7 +12,7 @@ export function benchServer(db: Db, world: World, simUrl: string, privateKey: st
     logLevel: 'silent',
     publicUrl: 'http://127.0.0.1:3000',
     secureCookies: false,
-    staffPagesOpen: false,
+    staff: new Map(),
     sessionSecret: 'a-bench-session-secret-of-enough-length',
     github: simulatedGitHub(world.app, simUrl, privateKey),
     legacy: legacyConfigOf(world),

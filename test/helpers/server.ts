@@ -13,7 +13,7 @@ export async function testServer(t: Test, db: Db, overrides: Partial<ServerOptio
     logLevel: 'silent',
     publicUrl: 'http://localhost:3000',
     secureCookies: false,
-    staffPagesOpen: false,
+    staff: new Map(),
     sessionSecret: TEST_SESSION_SECRET,
     // Nowhere: tests that talk to GitHub pass a simulator's configuration.
     github: {

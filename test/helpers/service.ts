@@ -20,12 +20,17 @@ export interface Service {
   tdb: TestDatabase
 }
 
-/** The service against a simulated GitHub, both sides seeded from one world, as the demo is. */
-export async function serviceWithGitHub(t: Test, world: World = demoWorld(), overrides: Partial<ServerOptions> = {}): Promise<Service> {
+/**
+ * The service against a simulated GitHub, both sides seeded from one world, as the demo is
+ * (`seedLegacy: false`: the legacy tables left empty, for a test that fills them itself).
+ */
+export async function serviceWithGitHub(t: Test, world: World = demoWorld(), overrides: Partial<ServerOptions> = {}, { seedLegacy = true } = {}): Promise<Service> {
   const sim = await startSimulator(t, world)
   const tdb = await testDatabase(t)
-  const seeded = await importLegacyCsv(tdb.pool, Readable.from([legacyCsvFromWorld(world)]), { fileName: 'world', onProblem: () => {} })
-  if (seeded.status !== 'imported') throw new Error("the test world's legacy registrations are invalid")
+  if (seedLegacy) {
+    const seeded = await importLegacyCsv(tdb.pool, Readable.from([legacyCsvFromWorld(world)]), { fileName: 'world', onProblem: () => {} })
+    if (seeded.status !== 'imported') throw new Error("the test world's legacy registrations are invalid")
+  }
   const app = await serviceInstance(t, sim, tdb, overrides)
   // GitHub's webhooks reach the service as they would in production: over HTTP.
   await app.listen({ host: '127.0.0.1', port: 0 })

@@ -1,13 +1,12 @@
 import type { Insertable } from 'kysely'
 import t, { type Test } from 'tap'
-import type { Db } from '../../src/db/connect.js'
 import type { LegacyWebhooksTable } from '../../src/db/database.js'
-import { buildServer } from '../../src/server.js'
-import { testDatabase } from '../helpers/database.js'
-import { testServer } from '../helpers/server.js'
+import { OLGA, staffService } from '../helpers/staff.js'
 
-function server(t: Test, db: Db, staffPagesOpen = true) {
-  return testServer(t, db, { staffPagesOpen })
+/** The service with the demo's staff and empty legacy tables, read as olga, an operator. */
+async function staffReader(t: Test) {
+  const service = await staffService(t, { seedLegacy: false })
+  return { tdb: service.tdb, get: await service.as(OLGA) }
 }
 
 function hook(i: number, ownerId: number, ownerLogin: string, userId = 1): Insertable<LegacyWebhooksTable> {
@@ -36,7 +35,7 @@ function ownerRow(html: string, login: string): string[] | undefined {
 }
 
 t.test('the inventory page: totals, then one row per owner with its figures and users', async (t) => {
-  const tdb = await testDatabase(t)
+  const { tdb, get } = await staffReader(t)
   await tdb.db
     .insertInto('legacy.oauth_users')
     .values([
@@ -53,8 +52,7 @@ t.test('the inventory page: totals, then one row per owner with its figures and 
       { ...hook(21, 200, 'mona', 1), owner_type: 'User' },
     ])
     .execute()
-  const app = await server(t, tdb)
-  const res = await app.inject({ url: '/staff/inventory' })
+  const res = await get('/staff/inventory')
   t.equal(res.statusCode, 200)
   t.match(res.headers['content-type'], /^text\/html/)
   t.match(res.body, /<title>Legacy inventory · oauth-to-app<\/title>/)
@@ -70,16 +68,15 @@ t.test('the inventory page: totals, then one row per owner with its figures and 
 })
 
 t.test('a user with a revoked token is flagged in the owner row', async (t) => {
-  const tdb = await testDatabase(t)
+  const { tdb, get } = await staffReader(t)
   await tdb.db.insertInto('legacy.oauth_users').values({ github_user_id: 2, login: 'hubot', oauth_token: null, scopes: null }).execute()
   await tdb.db.insertInto('legacy.webhooks').values([hook(1, 100, 'acme', 2), hook(2, 100, 'acme', 77)]).execute()
-  const app = await server(t, tdb)
-  const res = await app.inject({ url: '/staff/inventory' })
+  const res = await get('/staff/inventory')
   t.same(ownerRow(res.body, 'acme')?.[5], 'hubot no token user #77 no token')
 })
 
 t.test('recorded names are escaped, never interpreted as HTML', async (t) => {
-  const tdb = await testDatabase(t)
+  const { tdb, get } = await staffReader(t)
   await tdb.db
     .insertInto('legacy.oauth_users')
     .values({ github_user_id: 1, login: '"><img src=x onerror=alert(1)>', oauth_token: 'gho_x', scopes: null })
@@ -91,8 +88,7 @@ t.test('recorded names are escaped, never interpreted as HTML', async (t) => {
       { ...hook(2, 100, "old'><b>name"), created_at: '2000-01-01T00:00:00Z' },
     ])
     .execute()
-  const app = await server(t, tdb)
-  const res = await app.inject({ url: `/staff/inventory?q=${encodeURIComponent('<script>')}` })
+  const res = await get(`/staff/inventory?q=${encodeURIComponent('<script>')}`)
   t.equal(res.statusCode, 200)
   t.notMatch(res.body, /<script>/)
   t.notMatch(res.body, /<img/)
@@ -103,89 +99,61 @@ t.test('recorded names are escaped, never interpreted as HTML', async (t) => {
 })
 
 t.test('pages of 50 owners, sorted by login, with links that keep the filter', async (t) => {
-  const tdb = await testDatabase(t)
+  const { tdb, get } = await staffReader(t)
   // 120 owners: org-000 .. org-119, plus one that the filter leaves out.
   await tdb.db
     .insertInto('legacy.webhooks')
     .values([...Array.from({ length: 120 }, (_, i) => hook(i, 1000 + i, `org-${String(i).padStart(3, '0')}`)), hook(500, 9, 'zeta')])
     .execute()
-  const app = await server(t, tdb)
 
-  const first = await app.inject({ url: '/staff/inventory?q=org' })
+  const first = await get('/staff/inventory?q=org')
   t.match(first.body, /120 owners matching, page 1 of 3\./)
   t.equal([...first.body.matchAll(/<span class="login">/g)].length, 50)
   t.match(first.body, /<span class="login">org-000<\/span>[\s\S]*<span class="login">org-049<\/span>/)
   t.notMatch(first.body, /org-050|rel="prev"/)
   t.match(first.body, /<a rel="next" href="\/staff\/inventory\?q=org&amp;page=2">/)
 
-  const second = await app.inject({ url: '/staff/inventory?q=org&page=2' })
+  const second = await get('/staff/inventory?q=org&page=2')
   t.match(second.body, /<span class="login">org-050<\/span>/)
   t.match(second.body, /<a rel="prev" href="\/staff\/inventory\?q=org">/)
   t.match(second.body, /<a rel="next" href="\/staff\/inventory\?q=org&amp;page=3">/)
 
-  const last = await app.inject({ url: '/staff/inventory?q=org&page=3' })
+  const last = await get('/staff/inventory?q=org&page=3')
   t.equal([...last.body.matchAll(/<span class="login">/g)].length, 20)
   t.match(last.body, /<a rel="prev" href="\/staff\/inventory\?q=org&amp;page=2">/)
   t.notMatch(last.body, /rel="next"/)
 
-  const unfiltered = await app.inject({ url: '/staff/inventory?page=3' })
+  const unfiltered = await get('/staff/inventory?page=3')
   t.match(unfiltered.body, /121 owners, page 3 of 3\./)
   t.match(unfiltered.body, /<span class="login">zeta<\/span>/)
   t.match(unfiltered.body, /<a rel="prev" href="\/staff\/inventory\?page=2">/)
 
-  const beyond = await app.inject({ url: '/staff/inventory?q=org&page=7' })
+  const beyond = await get('/staff/inventory?q=org&page=7')
   t.equal(beyond.statusCode, 200)
   t.match(beyond.body, /There are no owners on this page\. <a href="\/staff\/inventory\?q=org">Go to the first page<\/a>/)
   t.match(beyond.body, /<a rel="prev" href="\/staff\/inventory\?q=org&amp;page=3">/, 'previous leads back to the last page')
 })
 
 t.test('a filter that matches nothing, and an empty inventory, say so', async (t) => {
-  const tdb = await testDatabase(t)
-  const app = await server(t, tdb)
-  const empty = await app.inject({ url: '/staff/inventory' })
+  const { tdb, get } = await staffReader(t)
+  const empty = await get('/staff/inventory')
   t.match(empty.body, /No legacy hooks are recorded\./)
   t.notMatch(empty.body, /<table/)
 
   await tdb.db.insertInto('legacy.webhooks').values(hook(1, 100, 'acme')).execute()
-  const none = await app.inject({ url: '/staff/inventory?q=nobody' })
+  const none = await get('/staff/inventory?q=nobody')
   t.match(none.body, /No owner login starts with “nobody”\./)
   t.match(none.body, /<a href="\/staff\/inventory">Clear<\/a>/)
 })
 
 t.test('a page number that is not one is refused with a reason', async (t) => {
-  const tdb = await testDatabase(t)
-  const app = await server(t, tdb)
+  const { tdb, get } = await staffReader(t)
   for (const page of ['0', 'two', '-1']) {
-    const res = await app.inject({ url: `/staff/inventory?page=${page}` })
+    const res = await get(`/staff/inventory?page=${page}`)
     t.equal(res.statusCode, 400, `page=${page}`)
     t.match(res.body, /400 · Bad Request/)
     t.match(res.body, /querystring\/page must be/)
   }
-  const long = await app.inject({ url: `/staff/inventory?q=${'a'.repeat(101)}` })
+  const long = await get(`/staff/inventory?q=${'a'.repeat(101)}`)
   t.equal(long.statusCode, 400)
-})
-
-t.test('without staff sign-in, every /staff address is refused and nothing of the inventory shows', async (t) => {
-  const tdb = await testDatabase(t)
-  await tdb.db.insertInto('legacy.webhooks').values(hook(1, 100, 'acme-secret-owner')).execute()
-  const app = await server(t, tdb, false)
-  for (const url of ['/staff/inventory', '/staff/inventory?q=acme', '/staff', '/staff?x=1', '/staff/', '/staff/not-built-yet', '/%73taff/inventory']) {
-    const res = await app.inject({ url })
-    t.equal(res.statusCode, 403, url)
-    t.match(res.headers['content-type'], /^text\/html/)
-    t.match(res.body, /403 · Forbidden/)
-    t.match(res.body, /The staff console requires staff sign-in/)
-    t.notMatch(res.body, /acme-secret-owner|Legacy inventory|Owners/)
-  }
-  const json = await app.inject({ url: '/staff/inventory', headers: { accept: 'application/json' } })
-  t.equal(json.statusCode, 403)
-  t.match(json.json(), { statusCode: 403, message: /requires staff sign-in/ })
-
-  t.equal((await app.inject({ url: '/staffing' })).statusCode, 404, 'only /staff itself is closed')
-})
-
-t.test('in demo mode an unknown staff address is simply not found', async (t) => {
-  const tdb = await testDatabase(t)
-  const app = await server(t, tdb, true)
-  t.equal((await app.inject({ url: '/staff/not-built-yet' })).statusCode, 404)
 })

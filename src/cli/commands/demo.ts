@@ -56,7 +56,7 @@ Environment:
     }
     io.stdout.write(
       `\noauth-to-app demo is running at ${running.url}\n` +
-        `  legacy inventory: ${running.url}/staff/inventory\n` +
+        `  staff console: ${running.url}/staff/inventory (sign in as sam, support, or olga, operator)\n` +
         `  simulated GitHub: ${running.githubUrl} (sign in there as ${running.users.join(', ')})\n` +
         `  world: ${running.world}\n` +
         'Press Ctrl-C to stop.\n',

@@ -1,0 +1,153 @@
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type Selectable, type SqlBool } from 'kysely'
+import type { AuditEventTable, Database } from '../db/database.js'
+
+// Reading the audit log the way support staff ask about it: by the user, the owner, the
+// repository (as it is called now, as it was called, or its id), a hook, an installation, what
+// happened and how it ended, and when; newest first, a page at a time after the last event
+// seen, so that a late page costs what the first does (migration 0017 has an index in this
+// order for each filter).
+
+export interface AuditFilter {
+  /** A login, or a GitHub account id: the events that account did. */
+  user?: string
+  /** A login (any it was recorded under) or an account id. */
+  owner?: string
+  /** `owner/name`, a name alone, a github.com address, or a repository id. */
+  repo?: string
+  hook?: number
+  installation?: number
+  action?: string
+  outcome?: string
+  /** Events at or after this instant. */
+  from?: Date
+  /** Events before this instant. */
+  to?: Date
+}
+
+/** An event as the console shows it (the sealer's transaction id is no one's business). */
+export type AuditRow = Omit<Selectable<AuditEventTable>, 'xact_id'>
+
+export interface AuditPage {
+  events: AuditRow[]
+  /** The id to read the next (older) page after; none when this page is the last. */
+  next?: number
+}
+
+const ID = /^\d{1,18}$/
+
+/** A repository as people paste it: `https://github.com/acme/web/…`, `acme/web`, `web`, or `1234`. */
+export function parseRepo(text: string): { id: number } | { owner?: string; name: string } {
+  const trimmed = text.trim()
+  return ID.test(trimmed) ? { id: Number(trimmed) } : parseRepoName(trimmed)
+}
+
+/** A repository's name as people paste it, with its owner when given. */
+export function parseRepoName(text: string): { owner?: string; name: string } {
+  const trimmed = text.trim()
+  // An address: a host (github.com, or an Enterprise Server's: it has a dot, which no login
+  // has), then the owner and the name.
+  const address = /^(?:https?:\/\/)?[^/\s]+\.[^/\s]+\/([^/\s?#]+)\/([^/\s?#]+)/i.exec(trimmed)
+  const [owner, name] = address ? [address[1]!, address[2]!.replace(/\.git$/i, '')] : trimmed.includes('/') ? trimmed.split('/', 2) : [undefined, trimmed]
+  return owner === undefined || owner === '' ? { name: name! } : { owner, name: name! }
+}
+
+/**
+ * The ids of the repositories events recorded under a name (an owner's, when given): a skip
+ * scan of the name index, one probe per repository, so a busy repository costs no more.
+ */
+export async function repoIdsNamed(db: Kysely<Database>, name: string, owner?: string): Promise<number[]> {
+  const { rows } = await sql<{ repo_id: string }>`
+    with recursive found (owner, repo_id) as (
+      (select lower(owner_login), repo_id from app.audit_event
+        where lower(repo_name) = lower(${name}) and repo_id is not null ${owner === undefined ? sql`` : sql`and lower(owner_login) = lower(${owner})`}
+        order by lower(repo_name), lower(owner_login), repo_id limit 1)
+      union all
+      select next.* from found, lateral (
+        select lower(e.owner_login), e.repo_id from app.audit_event e
+         where lower(e.repo_name) = lower(${name}) and e.repo_id is not null
+           ${owner === undefined ? sql`` : sql`and lower(e.owner_login) = lower(${owner})`}
+           and (lower(e.owner_login), e.repo_id) > (found.owner, found.repo_id)
+         order by lower(e.repo_name), lower(e.owner_login), e.repo_id limit 1) next
+    )
+    select distinct repo_id from found`.execute(db)
+  return rows.map((r) => Number(r.repo_id))
+}
+
+/** The ids of the accounts events recorded as owner under a login, by the same skip scan. */
+export async function ownerIdsNamed(db: Kysely<Database>, login: string): Promise<number[]> {
+  const { rows } = await sql<{ owner_id: string }>`
+    with recursive found (owner_id) as (
+      (select owner_id from app.audit_event where lower(owner_login) = lower(${login}) and owner_id is not null
+        order by lower(owner_login), owner_id limit 1)
+      union all
+      select next.owner_id from found, lateral (
+        select e.owner_id from app.audit_event e
+         where lower(e.owner_login) = lower(${login}) and e.owner_id is not null and e.owner_id > found.owner_id
+         order by lower(e.owner_login), e.owner_id limit 1) next
+    )
+    select owner_id from found`.execute(db)
+  return rows.map((r) => Number(r.owner_id))
+}
+
+type Where = (eb: ExpressionBuilder<Database, 'app.audit_event'>) => Expression<SqlBool>
+
+/** The filter as conditions; undefined when a name matches nothing, so nothing can match. */
+async function conditions(db: Kysely<Database>, filter: AuditFilter): Promise<Where[] | undefined> {
+  const where: Where[] = []
+  if (filter.user !== undefined) {
+    const user = filter.user.trim()
+    where.push(ID.test(user) ? (eb) => eb('actor_github_id', '=', Number(user)) : (eb) => eb(eb.fn('lower', ['actor_login']), '=', user.toLowerCase()))
+  }
+  if (filter.owner !== undefined) {
+    const owner = filter.owner.trim()
+    const ids = ID.test(owner) ? [Number(owner)] : await ownerIdsNamed(db, owner)
+    if (ids.length === 0) return undefined
+    where.push((eb) => eb('owner_id', 'in', ids))
+  }
+  if (filter.repo !== undefined) {
+    const repo = parseRepo(filter.repo)
+    const ids = 'id' in repo ? [repo.id] : await repoIdsNamed(db, repo.name, repo.owner)
+    if (ids.length === 0) return undefined
+    where.push((eb) => eb('repo_id', 'in', ids))
+  }
+  const { hook, installation, action, outcome, from, to } = filter
+  if (hook !== undefined) where.push((eb) => eb('hook_id', '=', hook))
+  if (installation !== undefined) where.push((eb) => eb('installation_id', '=', installation))
+  if (action !== undefined) where.push((eb) => eb('action', '=', action))
+  if (outcome !== undefined) where.push((eb) => eb('outcome', '=', outcome))
+  if (from !== undefined) where.push((eb) => eb('at', '>=', from))
+  if (to !== undefined) where.push((eb) => eb('at', '<', to))
+  return where
+}
+
+/** One page of the events the filter matches, newest first, older than the event `before`. */
+export async function searchAudit(db: Kysely<Database>, filter: AuditFilter, page: { before?: number; limit: number }): Promise<AuditPage> {
+  const where = await conditions(db, filter)
+  if (where === undefined) return { events: [] }
+  let query = db
+    .selectFrom('app.audit_event')
+    .select(['id', 'at', 'actor_kind', 'actor_github_id', 'actor_login', 'action', 'owner_id', 'owner_login', 'repo_id', 'repo_name', 'hook_id', 'installation_id', 'outcome', 'reason', 'request_id', 'detail'])
+    .where((eb) => eb.and(where.map((w) => w(eb))))
+  if (page.before !== undefined) {
+    const before = page.before
+    // After the last event seen, in the page's order (its time, then its id).
+    query = query.where((eb) =>
+      eb(eb.refTuple('at', 'id'), '<', eb.tuple(eb.selectFrom('app.audit_event as seen').select('seen.at').where('seen.id', '=', before), eb.val(before))),
+    )
+  }
+  const rows = (await query.orderBy('at', 'desc').orderBy('id', 'desc').limit(page.limit + 1).execute()) as AuditRow[]
+  const events = rows.slice(0, page.limit)
+  return rows.length > page.limit ? { events, next: events.at(-1)!.id } : { events }
+}
+
+/** One event, with where it sits in the chain once sealed. */
+export async function auditEvent(db: Kysely<Database>, id: number): Promise<(AuditRow & { seq: number | null; hash: string | null }) | undefined> {
+  const row = await db
+    .selectFrom('app.audit_event as e')
+    .leftJoin('app.audit_chain as c', 'c.event_id', 'e.id')
+    .selectAll('e')
+    .select(['c.seq', sql<string | null>`encode(c.hash, 'hex')`.as('hash')])
+    .where('e.id', '=', id)
+    .executeTakeFirst()
+  return row === undefined ? undefined : ({ ...row, seq: row.seq === null ? null : Number(row.seq) } as AuditRow & { seq: number | null; hash: string | null })
+}

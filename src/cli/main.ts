@@ -3,6 +3,7 @@ import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { processEnv } from '../config.js'
 import { dispatch, type CliIo, type Command } from './command.js'
+import { auditExport } from './commands/audit-export.js'
 import { auditVerify } from './commands/audit-verify.js'
 import { cleanup } from './commands/cleanup.js'
 import { demo } from './commands/demo.js'
@@ -11,7 +12,7 @@ import { migrate } from './commands/migrate.js'
 import { sim } from './commands/sim.js'
 
 /** Every `oauth-to-app` command, in the order `--help` lists them. Adding one: import it, list it. */
-export const commands: readonly Command[] = [migrate, legacyImport, cleanup, auditVerify, demo, sim]
+export const commands: readonly Command[] = [migrate, legacyImport, cleanup, auditExport, auditVerify, demo, sim]
 
 export function runCli(argv: readonly string[], io: CliIo, available: readonly Command[] = commands): Promise<number> {
   return dispatch(available, argv, io)

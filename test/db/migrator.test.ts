@@ -34,6 +34,7 @@ t.test('from empty, every migration applies and a re-run does nothing', async (t
     'app.rate_limit',
     'app.refusal_tally',
     'app.session',
+    'app.staff_member',
     'app.webhook_delivery',
     'legacy.oauth_users',
     'legacy.webhooks',

@@ -1,3 +1,4 @@
+import { DEMO_RECEIVER_SECRET } from '../../../src/demo.js'
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
@@ -27,7 +28,7 @@ async function demoServer(t: Test): Promise<string> {
   return server
 }
 
-t.test('`oauth-to-app demo` serves the inventory until SIGTERM, then stops cleanly', async (t) => {
+t.test('`oauth-to-app demo` serves the demo world until SIGTERM, then stops cleanly', async (t) => {
   const server = await demoServer(t)
   const child = spawn(process.execPath, [...process.execArgv, 'src/cli/main.ts', 'demo', '--port', '0', '--github-port', '0', '--host', '127.0.0.1'], {
     cwd: root,
@@ -45,9 +46,11 @@ t.test('`oauth-to-app demo` serves the inventory until SIGTERM, then stops clean
   const exit = new Promise<number | null>((resolve) => child.on('close', resolve))
   const url = await running
   t.match(stdout, 'Using the Postgres server at DATABASE_URL')
-  const page = await fetch(`${url}/staff/inventory`)
-  t.equal(page.status, 200)
-  t.match(await page.text(), 'acme')
+  t.match(stdout, 'sign in as sam, support, or olga, operator', 'the banner names the demo staff')
+  const hook = await fetch(`${url}/legacy/hooks/6000`, { headers: { authorization: `Bearer ${DEMO_RECEIVER_SECRET}` } })
+  t.equal(hook.status, 200)
+  t.match(await hook.json(), { hook_id: 6000, state: 'active' }, "acme's organization hook, from the demo's legacy records")
+  t.equal((await fetch(`${url}/staff/inventory`)).status, 404, 'the staff console is for signed-in staff, in the demo too')
   child.kill('SIGTERM')
   t.equal(await exit, 0)
   t.match(stdout, 'Stopping')

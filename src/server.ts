@@ -11,6 +11,7 @@ import { errorHandlerPlugin } from './plugins/error-handler.js'
 import { securityHeadersPlugin } from './plugins/security-headers.js'
 import { sessionPlugin } from './plugins/session.js'
 import { viewerPlugin } from './plugins/viewer.js'
+import { metricsPlugin } from './plugins/metrics.js'
 import { staffAccessPlugin } from './plugins/staff-access.js'
 import { viewsPlugin } from './plugins/views.js'
 import { createGitHubClients } from './github/clients.js'
@@ -28,6 +29,7 @@ import healthRoutes from './routes/health.js'
 import legacyHookRoutes from './routes/legacy-hooks.js'
 import { wizardRoutes } from './routes/wizard.js'
 import staffAuditRoutes from './routes/staff-audit.js'
+import staffDashboardRoutes from './routes/staff-dashboard.js'
 import staffInventoryRoutes from './routes/staff-inventory.js'
 import staffTimelineRoutes from './routes/staff-timelines.js'
 
@@ -96,6 +98,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(viewsPlugin, { defaultContext: { title: 'oauth-to-app' } })
 
   await app.register(databasePlugin, { db: options.db.db })
+  await app.register(metricsPlugin, { db: options.db.db })
   await app.register(refusalsPlugin, { db: options.db.db, windowMs: options.refusalWindowMs ?? 60_000 })
   await app.register(auditSealerPlugin, { db: options.db.db, intervalMs: options.auditSealIntervalMs ?? 200 })
   const { writeSpacingMs, maxInFlight } = options.github
@@ -148,6 +151,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(staffInventoryRoutes)
   await app.register(staffAuditRoutes)
   await app.register(staffTimelineRoutes)
+  await app.register(staffDashboardRoutes)
   app.get('/', async (_request, reply) => reply.view('home.eta', { title: 'oauth-to-app' }))
 
   return app

@@ -3,8 +3,8 @@ import { findSubjects } from '../migration/finder.js'
 import { timelineOf, type Subject } from '../migration/timeline.js'
 import { HttpError } from '../plugins/error-handler.js'
 
-// The console's front page and its search: what a customer pastes, to the timeline of the
-// user, the account or the repository it names. Staff land here after signing in.
+// The console's search: what a customer pastes, to the timeline of the user, the account or
+// the repository it names.
 
 const KINDS = ['user', 'owner', 'repo'] as const
 
@@ -13,8 +13,6 @@ export function timelinePath(subject: Pick<Subject, 'kind' | 'id'>): string {
 }
 
 const staffTimelineRoutes: FastifyPluginAsync = async (app) => {
-  app.get('/staff', { config: { staff: 'support' } }, async (request, reply) => reply.view('staff-home.eta', { title: 'Staff console', operator: request.staffRole === 'operator' }))
-
   app.get<{ Querystring: { q?: string } }>(
     '/staff/search',
     { config: { staff: 'support' }, schema: { querystring: { type: 'object', properties: { q: { type: 'string', maxLength: 300 } }, additionalProperties: false } } },

@@ -72,12 +72,15 @@ t.test('database gone (pool closed, or the database dropped): 503', async (t) =>
 t.test('database not answering at all: 503 after about two seconds, not after the pool gives up', async (t) => {
   // Accepts the connection and never says a word, like a server behind a dropped route.
   const sockets = new Set<Socket>()
-  const silent = createServer((socket) => void sockets.add(socket))
+  let hangingUp = false
+  // Once the test ends, a connection the service's pools still open (a retry) is hung up at once.
+  const silent = createServer((socket) => (hangingUp ? socket.destroy() : void sockets.add(socket)))
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
   const { port } = silent.address() as { port: number }
   const db = connect(`postgres://postgres@127.0.0.1:${port}/x`, { max: 1 })
   t.teardown(async () => {
     // Hanging up first ends the pool's pending connection attempt, so closing it is quick.
+    hangingUp = true
     for (const s of sockets) s.destroy()
     await db.close()
     await new Promise((resolve) => silent.close(resolve))

@@ -59,6 +59,13 @@ async function ownerSubjects(db: Kysely<Database>, where: { id: number } | { log
   return found
 }
 
+/** The subject of a timeline's address, when anything is recorded about it. */
+export async function subjectOf(db: Kysely<Database>, kind: Subject['kind'], id: number): Promise<Subject | undefined> {
+  if (kind === 'repo') return repoSubject(db, id)
+  if (kind === 'user') return userSubject(db, { id })
+  return (await ownerSubjects(db, { id }))[0]
+}
+
 /** Every timeline the pasted text can mean; none when it matches nothing recorded. */
 export async function findSubjects(db: Kysely<Database>, pasted: string): Promise<Subject[]> {
   const text = pasted.trim()

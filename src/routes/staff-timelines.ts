@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
-import { findSubjects } from '../migration/finder.js'
+import { findSubjects, subjectOf } from '../migration/finder.js'
 import { timelineOf, type Subject } from '../migration/timeline.js'
 import { HttpError } from '../plugins/error-handler.js'
 
@@ -39,7 +39,7 @@ const staffTimelineRoutes: FastifyPluginAsync = async (app) => {
     },
     async (request, reply) => {
       const { kind, id } = request.params
-      const subject = (await findSubjects(app.db, String(id))).find((s) => s.kind === kind && s.id === id)
+      const subject = await subjectOf(app.db, kind, id)
       if (subject === undefined) throw new HttpError(404, `Nothing is recorded about ${kind === 'repo' ? 'repository' : kind === 'owner' ? 'account' : 'user'} ${id}.`)
       const timeline = await timelineOf(app.db, subject)
       const audit = `/staff/audit?${new URLSearchParams(Object.entries(timeline.filter).map(([k, v]): [string, string] => [k, String(v)])).toString()}`

@@ -35,6 +35,17 @@ export interface AuditPage {
 
 const ID = /^\d{1,18}$/
 
+/**
+ * A date (its start, UTC) or an ISO instant, as people type one; `endOfDay` reads a date as
+ * the end of that day (a "to" that includes it). Undefined when it is neither.
+ */
+export function parseInstant(text: string, endOfDay = false): Date | undefined {
+  const day = /^\d{4}-\d{2}-\d{2}$/.test(text)
+  const at = new Date(day ? `${text}T00:00:00Z` : text)
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(at.getTime())) return undefined
+  return day && endOfDay ? new Date(at.getTime() + 86_400_000) : at
+}
+
 /** A repository as people paste it: `https://github.com/acme/web/…`, `acme/web`, `web`, or `1234`. */
 export function parseRepo(text: string): { id: number } | { owner?: string; name: string } {
   const trimmed = text.trim()

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import type { FastifyPluginAsync } from 'fastify'
 import { csvRow } from '../csv-cells.js'
-import { auditEvent, searchAudit, type AuditFilter, type AuditRow } from '../migration/audit-search.js'
+import { auditEvent, parseInstant, searchAudit, type AuditFilter, type AuditRow } from '../migration/audit-search.js'
 import { HttpError } from '../plugins/error-handler.js'
 
 // The audit log for support staff and operators: any filter, newest first, a page at a time;
@@ -35,15 +35,10 @@ const querySchema = {
   },
 }
 
-/** A date (the whole day, in UTC) or an instant, as a person types it into the form. */
 function instant(value: string, name: 'from' | 'to'): Date {
-  const day = /^\d{4}-\d{2}-\d{2}$/.test(value)
-  const at = new Date(day ? `${value}T00:00:00Z` : value)
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(at.getTime())) {
-    throw new HttpError(400, `“${name}” must be a date (2026-11-30) or a time (2026-11-30T14:05:00Z).`)
-  }
-  // "to" a day includes that day.
-  return day && name === 'to' ? new Date(at.getTime() + 86_400_000) : at
+  const at = parseInstant(value, name === 'to')
+  if (at === undefined) throw new HttpError(400, `“${name}” must be a date (2026-11-30) or a time (2026-11-30T14:05:00Z).`)
+  return at
 }
 
 /** The query's filter; empty fields are no filter. */

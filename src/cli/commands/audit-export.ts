@@ -4,6 +4,8 @@ import { pipeline } from 'node:stream/promises'
 import { connect } from '../../db/connect.js'
 import { sealPending } from '../../migration/audit.js'
 import { auditLines } from '../../migration/audit-export.js'
+import { parseInstant } from '../../migration/audit-search.js'
+import { waitSeconds } from './audit-verify.js'
 import { defineCommand, describeDatabase, ExitCode, requireDatabaseUrl, UsageError } from '../command.js'
 
 export const auditExport = defineCommand({
@@ -43,11 +45,10 @@ Exit status: 0 written, 2 wrong command line.
     if (values.format !== 'ndjson') throw new UsageError(`--format must be ndjson, not "${values.format}"`)
     let since: Date | undefined
     if (values.since !== undefined) {
-      since = new Date(/^\d{4}-\d{2}-\d{2}$/.test(values.since) ? `${values.since}T00:00:00Z` : values.since)
-      if (!/^\d{4}-\d{2}-\d{2}/.test(values.since) || Number.isNaN(since.getTime())) throw new UsageError(`--since must be a date (2026-11-30) or an ISO instant, not "${values.since}"`)
+      since = parseInstant(values.since)
+      if (since === undefined) throw new UsageError(`--since must be a date (2026-11-30) or an ISO instant, not "${values.since}"`)
     }
-    const wait = Number(values.wait)
-    if (values.wait.trim() === '' || !Number.isFinite(wait) || wait < 0) throw new UsageError(`--wait must be a number of seconds, 0 or more, not "${values.wait}"`)
+    const wait = waitSeconds(values.wait)
     const url = requireDatabaseUrl(io.env)
     const out = values.out === undefined ? io.stdout : createWriteStream(values.out)
     const { db, close } = connect(url, { max: 1, applicationName: 'oauth-to-app audit:export' })

@@ -6,6 +6,13 @@ import { connect } from '../../db/connect.js'
 import { sealPending, verifyAuditChain } from '../../migration/audit.js'
 import { defineCommand, describeDatabase, ExitCode, requireDatabaseUrl, UsageError, type CliIo } from '../command.js'
 
+/** --wait of the commands that seal the log first: seconds, 0 or more. */
+export function waitSeconds(value: string): number {
+  const wait = Number(value)
+  if (value.trim() === '' || !Number.isFinite(wait) || wait < 0) throw new UsageError(`--wait must be a number of seconds, 0 or more, not "${value}"`)
+  return wait
+}
+
 async function verifyFile(file: string, io: CliIo): Promise<number> {
   if (file !== '-') {
     const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
@@ -62,8 +69,7 @@ Exit status: 0 intact, 1 broken, 2 wrong command line.
   },
   async run({ values }, io) {
     if (values.file !== undefined) return verifyFile(values.file, io)
-    const wait = Number(values.wait)
-    if (values.wait.trim() === '' || !Number.isFinite(wait) || wait < 0) throw new UsageError(`--wait must be a number of seconds, 0 or more, not "${values.wait}"`)
+    const wait = waitSeconds(values.wait)
     const url = requireDatabaseUrl(io.env)
     const { db, close } = connect(url, { max: 1, applicationName: 'oauth-to-app audit:verify' })
     const check = await sealPending(db, wait * 1000)

@@ -21,7 +21,12 @@ export async function staffStanding(db: Kysely<Database>, staff: ReadonlyMap<str
   const login = user.login.toLowerCase()
   const role = staff.get(login)
   if (role === undefined) return { kind: 'none' }
-  await db.insertInto('app.staff_member').values({ login, github_id: user.id }).onConflict((oc) => oc.column('login').doNothing()).execute()
-  const pinned = await db.selectFrom('app.staff_member').select('github_id').where('login', '=', login).executeTakeFirstOrThrow()
+  // Pinned by this request or an earlier one: the no-op update returns the row either way.
+  const pinned = await db
+    .insertInto('app.staff_member')
+    .values({ login, github_id: user.id })
+    .onConflict((oc) => oc.column('login').doUpdateSet({ login: (eb) => eb.ref('excluded.login') }))
+    .returning('github_id')
+    .executeTakeFirstOrThrow()
   return Number(pinned.github_id) === user.id ? { kind: 'staff', role } : { kind: 'other_account', pinnedTo: Number(pinned.github_id) }
 }

@@ -31,6 +31,7 @@ import { wizardRoutes } from './routes/wizard.js'
 import staffAuditRoutes from './routes/staff-audit.js'
 import staffDashboardRoutes from './routes/staff-dashboard.js'
 import staffInventoryRoutes from './routes/staff-inventory.js'
+import staffReportRoutes from './routes/staff-reports.js'
 import staffTimelineRoutes from './routes/staff-timelines.js'
 
 export interface ServerOptions {
@@ -97,7 +98,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(rateLimitPlugin, { db: options.db.db, max: options.rateLimitPerMinute ?? 120, windowMs: 60_000 })
   await app.register(viewsPlugin, { defaultContext: { title: 'oauth-to-app' } })
 
-  await app.register(databasePlugin, { db: options.db.db })
+  await app.register(databasePlugin, { db: options.db.db, pool: options.db.pool })
   await app.register(metricsPlugin, { db: options.db.db })
   await app.register(refusalsPlugin, { db: options.db.db, windowMs: options.refusalWindowMs ?? 60_000 })
   await app.register(auditSealerPlugin, { db: options.db.db, intervalMs: options.auditSealIntervalMs ?? 200 })
@@ -152,6 +153,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(staffAuditRoutes)
   await app.register(staffTimelineRoutes)
   await app.register(staffDashboardRoutes)
+  await app.register(staffReportRoutes)
   app.get('/', async (_request, reply) => reply.view('home.eta', { title: 'oauth-to-app' }))
 
   return app

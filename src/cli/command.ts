@@ -1,9 +1,7 @@
+import { open } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { ConfigError, databaseUrlFrom, type Env } from '../config.js'
-import { EmbeddedPostgresError } from '../db/embedded-postgres.js'
-import { MigrationError } from '../db/migrator.js'
-import { WorldError } from '../simulator/world.js'
+import { databaseUrlFrom, type Env } from '../config.js'
 
 // The `oauth-to-app` command framework: what a command is, how argv reaches it, and how its
 // outcome becomes output and an exit code. The list of commands lives in ./main.ts.
@@ -58,7 +56,9 @@ export class UsageError extends Error {
 }
 
 // Errors whose message is written for the operator: printed as they are, without a stack.
-const explained = [ConfigError, MigrationError, EmbeddedPostgresError, WorldError]
+// Known by name, so that the command list loads no command's modules (a report's process
+// should not carry the simulator, the server and Octokit in memory, nor wait for them to load).
+const EXPLAINED = new Set(['ConfigError', 'MigrationError', 'EmbeddedPostgresError', 'WorldError'])
 
 function write(stream: NodeJS.WritableStream, text: string): void {
   stream.write(text.endsWith('\n') ? text : `${text}\n`)
@@ -142,7 +142,7 @@ export async function dispatch(commands: readonly Command[], argv: readonly stri
       write(io.stderr, `${PROGRAM} ${command.name}: ${error.message}\nRun "${PROGRAM} ${command.name} --help" for usage.`)
       return ExitCode.usage
     }
-    if (explained.some((kind) => error instanceof kind)) {
+    if (error instanceof Error && EXPLAINED.has(error.name)) {
       write(io.stderr, `${PROGRAM} ${command.name}: ${(error as Error).message}`)
       return ExitCode.failure
     }
@@ -167,4 +167,16 @@ export function describeDatabase(url: string): string {
   const u = new URL(url)
   const user = u.username === '' ? '' : `${decodeURIComponent(u.username)}@`
   return `${user}${u.host}${u.pathname}`
+}
+
+/**
+ * FILE opened for writing (created or emptied), for an --out option: a directory that does not
+ * exist or a file that cannot be written is the command line's problem, said before any work.
+ */
+export async function writableFile(file: string, named = file): Promise<NodeJS.WritableStream> {
+  const handle = await open(file, 'w').catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot write ${named}: ${error.code === 'ENOENT' ? 'no such directory' : (error.code ?? error.message)}`)
+  })
+  // Large writes: a report of hundreds of megabytes in 16 kB pieces spends its time in system calls.
+  return handle.createWriteStream({ highWaterMark: 1 << 20 })
 }

@@ -9,10 +9,12 @@ import { cleanup } from './commands/cleanup.js'
 import { demo } from './commands/demo.js'
 import { legacyImport } from './commands/legacy-import.js'
 import { migrate } from './commands/migrate.js'
+import { reportBefore } from './commands/report-before.js'
+import { reportSnapshot } from './commands/report-snapshot.js'
 import { sim } from './commands/sim.js'
 
 /** Every `oauth-to-app` command, in the order `--help` lists them. Adding one: import it, list it. */
-export const commands: readonly Command[] = [migrate, legacyImport, cleanup, auditExport, auditVerify, demo, sim]
+export const commands: readonly Command[] = [migrate, legacyImport, cleanup, reportSnapshot, reportBefore, auditExport, auditVerify, demo, sim]
 
 export function runCli(argv: readonly string[], io: CliIo, available: readonly Command[] = commands): Promise<number> {
   return dispatch(available, argv, io)

@@ -268,6 +268,15 @@ export interface StaffMemberTable {
   pinned_at: Generated<Date>
 }
 
+/** A legacy hook's record as it was when first frozen (migration 0018); never changed. */
+export interface BeforeSnapshotTable extends Pick<LegacyWebhooksTable, 'hook_id' | 'kind' | 'owner_id' | 'owner_login' | 'owner_type' | 'repo_id' | 'repo_name' | 'hook_url'> {
+  /** legacy.webhooks.github_user_id, and that user's login and the hook's created_at as the vendor had them. */
+  enabled_by: number
+  enabled_by_login: string | null
+  enabled_at: Date | null
+  taken_at: Generated<Date>
+}
+
 /** What the vendor's legacy receiver asks about a hook (a view, migration 0015). */
 export interface LegacyHookStateView {
   hook_id: number
@@ -298,5 +307,6 @@ export interface Database {
   'app.cleanup_task': CleanupTaskTable
   'app.cleanup_consent': CleanupConsentTable
   'app.staff_member': StaffMemberTable
+  'app.before_snapshot': BeforeSnapshotTable
   'app.legacy_hook_state': LegacyHookStateView
 }

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type RawBuilder, type Selectable, type Transaction } from 'kysely'
 import type { CleanupCredential, CleanupOutcome, CleanupTaskTable, Database } from '../db/database.js'
 import { appendAudit, type AuditActor } from './audit.js'
+import { freezeWhere } from './before-snapshot.js'
 
 // Where removing one legacy hook stands, and every way it moves: the only module that writes
 // `app.cleanup_task` (migration 0015). A task is created when its repository is covered (an
@@ -109,6 +110,8 @@ async function insertTasks(trx: Transaction<Database>, hooks: RawBuilder<unknown
         where t.state = 'not_covered'
       returning t.hook_id, t.owner_id, t.owner_login, t.repo_id, t.repo_name, t.kind, t.enabled_by, t.requested_by
     ),
+    -- A hook about to be removed is frozen first, whoever enabled it: "before" survives cleanup.
+    frozen as (${freezeWhere(sql`w.hook_id in (select hook_id from planned)`)}),
     audited as (
       insert into app.audit_event (actor_kind, actor_github_id, actor_login, action, owner_id, owner_login, repo_id, repo_name, hook_id, installation_id, outcome, request_id, detail)
       select ${actor.kind}, ${actor.githubId ?? null}, ${actor.login ?? null}, 'hook_removal_planned', p.owner_id, p.owner_login, p.repo_id, p.repo_name, p.hook_id,

@@ -6,6 +6,7 @@ import type { GitHubClients } from '../github/clients.js'
 import { authorizationUrl, createPkce, exchangeCode, OAuthExchangeError } from '../github/oauth.js'
 import { githubStatus } from '../github/token-fault.js'
 import { appendAudit } from '../migration/audit.js'
+import { freezeUser } from '../migration/before-snapshot.js'
 import { verifySetup, type PendingSetup, type SetupJobs } from '../migration/setup.js'
 import { HttpError } from '../plugins/error-handler.js'
 import { sameSecret } from '../same-secret.js'
@@ -131,7 +132,11 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, { g
       await request.session.regenerate()
       request.session.set('user', user)
       request.session.set('signedInAt', Date.now())
-      await appendAudit(app.db, { actor: { kind: 'user', githubId: user.id, login: user.login }, action: 'sign_in', outcome: 'ok', requestId: request.id })
+      // The first sign-in freezes what the user enabled (later ones add what the vendor recorded since).
+      await app.db.transaction().execute(async (trx) => {
+        const frozen = await freezeUser(trx, user.id)
+        await appendAudit(trx, { actor: { kind: 'user', githubId: user.id, login: user.login }, action: 'sign_in', outcome: 'ok', requestId: request.id, ...(frozen > 0 ? { detail: { beforeFrozen: frozen } } : {}) })
+      })
     }
     if (pending.setup === undefined) {
       await signIn(false)

@@ -6,6 +6,7 @@ import { appendAudit } from '../migration/audit.js'
 import { linkIssued } from '../migration/batch-state.js'
 import type { Viewer } from '../migration/batches.js'
 import { requestCoverage, type SendCoverage } from '../migration/coverage-job.js'
+import { REPORT_TYPES, reportFileName, reportStream } from '../migration/before-report.js'
 import { agree, anyTasks, consentOf, planTasks, tasksOf } from '../migration/cleanup-task.js'
 import { revokeGrant } from '../migration/grant.js'
 import { issueState, type StateKey } from '../migration/install-state.js'
@@ -114,6 +115,25 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
     const batches = (await anyTasks(app.db, viewer.id)) ? (await loadPlan(app.db, viewer.id))!.batches : []
     const tasks = await tasksOf(app.db, hooksOf(batches))
     return { ...planning, coverage: coverageProgress(owners, checks), cleanup: removalProgress(batches, tasks) }
+  })
+
+  // "A list of what was there before" (seed 000): the owner's old webhooks that this user's
+  // batch lists, which is what GitHub lets them see, with what became of each.
+  app.get<{ Params: { id: string } }>('/migrate/batches/:id/before.csv', async (request, reply) => {
+    const viewer = signedIn(request)
+    const batch = await ownBatch(request, viewer)
+    await appendAudit(app.db, {
+      actor: { kind: 'user', githubId: viewer.id, login: viewer.login },
+      action: 'before_report',
+      target: { ownerId: batch.owner_id, ownerLogin: batch.owner_login },
+      outcome: 'ok',
+      requestId: request.id,
+      detail: { format: 'csv', batch: batch.id },
+    })
+    return reply
+      .type(REPORT_TYPES.csv)
+      .header('content-disposition', `attachment; filename="${reportFileName('csv', batch.owner_login)}"`)
+      .send(await reportStream(app.pool, { kind: 'batch', batchId: batch.id }, 'csv'))
   })
 
   app.post('/migrate/refresh', async (request, reply) => {

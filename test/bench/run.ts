@@ -11,14 +11,15 @@ import { benchPlanProgress, planReport } from './plan-progress.js'
 import { benchSimulator, simulatorReport } from './simulator.js'
 import { benchCrowd } from './crowd.js'
 import { benchCleanup, cleanupReport } from './cleanup.js'
+import { beforeReportReport, benchBeforeReport } from './before-report.js'
 
-// `npm run bench [-- --only legacy-import|simulator|audit|crowd|github-lanes|plan|cleanup] [--rows N] [--seconds N] [--users N]`:
+// `npm run bench [-- --only legacy-import|simulator|audit|crowd|github-lanes|plan|cleanup|before-report] [--rows N] [--seconds N] [--users N]`:
 // benchmarks. legacy-import, audit, crowd, github-lanes and plan run on DATABASE_URL or an embedded
 // Postgres (audit on two: fsync off, as tests run it, and on, as a server does); the simulator
 // needs no database. Exits non-zero when any benchmark misses its target.
 
 const root = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../..' : '../..', import.meta.url))
-const BENCHMARKS = ['legacy-import', 'simulator', 'audit', 'crowd', 'github-lanes', 'plan', 'cleanup'] as const
+const BENCHMARKS = ['legacy-import', 'simulator', 'audit', 'crowd', 'github-lanes', 'plan', 'cleanup', 'before-report'] as const
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, seconds: { type: 'string', default: '5' }, users: { type: 'string', default: '500' }, only: { type: 'string' } } })
 const rows = Number(values.rows)
 if (!Number.isInteger(rows) || rows < 1) {
@@ -147,6 +148,12 @@ if (runs('plan')) await withDatabase('plan', plan)
 if (runs('cleanup'))
   await withDatabase('cleanup', async (url) => {
     const { text, ok } = cleanupReport(await benchCleanup(url, { users }))
+    process.stdout.write(text)
+    if (!ok) process.exitCode = 1
+  })
+if (runs('before-report'))
+  await withDatabase('before-report', async (url) => {
+    const { text, ok } = beforeReportReport(await benchBeforeReport(url, workDir, rows))
     process.stdout.write(text)
     if (!ok) process.exitCode = 1
   })

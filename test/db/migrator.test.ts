@@ -23,6 +23,7 @@ t.test('from empty, every migration applies and a re-run does nothing', async (t
     'app.batch',
     'app.batch_org_hook',
     'app.batch_repo',
+    'app.before_snapshot',
     'app.cleanup_consent',
     'app.cleanup_task',
     'app.github_lane',
@@ -64,6 +65,22 @@ t.test('down reverts only the last migration, and up restores it', async (t) => 
   t.notSame(await columns(tdb.db), all)
   const up = await migrateToLatest(tdb.db)
   t.same(up.map((r) => r.migrationName), [down[0]?.migrationName])
+  t.same(await columns(tdb.db), all)
+})
+
+t.test('every migration reverts: down, one at a time, to an empty schema, and up again to the same shape', async (t) => {
+  const tdb = await testDatabase(t)
+  const all = await columns(tdb.db)
+  const reverted: string[] = []
+  for (;;) {
+    const [step] = await migrateDown(tdb.db)
+    if (step === undefined) break
+    reverted.push(step.migrationName)
+  }
+  t.same(reverted, [...reverted].sort().reverse(), 'newest first')
+  t.same(await pendingMigrations(tdb.db), [...reverted].reverse(), 'all of them')
+  t.same((await columns(tdb.db)).filter((name) => !name.startsWith('app.kysely_migration')), [], "nothing of the service or the legacy source left, but the migrator's own record")
+  await migrateToLatest(tdb.db)
   t.same(await columns(tdb.db), all)
 })
 

@@ -1,4 +1,3 @@
-import { createWriteStream } from 'node:fs'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { connect } from '../../db/connect.js'
@@ -6,7 +5,7 @@ import { sealPending } from '../../migration/audit.js'
 import { auditLines } from '../../migration/audit-export.js'
 import { parseInstant } from '../../migration/audit-search.js'
 import { waitSeconds } from './audit-verify.js'
-import { defineCommand, describeDatabase, ExitCode, requireDatabaseUrl, UsageError } from '../command.js'
+import { defineCommand, describeDatabase, ExitCode, requireDatabaseUrl, UsageError, writableFile } from '../command.js'
 
 export const auditExport = defineCommand({
   name: 'audit:export',
@@ -50,7 +49,7 @@ Exit status: 0 written, 2 wrong command line.
     }
     const wait = waitSeconds(values.wait)
     const url = requireDatabaseUrl(io.env)
-    const out = values.out === undefined ? io.stdout : createWriteStream(values.out)
+    const out = values.out === undefined ? io.stdout : await writableFile(values.out)
     const { db, close } = connect(url, { max: 1, applicationName: 'oauth-to-app audit:export' })
     try {
       const sealed = await sealPending(db, wait * 1000)

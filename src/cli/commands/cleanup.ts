@@ -1,10 +1,6 @@
-import pino from 'pino'
 import { isInteractive, loadConfig } from '../../config.js'
 import { connect } from '../../db/connect.js'
-import { createGitHubClients } from '../../github/clients.js'
-import { createGitHubLanes } from '../../github/lanes.js'
-import { createOctokitClass } from '../../github/octokit.js'
-import { sweep, type SweepScope } from '../../migration/sweep.js'
+import type { SweepScope } from '../../migration/sweep.js'
 import { defineCommand, describeDatabase, ExitCode, UsageError } from '../command.js'
 
 const webhooks = (n: number): string => `${n} old ${n === 1 ? 'webhook' : 'webhooks'}`
@@ -42,6 +38,14 @@ settings, LEGACY_HOOK_URL, GITHUB_WRITE_SPACING_MS, GITHUB_MAX_IN_FLIGHT.
     const dryRun = values['dry-run'] === true
     const config = loadConfig(io.env)
     io.stdout.write(`database ${describeDatabase(config.databaseUrl)}\n`)
+    // Loaded here, not with the command list: only this command needs Octokit.
+    const [{ default: pino }, { createGitHubClients }, { createGitHubLanes }, { createOctokitClass }, { sweep }] = await Promise.all([
+      import('pino'),
+      import('../../github/clients.js'),
+      import('../../github/lanes.js'),
+      import('../../github/octokit.js'),
+      import('../../migration/sweep.js'),
+    ])
     const db = connect(config.databaseUrl, { max: 4, applicationName: 'oauth-to-app cleanup' })
     const log = pino({ level: 'silent' })
     const lanes = createGitHubLanes(db.pool, { writeSpacingMs: config.github.writeSpacingMs, maxInFlight: config.github.maxInFlight }, log)

@@ -1,6 +1,5 @@
 import { once } from 'node:events'
 import { databaseUrlFrom } from '../../config.js'
-import { defaultDataDir, startDemo } from '../../demo.js'
 import { defineCommand, ExitCode, UsageError } from '../command.js'
 
 function portOption(name: string, value: string): number {
@@ -44,6 +43,7 @@ Environment:
     const githubPort = portOption('--github-port', values['github-port'])
     const serverUrl = databaseUrlFrom(io.env)
     io.stdout.write(serverUrl ? 'Using the Postgres server at DATABASE_URL…\n' : 'Starting the embedded Postgres…\n')
+    const { defaultDataDir, startDemo } = await import('../../demo.js')
     let running
     try {
       running = await startDemo({ port, githubPort, host: values.host, serverUrl, dataDir: values['data-dir'] ?? defaultDataDir(), worldFile: values.world })

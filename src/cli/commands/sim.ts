@@ -2,9 +2,7 @@ import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { projectRoot } from '../../project-root.js'
-import { buildSimulator } from '../../simulator/server.js'
 import type { SimState } from '../../simulator/state.js'
-import { loadWorld, WorldError } from '../../simulator/world.js'
 import { defineCommand, ExitCode, UsageError } from '../command.js'
 
 export const DEFAULT_SIM_PORT = 3001
@@ -36,6 +34,7 @@ export interface RunningSim {
 /** Loads the world and serves it; throws WorldError for a bad world, EADDRINUSE for a busy port. */
 export async function startSim(options: { file: string; port: number; host: string }): Promise<RunningSim> {
   const { file, port, host } = options
+  const [{ loadWorld }, { buildSimulator }] = await Promise.all([import('../../simulator/world.js'), import('../../simulator/server.js')])
   const loaded = await loadWorld(file)
   const simulator = await buildSimulator({ world: loaded.world, privateKey: loaded.privateKey, logLevel: 'warn' })
   try {
@@ -96,7 +95,7 @@ Point the service at it with GITHUB_WEB_URL=http://HOST:N and GITHUB_API_URL=htt
     try {
       running = await startSim({ file: values.world ?? defaultWorld(), port, host: values.host })
     } catch (error) {
-      if (error instanceof WorldError) {
+      if (error instanceof Error && error.name === 'WorldError') {
         io.stderr.write(`oauth-to-app sim: ${error.message}\n`)
         return ExitCode.failure
       }

@@ -51,6 +51,14 @@ export function migrateToLatest(db: Kysely<Database>): Promise<MigrationResult[]
   return run(migratorFor(db as Kysely<unknown>).migrateToLatest())
 }
 
+/**
+ * Applies the pending migrations up to and including `name`, so that rows can be loaded in bulk
+ * before the indexes of the later ones are built (a benchmark's seed).
+ */
+export function migrateTo(db: Kysely<Database>, name: string): Promise<MigrationResult[]> {
+  return run(migratorFor(db as Kysely<unknown>).migrateTo(name))
+}
+
 /** Reverts the most recent migration. */
 export function migrateDown(db: Kysely<Database>): Promise<MigrationResult[]> {
   return run(migratorFor(db as Kysely<unknown>).migrateDown())

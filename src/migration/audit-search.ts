@@ -102,9 +102,34 @@ export async function ownerIdsNamed(db: Kysely<Database>, login: string): Promis
 
 type Where = (eb: ExpressionBuilder<Database, 'app.audit_event'>) => Expression<SqlBool>
 
+/** Ids of one field that a name stands for, when it stands for several. */
+interface Several {
+  field: 'owner_id' | 'repo_id'
+  ids: number[]
+}
+
+/**
+ * Up to this many ids are read id by id, newest first, and merged. An `in` over ids in the
+ * (id, at, id) index comes out ordered by id, so the planner sorts every event of them all,
+ * or walks the time index skipping every other event: either way a cost that grows with the
+ * log. Beyond this, reading a page of each costs more than that.
+ */
+const MERGED_IDS = 50
+
+interface Conditions {
+  where: Where[]
+  several?: Several
+}
+
 /** The filter as conditions; undefined when a name matches nothing, so nothing can match. */
-async function conditions(db: Kysely<Database>, filter: AuditFilter): Promise<Where[] | undefined> {
-  const where: Where[] = []
+async function conditions(db: Kysely<Database>, filter: AuditFilter): Promise<Conditions | undefined> {
+  const found: Conditions = { where: [] }
+  const byIds = (field: Several['field'], ids: number[]): void => {
+    if (ids.length === 1) found.where.push((eb) => eb(field, '=', ids[0]!))
+    else if (ids.length <= MERGED_IDS && found.several === undefined) found.several = { field, ids }
+    else found.where.push((eb) => eb(field, 'in', ids))
+  }
+  const where = found.where
   if (filter.user !== undefined) {
     const user = filter.user.trim()
     where.push(ID.test(user) ? (eb) => eb('actor_github_id', '=', Number(user)) : (eb) => eb(eb.fn('lower', ['actor_login']), '=', user.toLowerCase()))
@@ -113,13 +138,13 @@ async function conditions(db: Kysely<Database>, filter: AuditFilter): Promise<Wh
     const owner = filter.owner.trim()
     const ids = ID.test(owner) ? [Number(owner)] : await ownerIdsNamed(db, owner)
     if (ids.length === 0) return undefined
-    where.push((eb) => eb('owner_id', 'in', ids))
+    byIds('owner_id', ids)
   }
   if (filter.repo !== undefined) {
     const repo = parseRepo(filter.repo)
     const ids = 'id' in repo ? [repo.id] : await repoIdsNamed(db, repo.name, repo.owner)
     if (ids.length === 0) return undefined
-    where.push((eb) => eb('repo_id', 'in', ids))
+    byIds('repo_id', ids)
   }
   const { hook, installation, action, outcome, from, to } = filter
   if (hook !== undefined) where.push((eb) => eb('hook_id', '=', hook))
@@ -128,25 +153,60 @@ async function conditions(db: Kysely<Database>, filter: AuditFilter): Promise<Wh
   if (outcome !== undefined) where.push((eb) => eb('outcome', '=', outcome))
   if (from !== undefined) where.push((eb) => eb('at', '>=', from))
   if (to !== undefined) where.push((eb) => eb('at', '<', to))
-  return where
+  return found
+}
+
+const COLUMNS = ['id', 'at', 'actor_kind', 'actor_github_id', 'actor_login', 'action', 'owner_id', 'owner_login', 'repo_id', 'repo_name', 'hook_id', 'installation_id', 'outcome', 'reason', 'request_id', 'detail'] as const
+
+/** After the last event seen, in the page's order (its time, then its id). */
+function olderThan(before: number): Where {
+  return (eb) => eb(eb.refTuple('at', 'id'), '<', eb.tuple(eb.selectFrom('app.audit_event as seen').select('seen.at').where('seen.id', '=', before), eb.val(before)))
+}
+
+/** The newest `count` events matching every condition. */
+function newest(db: Kysely<Database>, where: Where[], count: number): Promise<AuditRow[]> {
+  return db
+    .selectFrom('app.audit_event')
+    .select(COLUMNS)
+    .where((eb) => eb.and(where.map((w) => w(eb))))
+    .orderBy('at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(count)
+    .execute() as Promise<AuditRow[]>
+}
+
+/** The same for each of several ids, merged: at most `count` events read per id, through its index. */
+function newestOfEach(db: Kysely<Database>, several: Several, where: Where[], count: number): Promise<AuditRow[]> {
+  return db
+    .selectFrom(sql<{ k: number }>`unnest(${several.ids}::bigint[])`.as('k'))
+    .innerJoinLateral(
+      (eb) =>
+        eb
+          .selectFrom('app.audit_event')
+          .select(COLUMNS)
+          .where((each) => {
+            const event = each as unknown as ExpressionBuilder<Database, 'app.audit_event'>
+            return each.and([each(several.field, '=', each.ref('k.k')), ...where.map((w) => w(event))])
+          })
+          .orderBy('at', 'desc')
+          .orderBy('id', 'desc')
+          .limit(count)
+          .as('e'),
+      (join) => join.onTrue(),
+    )
+    .selectAll('e')
+    .orderBy('e.at', 'desc')
+    .orderBy('e.id', 'desc')
+    .limit(count)
+    .execute() as Promise<AuditRow[]>
 }
 
 /** One page of the events the filter matches, newest first, older than the event `before`. */
 export async function searchAudit(db: Kysely<Database>, filter: AuditFilter, page: { before?: number; limit: number }): Promise<AuditPage> {
-  const where = await conditions(db, filter)
-  if (where === undefined) return { events: [] }
-  let query = db
-    .selectFrom('app.audit_event')
-    .select(['id', 'at', 'actor_kind', 'actor_github_id', 'actor_login', 'action', 'owner_id', 'owner_login', 'repo_id', 'repo_name', 'hook_id', 'installation_id', 'outcome', 'reason', 'request_id', 'detail'])
-    .where((eb) => eb.and(where.map((w) => w(eb))))
-  if (page.before !== undefined) {
-    const before = page.before
-    // After the last event seen, in the page's order (its time, then its id).
-    query = query.where((eb) =>
-      eb(eb.refTuple('at', 'id'), '<', eb.tuple(eb.selectFrom('app.audit_event as seen').select('seen.at').where('seen.id', '=', before), eb.val(before))),
-    )
-  }
-  const rows = (await query.orderBy('at', 'desc').orderBy('id', 'desc').limit(page.limit + 1).execute()) as AuditRow[]
+  const found = await conditions(db, filter)
+  if (found === undefined) return { events: [] }
+  const where = page.before === undefined ? found.where : [...found.where, olderThan(page.before)]
+  const rows = found.several === undefined ? await newest(db, where, page.limit + 1) : await newestOfEach(db, found.several, where, page.limit + 1)
   const events = rows.slice(0, page.limit)
   return rows.length > page.limit ? { events, next: events.at(-1)!.id } : { events }
 }

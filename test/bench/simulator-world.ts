@@ -38,7 +38,7 @@ export const LEGACY_HOOK_URL = 'https://ci.example.com/hooks/github'
 const LEGACY_CLIENT_ID = 'legacy-oauth-client'
 
 /** mulberry32: small, fast and good enough to spread accounts and hooks. */
-function random(seed: number): () => number {
+export function random(seed: number): () => number {
   let a = seed
   return () => {
     a = (a + 0x6d2b79f5) | 0

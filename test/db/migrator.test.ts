@@ -1,6 +1,6 @@
 import t from 'tap'
 import { sql } from 'kysely'
-import { migrateDown, migrateToLatest, pendingMigrations } from '../../src/db/migrator.js'
+import { migrateDown, migrateTo, migrateToLatest, pendingMigrations } from '../../src/db/migrator.js'
 import { connect } from '../../src/db/connect.js'
 import { testDatabase } from '../helpers/database.js'
 
@@ -54,6 +54,17 @@ async function columns(db: Parameters<typeof migrateToLatest>[0]): Promise<strin
     order by 1`.execute(db)
   return rows.map((r) => r.name)
 }
+
+t.test('up to a named migration, then the rest', async (t) => {
+  const tdb = await testDatabase(t, { migrate: false })
+  const upTo = await migrateTo(tdb.db, '0016-staff')
+  t.equal(upTo.at(-1)?.migrationName, '0016-staff')
+  t.ok(upTo.every((r) => r.status === 'Success' && r.migrationName <= '0016-staff'))
+  t.ok((await pendingMigrations(tdb.db)).every((name) => name > '0016-staff'))
+  const rest = await migrateToLatest(tdb.db)
+  t.equal(rest[0]?.migrationName, '0017-staff-console', 'the rest run from the next one')
+  t.same(await pendingMigrations(tdb.db), [])
+})
 
 t.test('down reverts only the last migration, and up restores it', async (t) => {
   const tdb = await testDatabase(t)

@@ -106,6 +106,46 @@ t.test('pages: each event once, in order, whatever is written meanwhile', async 
   t.same(seen, [...written].reverse())
 })
 
+t.test('a login or a name several had: the newest of each, merged, page by page', async (t) => {
+  const tdb = await testDatabase(t)
+  // The login octo-org named account 200, then 201; three of their repositories were called docs.
+  const written: number[] = []
+  for (let i = 0; i < 12; i++) {
+    const target = { ownerId: 200 + (i % 2), ownerLogin: 'octo-org', repoId: 3000 + (i % 3), repoName: 'docs' }
+    written.push((await appendAudit(tdb.db, { actor: system, action: i === 5 ? 'hook_delete_attempted' : 'hook_cleanup', target, outcome: 'removed' })).id)
+  }
+  const newestFirst = [...written].reverse()
+  const filters: [AuditFilter, number[]][] = [
+    [{ owner: 'octo-org' }, newestFirst],
+    [{ repo: 'docs' }, newestFirst],
+    [{ owner: 'octo-org', repo: 'octo-org/docs' }, newestFirst],
+    [{ repo: 'docs', action: 'hook_cleanup' }, newestFirst.filter((id) => id !== written[5])],
+  ]
+  for (const [filter, expected] of filters) {
+    t.same((await searchAudit(tdb.db, filter, { limit: 100 })).events.map((e) => e.id), expected, `${JSON.stringify(filter)}: one page`)
+    const seen: number[] = []
+    let before: number | undefined
+    for (;;) {
+      const page = await searchAudit(tdb.db, filter, { limit: 5, ...(before === undefined ? {} : { before }) })
+      seen.push(...page.events.map((e) => e.id))
+      if (page.next === undefined) break
+      before = page.next
+    }
+    t.same(seen, expected, `${JSON.stringify(filter)}: pages of 5`)
+  }
+})
+
+t.test('a name that very many repositories had', async (t) => {
+  const tdb = await testDatabase(t)
+  const written: number[] = []
+  for (let r = 0; r < 60; r++) {
+    written.push((await appendAudit(tdb.db, { actor: system, action: 'repo_added', target: { ownerId: 300 + r, ownerLogin: `o${r}`, repoId: 4000 + r, repoName: 'site' }, outcome: 'ok' })).id)
+  }
+  const page = await searchAudit(tdb.db, { repo: 'site' }, { limit: 50 })
+  t.same(page.events.map((e) => e.id), [...written].reverse().slice(0, 50))
+  t.equal(page.next, written[10])
+})
+
 t.test('one event whole, and where it sits in the chain once sealed', async (t) => {
   const { tdb, ids } = await seeded(t)
   const event = await auditEvent(tdb.db, ids[4]!)

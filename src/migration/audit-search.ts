@@ -29,6 +29,8 @@ export type AuditRow = Omit<Selectable<AuditEventTable>, 'xact_id'>
 
 export interface AuditPage {
   events: AuditRow[]
+  /** A repository's name alone that too many repositories had to search them all: its owner is needed. */
+  ambiguous?: { name: string }
   /** The id to read the next (older) page after; none when this page is the last. */
   next?: number
 }
@@ -64,9 +66,10 @@ export function parseRepoName(text: string): { owner?: string; name: string } {
 
 /**
  * The ids of the repositories events recorded under a name (an owner's, when given): a skip
- * scan of the name index, one probe per repository, so a busy repository costs no more.
+ * scan of the name index, one probe per repository, so a busy repository costs no more. With
+ * `atMost`, the scan stops there (Postgres runs a recursive query only as far as it is read).
  */
-export async function repoIdsNamed(db: Kysely<Database>, name: string, owner?: string): Promise<number[]> {
+export async function repoIdsNamed(db: Kysely<Database>, name: string, owner?: string, atMost?: number): Promise<number[]> {
   const { rows } = await sql<{ repo_id: string }>`
     with recursive found (owner, repo_id) as (
       (select lower(owner_login), repo_id from app.audit_event
@@ -80,8 +83,9 @@ export async function repoIdsNamed(db: Kysely<Database>, name: string, owner?: s
            and (lower(e.owner_login), e.repo_id) > (found.owner, found.repo_id)
          order by lower(e.repo_name), lower(e.owner_login), e.repo_id limit 1) next
     )
-    select distinct repo_id from found`.execute(db)
-  return rows.map((r) => Number(r.repo_id))
+    select repo_id from found ${atMost === undefined ? sql`` : sql`limit ${atMost}`}`.execute(db)
+  // A repository transferred between owners is found under each.
+  return [...new Set(rows.map((r) => Number(r.repo_id)))]
 }
 
 /** The ids of the accounts events recorded as owner under a login, by the same skip scan. */
@@ -121,8 +125,13 @@ interface Conditions {
   several?: Several
 }
 
-/** The filter as conditions; undefined when a name matches nothing, so nothing can match. */
-async function conditions(db: Kysely<Database>, filter: AuditFilter): Promise<Conditions | undefined> {
+/**
+ * The filter as conditions; undefined when a name matches nothing, so nothing can match;
+ * `ambiguous` for a repository's name alone that more than MERGED_IDS repositories had (`web`
+ * may be thousands of owners'): finding them all would cost more than the page, and a page of
+ * thousands of repositories' events mixed together answers no one's question.
+ */
+async function conditions(db: Kysely<Database>, filter: AuditFilter): Promise<Conditions | { ambiguous: string } | undefined> {
   const found: Conditions = { where: [] }
   const byIds = (field: Several['field'], ids: number[]): void => {
     if (ids.length === 1) found.where.push((eb) => eb(field, '=', ids[0]!))
@@ -142,8 +151,9 @@ async function conditions(db: Kysely<Database>, filter: AuditFilter): Promise<Co
   }
   if (filter.repo !== undefined) {
     const repo = parseRepo(filter.repo)
-    const ids = 'id' in repo ? [repo.id] : await repoIdsNamed(db, repo.name, repo.owner)
+    const ids = 'id' in repo ? [repo.id] : await repoIdsNamed(db, repo.name, repo.owner, repo.owner === undefined ? MERGED_IDS + 1 : undefined)
     if (ids.length === 0) return undefined
+    if (!('id' in repo) && repo.owner === undefined && ids.length > MERGED_IDS) return { ambiguous: repo.name }
     byIds('repo_id', ids)
   }
   const { hook, installation, action, outcome, from, to } = filter
@@ -205,6 +215,7 @@ function newestOfEach(db: Kysely<Database>, several: Several, where: Where[], co
 export async function searchAudit(db: Kysely<Database>, filter: AuditFilter, page: { before?: number; limit: number }): Promise<AuditPage> {
   const found = await conditions(db, filter)
   if (found === undefined) return { events: [] }
+  if ('ambiguous' in found) return { events: [], ambiguous: { name: found.ambiguous } }
   const where = page.before === undefined ? found.where : [...found.where, olderThan(page.before)]
   const rows = found.several === undefined ? await newest(db, where, page.limit + 1) : await newestOfEach(db, found.several, where, page.limit + 1)
   const events = rows.slice(0, page.limit)

@@ -35,6 +35,11 @@ const querySchema = {
   },
 }
 
+/** What to do about a repository name too many repositories had (see searchAudit). */
+function ambiguity(name: string): string {
+  return `More than 50 repositories have been called “${name}”: give its owner as well (owner/${name}), or paste the repository's address or id.`
+}
+
 function instant(value: string, name: 'from' | 'to'): Date {
   const at = parseInstant(value, name === 'to')
   if (at === undefined) throw new HttpError(400, `“${name}” must be a date (2026-11-30) or a time (2026-11-30T14:05:00Z).`)
@@ -90,6 +95,7 @@ const staffAuditRoutes: FastifyPluginAsync = async (app) => {
       query: request.query,
       filtered: params.size > 0,
       events: page.events,
+      ambiguous: page.ambiguous === undefined ? undefined : ambiguity(page.ambiguous.name),
       older: page.next === undefined ? undefined : withParams('/staff/audit', { before: String(page.next) }),
       newest: request.query.before === undefined ? undefined : withParams('/staff/audit'),
       csv: withParams('/staff/audit.csv'),
@@ -109,6 +115,8 @@ const staffAuditRoutes: FastifyPluginAsync = async (app) => {
   app.get<{ Querystring: AuditQuery }>('/staff/audit.csv', { config: { staff: 'support', staffExport: true }, schema: { querystring: querySchema } }, async (request, reply) => {
     const filter = filterOf(request.query)
     const db = app.db
+    const first = await searchAudit(db, filter, { limit: 1 })
+    if (first.ambiguous !== undefined) throw new HttpError(400, ambiguity(first.ambiguous.name))
     async function* rows(): AsyncGenerator<string> {
       yield csvRow(CSV_HEADER)
       let before = request.query.before

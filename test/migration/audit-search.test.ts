@@ -135,15 +135,20 @@ t.test('a login or a name several had: the newest of each, merged, page by page'
   }
 })
 
-t.test('a name that very many repositories had', async (t) => {
+t.test('a name that very many repositories had: alone it asks for the owner; with one, or as a login many accounts had, it pages', async (t) => {
   const tdb = await testDatabase(t)
   const written: number[] = []
+  // 60 accounts, one after another, under the login "shared", each with a repository "site".
   for (let r = 0; r < 60; r++) {
-    written.push((await appendAudit(tdb.db, { actor: system, action: 'repo_added', target: { ownerId: 300 + r, ownerLogin: `o${r}`, repoId: 4000 + r, repoName: 'site' }, outcome: 'ok' })).id)
+    written.push((await appendAudit(tdb.db, { actor: system, action: 'repo_added', target: { ownerId: 300 + r, ownerLogin: 'shared', repoId: 4000 + r, repoName: 'site' }, outcome: 'ok' })).id)
   }
-  const page = await searchAudit(tdb.db, { repo: 'site' }, { limit: 50 })
-  t.same(page.events.map((e) => e.id), [...written].reverse().slice(0, 50))
-  t.equal(page.next, written[10])
+  t.same(await searchAudit(tdb.db, { repo: 'site' }, { limit: 50 }), { events: [], ambiguous: { name: 'site' } })
+  for (const filter of [{ repo: 'shared/site' }, { owner: 'shared' }]) {
+    const page = await searchAudit(tdb.db, filter, { limit: 50 })
+    t.same(page.events.map((e) => e.id), [...written].reverse().slice(0, 50), JSON.stringify(filter))
+    t.equal(page.next, written[10])
+  }
+  t.equal((await searchAudit(tdb.db, { repo: '4001' }, { limit: 50 })).events.length, 1, 'by id, as ever')
 })
 
 t.test('one event whole, and where it sits in the chain once sealed', async (t) => {

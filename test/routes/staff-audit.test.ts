@@ -107,3 +107,18 @@ t.test('the CSV export: the whole filter, streamed, formulas and line breaks in 
   const exports = await service.tdb.db.selectFrom('app.audit_event').select(['actor_login', 'detail']).where('action', '=', 'staff_export').execute()
   t.match(exports, [{ actor_login: 'sam', detail: { url: '/staff/audit.csv?owner=200' } }])
 })
+
+t.test('a repository name alone that more than 50 repositories had asks for its owner, on the page and for the export', async (t) => {
+  const service = await asSam(t)
+  for (let r = 0; r < 51; r++) {
+    await appendAudit(service.tdb.db, { actor: system, action: 'repo_added', target: { ownerId: 300 + r, ownerLogin: `o${r}`, repoId: 4000 + r, repoName: 'web' }, outcome: 'ok' })
+  }
+  const page = await service.get('/staff/audit?repo=web')
+  t.equal(page.statusCode, 200)
+  t.match(page.body, /<p class="problem" role="alert">More than 50 repositories have been called “web”: give its owner as well \(owner\/web\), or paste the repository&#39;s address or id\.<\/p>/)
+  t.same(rows(page.body), [])
+  const csv = await service.get('/staff/audit.csv?repo=web')
+  t.equal(csv.statusCode, 400)
+  t.match(csv.body, /More than 50 repositories have been called “web”/)
+  t.equal(rows((await service.get('/staff/audit?repo=o7/web')).body).length, 1)
+})

@@ -139,9 +139,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     csrfExempt: ['/github/webhooks'],
   })
   await app.register(errorHandlerPlugin)
+  await app.register(viewerPlugin, { staff: options.staff })
   await app.register(staffAccessPlugin, { db: options.db.db, staff: options.staff })
 
-  await app.register(viewerPlugin, { staff: options.staff })
   const stateKey = installStateKey(options.sessionSecret)
   await app.register(authRoutes, { github, publicUrl: options.publicUrl, staff: options.staff })
   await app.register(wizardRoutes, { github, stateKey, legacy: options.legacy })

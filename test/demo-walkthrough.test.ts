@@ -1,11 +1,8 @@
-import { randomBytes } from 'node:crypto'
 import path from 'node:path'
-import pg from 'pg'
-import type { Page, Response } from 'playwright-core'
-import t, { type Test } from 'tap'
-import { startDemo, type Demo } from '../src/demo.js'
+import type { Page } from 'playwright-core'
+import t from 'tap'
 import { launchChromium } from './helpers/chromium.js'
-import { testDatabase } from './helpers/database.js'
+import { arrive, signInWithGitHub, startDemoOnFreePorts, watch } from './helpers/demo.js'
 import { tempDir } from './helpers/temp-dir.js'
 
 // The demo walkthrough of issue 4 in a real browser: `npm run demo` (here on free ports), the
@@ -15,38 +12,6 @@ import { tempDir } from './helpers/temp-dir.js'
 // each reads Done, and one click disconnects the old app.
 
 const TOKEN = /\bgh[ousr]_[A-Za-z0-9_]+/
-
-/** Every page the browser was shown (main frame), with its URL and status. */
-interface Seen {
-  url: string
-  status: number
-  body: Promise<string>
-}
-
-/** What the browser's console said (a refused navigation, a CSP violation). */
-const consoleLines: string[] = []
-
-function watch(page: Page): Seen[] {
-  const seen: Seen[] = []
-  page.on('console', (message) => {
-    const where = message.location().url
-    consoleLines.push(`${message.type()}: ${message.text()}${where ? ` [${where}]` : ''}`)
-  })
-  page.on('response', (response: Response) => {
-    const request = response.request()
-    if (!request.isNavigationRequest()) {
-      if (response.status() >= 400) consoleLines.push(`${response.status()} for ${response.url()}`)
-      return
-    }
-    if (request.frame() !== page.mainFrame()) return
-    const status = response.status()
-    const location = response.headers()['location'] ?? ''
-    // A redirect has no body; what could leak there is its Location.
-    const body = status >= 300 && status < 400 ? Promise.resolve(`Location: ${location}`) : response.text().catch(() => '')
-    seen.push({ url: response.url(), status, body })
-  })
-  return seen
-}
 
 /** The text of the owner's section on /migrate, or '' when there is none. */
 async function section(page: Page, owner: string): Promise<string> {
@@ -67,31 +32,6 @@ async function statusOf(page: Page, owner: string, want: RegExp, reloads: number
   return { text, reloads: n }
 }
 
-/** Waits for the browser to arrive where `where` says; if it does not, says where it is instead. */
-async function arrive(page: Page, where: (url: URL) => boolean, what: string): Promise<void> {
-  try {
-    await page.waitForURL(where)
-  } catch {
-    const text = (await page.locator('body').innerText().catch(() => '')).replace(/\s+/g, ' ').slice(0, 600)
-    const said = consoleLines.length === 0 ? '' : ` (console: ${consoleLines.join(' | ')})`
-    throw new Error(`expected ${what}, but the browser is at ${page.url()}${said}: ${text}`)
-  }
-}
-
-async function startDemoOnFreePorts(t: Test): Promise<Demo> {
-  const server = (await testDatabase(t, { migrate: false })).url
-  const database = `demo_walk_${randomBytes(4).toString('hex')}`
-  t.teardown(async () => {
-    const c = new pg.Client({ connectionString: server })
-    await c.connect()
-    await c.query(`drop database if exists ${database} with (force)`)
-    await c.end()
-  })
-  const demo = await startDemo({ port: 0, githubPort: 0, host: '127.0.0.1', serverUrl: server, dataDir: '', database, logLevel: 'silent' })
-  t.teardown(() => demo.close())
-  return demo
-}
-
 t.test('the demo walkthrough in Chromium: mona reaches "Covered", then "Done", for every owner, and disconnects the old app', async (t) => {
   const demo = await startDemoOnFreePorts(t)
   const gh = demo.githubUrl
@@ -104,13 +44,7 @@ t.test('the demo walkthrough in Chromium: mona reaches "Covered", then "Done", f
   const onMigrate = (url: URL): boolean => url.origin === demo.url && url.pathname === '/migrate'
 
   // 1. Sign in with GitHub as mona; the first time, GitHub asks her to authorize the App.
-  await page.goto(demo.url)
-  await page.getByRole('link', { name: 'Sign in with GitHub' }).first().click()
-  await arrive(page, (url) => url.origin === gh, 'GitHub')
-  await page.getByRole('button', { name: 'Sign in as mona' }).click()
-  await arrive(page, (url) => url.origin === gh && url.pathname === '/login/oauth/authorize', "GitHub's Authorize page")
-  t.match(await page.textContent('h1'), 'Authorize', 'GitHub asks mona to authorize the App the first time')
-  await page.getByRole('button', { name: /^Authorize/ }).click()
+  t.match(await signInWithGitHub(page, demo, 'mona'), 'Authorize', 'GitHub asks mona to authorize the App the first time')
   await arrive(page, onMigrate, '/migrate')
   // Planning runs in the background: the page says so at once, and its script (the reload
   // without JavaScript sits in <noscript>) brings the plan up when it is done.

@@ -5,6 +5,7 @@ import pg from 'pg'
 import t from 'tap'
 import { DEMO_RECEIVER_SECRET, legacyConfigOf, localUrl, startDemo } from '../src/demo.js'
 import { testDatabase } from './helpers/database.js'
+import { throwawayDemoDatabase } from './helpers/demo.js'
 import { demoWorld } from './helpers/simulator.js'
 
 async function page(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
@@ -16,14 +17,7 @@ async function page(url: string, headers: Record<string, string> = {}): Promise<
 const hookState = (base: string, hookId: number) => page(`${base}/legacy/hooks/${hookId}`, { authorization: `Bearer ${DEMO_RECEIVER_SECRET}` })
 
 t.test('on a Postgres server: its own database, the demo legacy data for the receiver, the console closed to visitors', async (t) => {
-  const server = (await testDatabase(t, { migrate: false })).url
-  const database = `demo_${randomBytes(4).toString('hex')}`
-  t.teardown(async () => {
-    const c = new pg.Client({ connectionString: server })
-    await c.connect()
-    await c.query(`drop database if exists ${database} with (force)`)
-    await c.end()
-  })
+  const { server, database } = await throwawayDemoDatabase(t, 'demo')
   const demo = await startDemo({ port: 0, githubPort: 0, host: '127.0.0.1', serverUrl: server, dataDir: '', database, logLevel: 'silent' })
   for (const hook of [5000, 5100, 5200, 6000]) t.match(await hookState(demo.url, hook), { status: 200, body: /"state":"active"/ }, `hook ${hook}`)
   t.equal((await page(`${demo.url}/staff/inventory`)).status, 404, 'the staff console is for signed-in staff')

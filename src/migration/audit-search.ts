@@ -54,12 +54,20 @@ export function parseRepo(text: string): { id: number } | { owner?: string; name
   return ID.test(trimmed) ? { id: Number(trimmed) } : parseRepoName(trimmed)
 }
 
+/**
+ * The host that starts a pasted address: after http(s)://, any (an Enterprise Server's may be a
+ * bare name, and the demo's simulated GitHub is on localhost:3001); without it, one with a dot
+ * or a port (github.com), which no login has.
+ */
+export const ADDRESS_HOST = String.raw`(?:https?:\/\/[^/\s]+|[^/\s]+[.:][^/\s]+)`
+
+const REPO_ADDRESS = new RegExp(String.raw`^${ADDRESS_HOST}\/([^/\s?#]+)\/([^/\s?#]+)`, 'i')
+
 /** A repository's name as people paste it, with its owner when given. */
 export function parseRepoName(text: string): { owner?: string; name: string } {
   const trimmed = text.trim()
-  // An address: a host (github.com, or an Enterprise Server's: it has a dot, which no login
-  // has), then the owner and the name.
-  const address = /^(?:https?:\/\/)?[^/\s]+\.[^/\s]+\/([^/\s?#]+)\/([^/\s?#]+)/i.exec(trimmed)
+  // An address: a host, then the owner and the name.
+  const address = REPO_ADDRESS.exec(trimmed)
   const [owner, name] = address ? [address[1]!, address[2]!.replace(/\.git$/i, '')] : trimmed.includes('/') ? trimmed.split('/', 2) : [undefined, trimmed]
   return owner === undefined || owner === '' ? { name: name! } : { owner, name: name! }
 }

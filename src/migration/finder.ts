@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
-import { ownerIdsNamed, parseRepoName, repoIdsNamed } from './audit-search.js'
+import { ADDRESS_HOST, ownerIdsNamed, parseRepoName, repoIdsNamed } from './audit-search.js'
 import type { Subject } from './timeline.js'
 
 // The console's search box: whatever a customer pastes (a repository's address, `owner/name`,
@@ -8,6 +8,9 @@ import type { Subject } from './timeline.js'
 // straight to its timeline; several (mona the user and mona the account) are offered.
 
 const ID = /^\d{1,18}$/
+
+/** An account's address: a host and a login alone. */
+const ACCOUNT_ADDRESS = new RegExp(String.raw`^${ADDRESS_HOST}\/([^/\s?#]+)\/?(?:[?#].*)?$`, 'i')
 
 /** The name a repository goes by now: its latest plan's, else its latest event's. */
 async function repoSubject(db: Kysely<Database>, id: number): Promise<Subject | undefined> {
@@ -88,7 +91,7 @@ export async function findSubjects(db: Kysely<Database>, pasted: string): Promis
     return found
   }
   // An address or owner/name: a repository (an address with only an owner: that account).
-  const account = /^(?:https?:\/\/)?[^/\s]+\.[^/\s]+\/([^/\s?#]+)\/?(?:[?#].*)?$/i.exec(text)?.[1]
+  const account = ACCOUNT_ADDRESS.exec(text)?.[1]
   if (account === undefined && (text.includes('/') || /^https?:/i.test(text))) {
     const repo = parseRepoName(text)
     const ids = await repoIdsNamed(db, repo.name, repo.owner)

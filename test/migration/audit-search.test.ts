@@ -69,6 +69,9 @@ t.test('pasted repositories are read as people paste them', async (t) => {
   t.same(parseRepo('web'), { name: 'web' })
   t.same(parseRepo('https://github.com/acme/web/pull/3'), { owner: 'acme', name: 'web' })
   t.same(parseRepo('https://ghe.example.com/acme/web'), { owner: 'acme', name: 'web' }, 'an Enterprise Server address too')
+  t.same(parseRepo('http://localhost:3001/acme/web/settings/hooks'), { owner: 'acme', name: 'web' }, "the demo's simulated GitHub: a host without a dot")
+  t.same(parseRepo('https://ghe/acme/web'), { owner: 'acme', name: 'web' }, 'an Enterprise Server by a bare name')
+  t.same(parseRepo('localhost:3001/acme/web'), { owner: 'acme', name: 'web' }, 'a host with a port and no scheme')
   t.same(parseRepo('/web'), { name: 'web' })
 })
 

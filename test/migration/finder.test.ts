@@ -54,6 +54,8 @@ t.test('names and addresses', async (t) => {
   t.same(await findSubjects(db, 'https://github.com/initech/tps'), [{ kind: 'repo', id: 4000, name: 'initech/tps' }], 'found in events')
   t.same(await findSubjects(db, 'https://github.com/initech/'), [{ kind: 'owner', id: 400, login: 'initech' }], "an account's address")
   t.same(await findSubjects(db, 'github.com/globex'), [{ kind: 'owner', id: 300, login: 'globex' }])
+  t.same(await findSubjects(db, 'http://localhost:3001/initech/tps/settings/hooks'), [{ kind: 'repo', id: 4000, name: 'initech/tps' }], 'on a host without a dot (the demo\'s simulated GitHub)')
+  t.same(await findSubjects(db, 'http://localhost:3001/initech'), [{ kind: 'owner', id: 400, login: 'initech' }])
   t.same(await findSubjects(db, 'dev'), [
     { kind: 'user', id: 7, login: 'Dev' },
     { kind: 'owner', id: 7, login: 'Dev' },

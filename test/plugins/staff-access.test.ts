@@ -47,6 +47,12 @@ t.test('a stranger learns nothing: every /staff address answers as a missing pag
   }
   t.equal((await service.app.inject({ url: '/staffing' })).statusCode, 404)
   t.same(await staffViews(service), [], 'nothing recorded for them')
+  // Word for word, header included: a signed-in customer is shown signed in at both.
+  const mona = await service.as(MONA)
+  const page = async (url: string) => (await mona(url)).body.replace(/name="_csrf" value="[^"]*"/g, '')
+  const missing = await page('/no-such-page')
+  t.match(missing, /Signed in as <strong>mona<\/strong>/)
+  t.equal(await page('/staff'), missing, "/staff reads as a missing page does, for mona too")
 })
 
 t.test('each staff page view is an audit event: who, in which role, which address', async (t) => {

@@ -56,7 +56,7 @@ Environment:
     }
     io.stdout.write(
       `\noauth-to-app demo is running at ${running.url}\n` +
-        `  staff console: ${running.url}/staff/inventory (sign in as sam, support, or olga, operator)\n` +
+        `  staff console: ${running.url}/staff (sign in as sam, support, or olga, operator; try what happened to acme/web)\n` +
         `  simulated GitHub: ${running.githubUrl} (sign in there as ${running.users.join(', ')})\n` +
         `  world: ${running.world}\n` +
         'Press Ctrl-C to stop.\n',

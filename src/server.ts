@@ -86,6 +86,18 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     genReqId: () => randomUUID(),
     trustProxy: fastifyTrustProxy(options.trustProxy ?? false),
   })
+  // A request under way when closing starts kept its keep-alive connection open after its
+  // answer for fastify's keepAliveTimeout (72 s), and closing waits for every connection before
+  // it stops the queue and the pools: a shutdown during a webhook delivery outlasted
+  // close-with-grace's 10 s, which then exits with the jobs under way cut off. Answers sent
+  // while closing close their connection.
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close')
+  })
   if (options.secureCookies && (options.trustProxy ?? false) === false) {
     app.log.warn('PUBLIC_URL is https but TRUST_PROXY is not set: requests through a TLS-terminating proxy arrive as http, and sign-in cannot set its Secure cookie')
   }

@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -130,6 +131,32 @@ t.test('a server fault shows a generic page with the request id, never the error
   const body = json.json() as Record<string, unknown>
   t.match(body, { statusCode: 500, error: 'Internal Server Error', message: /Something went wrong/, requestId: /^[0-9a-f-]{36}$/ })
   t.notMatch(json.body, /secret_table|stack/)
+})
+
+t.test('closing while a request is under way: it is answered, and closing does not wait out its keep-alive', async (t) => {
+  const tdb = await testDatabase(t)
+  const app = await server(t, tdb)
+  let entered!: () => void
+  const inHandler = new Promise<void>((resolve) => (entered = resolve))
+  app.get('/slow', async () => {
+    entered()
+    // Answered once the server has stopped listening: closing has begun and reaped the idle
+    // connections, so this one is left to what the answer says.
+    while (app.server.listening) await new Promise((resolve) => setTimeout(resolve, 5))
+    return { done: true }
+  })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as AddressInfo
+  const answer = fetch(`http://127.0.0.1:${port}/slow`)
+  await inHandler
+  const closed = app.close()
+  const res = await answer
+  t.same(await res.json(), { done: true }, 'the request under way is answered')
+  // Left open, the connection holds closing for keepAliveTimeout (72 s).
+  let timer: NodeJS.Timeout | undefined
+  const outcome = await Promise.race([closed.then(() => 'closed'), new Promise((resolve) => (timer = setTimeout(() => resolve('still closing after 20 s'), 20_000)))])
+  clearTimeout(timer)
+  t.equal(outcome, 'closed')
 })
 
 t.test('a refused request shows its reason, escaped, as a page or as JSON', async (t) => {

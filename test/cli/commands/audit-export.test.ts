@@ -3,7 +3,7 @@ import path from 'node:path'
 import pg from 'pg'
 import t from 'tap'
 import { runCli } from '../../../src/cli/main.js'
-import { appendAudit } from '../../../src/migration/audit.js'
+import { appendAudit, sealPending } from '../../../src/migration/audit.js'
 import { captureIo } from '../../helpers/cli-io.js'
 import { testDatabase, type TestDatabase } from '../../helpers/database.js'
 import { tempDir } from '../../helpers/temp-dir.js'
@@ -94,6 +94,9 @@ t.test('wrong command lines are refused, naming the problem', async (t) => {
 t.test('events an open transaction holds back are counted, and left for the next export', async (t) => {
   const tdb = await testDatabase(t)
   await events(tdb, 1)
+  // Sealed first, waiting out other tests' transactions on this server: with --wait 0 below,
+  // only this test's open transaction holds events back.
+  await sealPending(tdb.db, 10_000)
   const open = new pg.Client({ connectionString: tdb.url })
   await open.connect()
   t.teardown(() => open.end())

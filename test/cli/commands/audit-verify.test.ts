@@ -1,7 +1,7 @@
 import pg from 'pg'
 import t from 'tap'
 import { runCli } from '../../../src/cli/main.js'
-import { appendAudit } from '../../../src/migration/audit.js'
+import { appendAudit, sealPending } from '../../../src/migration/audit.js'
 import { captureIo } from '../../helpers/cli-io.js'
 import { testDatabase } from '../../helpers/database.js'
 
@@ -33,6 +33,9 @@ t.test('audit:verify says intact with a count, or names the first broken event',
 t.test('audit:verify seals what the service left, and counts what an open transaction still holds back', async (t) => {
   const tdb = await testDatabase(t)
   await appendAudit(tdb.db, { actor: { kind: 'system' }, action: 'sign_in', outcome: 'ok' })
+  // Sealed first, waiting out other tests' transactions on this server: with --wait 0 below,
+  // only this test's open transaction holds events back.
+  await sealPending(tdb.db, 10_000)
   const open = new pg.Client({ connectionString: tdb.url })
   await open.connect()
   t.teardown(() => open.end())

@@ -185,14 +185,34 @@ t.test('the in-flight cap holds, and a busy lane holds no slot', async (t) => {
   t.equal(lanes.slots.peak, 2, 'never more than two requests in flight')
   t.ok(performance.now() - started >= 40, 'in two rounds')
 
-  // Mona's lane has four requests queued; octo's one request needs only a free slot.
+  // Mona's lane has four requests queued; octo's one request needs only a free slot. Mona's
+  // first holds the slot on its way to GitHub until octo waits for it, so that what comes next
+  // is decided by the slots alone, not by how fast this machine or its database is.
   const one = b.lanes({ maxInFlight: 1 })
   const mona = b.client(one, MONA)
   const octo = b.client(one, OCTO)
+  const realFetch = globalThis.fetch
+  let sending!: () => void
+  const monaSending = new Promise<void>((resolve) => (sending = resolve))
+  let release!: () => void
+  const held = new Promise<void>((resolve) => (release = resolve))
+  let monaFirst = true
+  globalThis.fetch = (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+    if (monaFirst && new Headers(init?.headers).get('authorization')?.includes(MONA)) {
+      monaFirst = false
+      sending()
+      await held
+    }
+    return realFetch(input, init)
+  }) as typeof fetch
+  t.teardown(() => void (globalThis.fetch = realFetch))
   const done: string[] = []
   const monas = [1, 2, 3, 4].map((n) => mona.request('GET /user').then(() => done.push(`mona ${n}`)))
-  await sleep(5)
-  await octo.request('GET /user').then(() => done.push('octo'))
+  await monaSending
+  const octoDone = octo.request('GET /user').then(() => done.push('octo'))
+  while (one.slots['waiting'].length === 0) await sleep(2)
+  release()
+  await octoDone
   await Promise.all(monas)
   t.ok(done.indexOf('octo') < 3, `octo was not kept behind mona's queue: ${done.join(', ')}`)
 })

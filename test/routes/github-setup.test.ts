@@ -203,8 +203,11 @@ t.test('a forged state (tampered signature or content, garbage, another key) is 
     t.equal(res.statusCode, 400, `${what}: 400`)
     t.match(res.body, 'This installation link was not made by this service', `${what}: says why`)
   }
+  const twice = await followSetup(app, sim, cookie, `${setupUrl({ installation_id: installationId, setup_action: 'install', state })}&state=${state}`, MONA)
+  t.equal(twice.statusCode, 400, 'the real state twice: 400')
+  t.match(twice.body, 'This installation link was not made by this service')
   t.same(await snapshot(service), before, 'no batch, installation or state changed')
-  const rejected = await allOnRecord(t, service, Object.keys(forgeries).length, { actor_kind: 'user', actor_login: 'mona', owner_id: null, installation_id: installationId, outcome: 'rejected', reason: /not made by this service/, request_id: String })
+  const rejected = await allOnRecord(t, service, Object.keys(forgeries).length + 1, { actor_kind: 'user', actor_login: 'mona', owner_id: null, installation_id: installationId, outcome: 'rejected', reason: /not made by this service/, request_id: String })
   assertNothingSecret(t, [...rejected, ...(await service.tdb.db.selectFrom('app.refusal_tally').selectAll().execute())], state, signature)
 
   // Tampering spent nothing: the state GitHub really sent back still works.

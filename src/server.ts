@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import fastifyFormbody from '@fastify/formbody'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import type { GitHubConfig, LegacyConfig, StaffRole, TrustProxy } from './config.js'
 import { sidePool, type Db } from './db/connect.js'
 import { loggerOptions, type LogDestination } from './logger.js'
 import { fastifyTrustProxy } from './plugins/client-address.js'
 import { auditSealerPlugin } from './plugins/audit-sealer.js'
 import { databasePlugin } from './plugins/database.js'
-import { errorHandlerPlugin } from './plugins/error-handler.js'
+import { errorHandlerPlugin, HttpError } from './plugins/error-handler.js'
 import { securityHeadersPlugin } from './plugins/security-headers.js'
 import { sessionPlugin } from './plugins/session.js'
 import { viewerPlugin } from './plugins/viewer.js'
@@ -85,6 +85,13 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // error page finds exactly their request in the logs.
     genReqId: () => randomUUID(),
     trustProxy: fastifyTrustProxy(options.trustProxy ?? false),
+    // The router's own refusals (a path parameter over 100 characters, a malformed escape)
+    // come before any route or plugin, so fastify answers them in its JSON; by default that
+    // repeats the address, which may carry a one-time code someone pasted: said without it.
+    frameworkErrors: (error, _request, reply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      void (reply as FastifyReply).send(new HttpError(tooLong ? 414 : 400, tooLong ? 'This address is longer than any page of this service.' : 'This address is not well formed.'))
+    },
   })
   // A request under way when closing starts kept its keep-alive connection open after its
   // answer for fastify's keepAliveTimeout (72 s), and closing waits for every connection before

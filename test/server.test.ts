@@ -105,6 +105,19 @@ t.test('an unknown address gets a friendly 404 page that does not repeat the add
   t.match(browser.headers['content-type'], /^text\/html/, 'a browser that also accepts JSON gets the page')
 })
 
+t.test("an address fastify's router refuses (too long a parameter, a malformed escape) is said so, without the address", async (t) => {
+  const tdb = await testDatabase(t)
+  const app = await server(t, tdb)
+  const long = await app.inject({ url: `/migrate/batches/c0de-${'9'.repeat(200)}/before.csv` })
+  t.equal(long.statusCode, 414)
+  t.match(long.json(), { statusCode: 414, message: 'This address is longer than any page of this service.' })
+  t.notMatch(long.body, /c0de/)
+  const malformed = await app.inject({ url: '/migrate/batches/c0de%E0%A4%A/before.csv' })
+  t.equal(malformed.statusCode, 400)
+  t.match(malformed.json(), { statusCode: 400, message: 'This address is not well formed.' })
+  t.notMatch(malformed.body, /c0de/)
+})
+
 t.test('a server fault shows a generic page with the request id, never the error', async (t) => {
   const tdb = await testDatabase(t)
   const logs = captureLogs()

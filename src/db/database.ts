@@ -186,6 +186,8 @@ export interface WebhookDeliveryTable {
   installation_id: number | null
   received_at: Generated<Date>
   applied_at: Date | null
+  /** The body's SHA-256, hex (migration 0019; null before it): each body is taken once. */
+  body_sha256: string | null
 }
 
 /** Requests of one client to one route in its current window (migration 0010). */

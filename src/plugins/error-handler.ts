@@ -17,6 +17,10 @@ export class HttpError extends Error {
 const SERVER_FAULT =
   'Something went wrong on our side, and it has been logged. Please try again in a moment; if it keeps happening, give support the request id below.'
 
+/** @fastify/csrf-protection's refusals, whose own words ("Invalid csrf token") tell a person nothing. */
+const CSRF_REFUSALS = new Set(['FST_CSRF_MISSING_SECRET', 'FST_CSRF_INVALID_TOKEN'])
+const CSRF_REFUSED = 'This form was not sent from a page of this service, or your session ended since the page was loaded. Reload the page and try again.'
+
 function statusOf(error: unknown): number {
   const status = (error as { statusCode?: unknown } | undefined)?.statusCode
   return typeof status === 'number' && status >= 400 && status <= 599 ? status : 500
@@ -52,7 +56,8 @@ export const errorHandlerPlugin = fp(async (app) => {
       return sendProblem(request, reply, { status, message: SERVER_FAULT, requestId: request.id })
     }
     request.log.info({ statusCode: status, reason: (error as Error).message }, 'request refused')
-    return sendProblem(request, reply, { status, message: (error as Error).message })
+    const csrf = CSRF_REFUSALS.has(String((error as { code?: unknown }).code))
+    return sendProblem(request, reply, { status, message: csrf ? CSRF_REFUSED : (error as Error).message })
   })
 
   app.setNotFoundHandler((request, reply) =>

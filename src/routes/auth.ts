@@ -91,10 +91,11 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, { g
 
   app.get('/auth/login', { config: { rateLimit: {} } }, async (request, reply) => authorizeOnGitHub(request, reply, github, publicUrl))
 
-  app.get<{ Querystring: { code?: string; state?: string; error?: string } }>('/auth/callback', { config: { rateLimit: {} } }, async (request, reply) => {
+  app.get<{ Querystring: { code?: string; state?: string | string[]; error?: string } }>('/auth/callback', { config: { rateLimit: {} } }, async (request, reply) => {
     const { code, state, error } = request.query
     // One use: whatever happens next, this state is spent (the other tabs' stay as they are).
-    const pending = takeAuthorization(request, state)
+    // A state given twice arrives as a list, which no sign-in of this service sends.
+    const pending = takeAuthorization(request, typeof state === 'string' ? state : undefined)
     if (error === 'access_denied') {
       return reply.code(400).view('signed-out.eta', { title: 'Sign-in cancelled', message: 'You cancelled the sign-in on GitHub. Nothing was changed.' })
     }

@@ -23,7 +23,8 @@ export interface SetupRoutesOptions {
 interface SetupQuery {
   installation_id?: string
   setup_action?: string
-  state?: string
+  /** A list when the link names it twice. */
+  state?: string | string[]
 }
 
 const ACTIONS = new Set(['install', 'update', 'request'])
@@ -61,7 +62,8 @@ export const setupRoutes: FastifyPluginAsync<SetupRoutesOptions> = async (app, {
       })
       throw new HttpError(status, reason)
     }
-    const read = readState(stateKey, state)
+    // Named twice: no link this service makes does that.
+    const read = typeof state === 'string' ? readState(stateKey, state) : ({ ok: false, reason: 'forged' } as const)
     if (!read.ok) {
       const expired = read.reason === 'expired'
       return reject(

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { Webhooks } from '@octokit/webhooks'
 import type { FastifyPluginAsync } from 'fastify'
 import { appendAudit } from '../migration/audit.js'
@@ -6,8 +7,9 @@ import type { InstallationEventJob } from '../migration/installation-events.js'
 // POST /github/webhooks, the App's webhook URL. The signature is checked on the exact bytes
 // GitHub sent; a delivery GitHub sends again (same X-GitHub-Delivery) is taken once; the work is
 // queued in the same transaction that records the delivery, and GitHub gets its answer at once.
-// The delivery id is not signed, so a body seen once can come again under a new id: the job
-// believes only what GitHub, asked by the App, confirms (src/migration/installation-events.ts).
+// The delivery id is not signed, so a body seen once can come again under a new id: such a
+// replay is refused (GitHub's redeliveries keep their id), and the job believes only what
+// GitHub, asked by the App, confirms (src/migration/installation-events.ts).
 
 export interface WebhookRoutesOptions {
   secret: string
@@ -69,14 +71,19 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
       sender: { id: payload.sender.id, login: payload.sender.login },
       requester: payload.requester == null ? null : { id: payload.requester.id, login: payload.requester.login },
     }
-    const fresh = await app.db.transaction().execute(async (trx) => {
-      const taken = await trx
+    const bodySha256 = createHash('sha256').update(body).digest('hex')
+    const taken = await app.db.transaction().execute(async (trx) => {
+      const row = await trx
         .insertInto('app.webhook_delivery')
-        .values({ delivery_id: deliveryId, event, action: payload.action, installation_id: job.installation.id, applied_at: null })
-        .onConflict((oc) => oc.column('delivery_id').doNothing())
+        .values({ delivery_id: deliveryId, event, action: payload.action, installation_id: job.installation.id, applied_at: null, body_sha256: bodySha256 })
+        // Either its id or its body was taken before.
+        .onConflict((oc) => oc.doNothing())
         .returning('delivery_id')
         .executeTakeFirst()
-      if (taken === undefined) return false
+      if (row === undefined) {
+        const same = await trx.selectFrom('app.webhook_delivery').select('delivery_id').where('delivery_id', '=', deliveryId).executeTakeFirst()
+        return same === undefined ? 'replayed' : 'duplicate'
+      }
       await appendAudit(trx, {
         actor: { kind: 'github', githubId: job.sender.id, login: job.sender.login },
         action: 'webhook_received',
@@ -86,9 +93,13 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
         detail: { deliveryId, event, action: payload.action },
       })
       await app.queue.send(trx, 'installation-event', job)
-      return true
+      return 'fresh'
     })
-    if (!fresh) return reply.code(200).send({ duplicate: deliveryId })
+    if (taken === 'duplicate') return reply.code(200).send({ duplicate: deliveryId })
+    if (taken === 'replayed') {
+      request.log.warn({ deliveryId, event }, 'webhook body replayed under a new delivery id')
+      return reply.code(409).send({ error: 'This body was delivered before under another X-GitHub-Delivery; each delivery is taken once.' })
+    }
     app.queue.wake()
     return reply.code(202).send({ queued: deliveryId })
   })

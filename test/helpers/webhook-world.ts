@@ -52,6 +52,11 @@ export function bodyOf(service: Service, event: SimEvent): string {
   return JSON.stringify(webhookPayload(service.sim.state, event, service.sim.url))
 }
 
+/** An event's body byte for byte as the simulator delivers it (its payloads name it as localhost). */
+export function deliveredBodyOf(service: Service, event: SimEvent): string {
+  return JSON.stringify(webhookPayload(service.sim.state, event, service.sim.url.replace('127.0.0.1', 'localhost')))
+}
+
 /** What a delivery could leave behind. */
 export async function recorded(service: Service) {
   const db = service.tdb.db

@@ -121,6 +121,11 @@ t.test('a POST without the CSRF token is refused; with it, it passes; webhooks a
   const cookie = await signIn(server)
   const refused = await server.inject({ method: 'POST', url: '/t/form', cookies: { [SESSION_COOKIE]: cookie }, payload: {} })
   t.equal(refused.statusCode, 403)
+  const said = 'This form was not sent from a page of this service, or your session ended since the page was loaded. Reload the page and try again.'
+  t.match(refused.body, said, 'said as a person can act on it, not as the plugin words it')
+  const noSession = await server.inject({ method: 'POST', url: '/t/form', payload: {}, headers: { accept: 'application/json' } })
+  t.equal(noSession.statusCode, 403)
+  t.match(noSession.json(), { message: said }, 'with no session either')
   const { csrf, cookie: renewed } = await me(server, cookie)
   const accepted = await server.inject({
     method: 'POST',
@@ -133,6 +138,7 @@ t.test('a POST without the CSRF token is refused; with it, it passes; webhooks a
   t.same(accepted.json(), { done: true })
   const forged = await server.inject({ method: 'POST', url: '/t/form', cookies: { [SESSION_COOKIE]: cookie }, headers: { 'x-csrf-token': 'forged' } })
   t.equal(forged.statusCode, 403)
+  t.match(forged.body, said)
   // GitHub signs its webhooks instead: no CSRF token is asked for (the route's own check answers).
   const webhook = await server.inject({ method: 'POST', url: '/github/webhooks', payload: {} })
   t.equal(webhook.statusCode, 400)

@@ -75,6 +75,9 @@ t.test('a replayed, forged, missing or stale state changes nothing', async (t) =
   const forged = await app.inject({ url: `/auth/callback?code=${code}&state=forged-${state}`, cookies: { [SESSION_COOKIE]: cookie } })
   t.equal(forged.statusCode, 400)
   t.match(forged.body, 'expired or was already used')
+  const twice = await app.inject({ url: `/auth/callback?code=${code}&state=${state}&state=${state}`, cookies: { [SESSION_COOKIE]: cookie } })
+  t.equal(twice.statusCode, 400, 'the state twice')
+  t.match(twice.body, 'expired or was already used')
   // A state this session never started spends none it did (another tab may be under way) ...
   const real = await app.inject({ url: `/auth/callback?code=${code}&state=${state}`, cookies: { [SESSION_COOKIE]: cookie } })
   t.equal(real.statusCode, 302)

@@ -3,6 +3,7 @@ import { installStateKey, readState, signState } from '../../src/migration/insta
 import { SESSION_COOKIE } from '../../src/plugins/session.js'
 import { installWithEvents } from '../../src/simulator/install-events.js'
 import type { World } from '../../src/simulator/world.js'
+import { forgedStates } from '../helpers/forged-states.js'
 import { withScopes } from '../helpers/scoped-world.js'
 import { TEST_SESSION_SECRET } from '../helpers/server.js'
 import { serviceWithGitHub, type Service } from '../helpers/service.js'
@@ -181,30 +182,17 @@ t.test('a forged state (tampered signature or content, garbage, another key) is 
   const [body, signature] = state.split('.') as [string, string]
   const installationId = installedVia(installOnGitHub(sim, link, 'mona'))
   const before = await snapshot(service)
-  const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as [string, number, number, number]
-
-  // The same signature spelled differently: base64url's last character carries spare bits.
-  const last = signature.at(-1)!
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
-  const sameBits = alphabet[alphabet.indexOf(last) ^ 1]!
-  const forgeries: Record<string, string> = {
-    'a changed signature': `${body}.${signature.slice(0, 10)}${signature[10] === 'A' ? 'B' : 'A'}${signature.slice(11)}`,
-    'the signature spelled another way': `${body}.${signature.slice(0, -1)}${sameBits}`,
-    'the signature with a stray character': `${body}.${signature}!`,
-    'content changed to another user': `${Buffer.from(JSON.stringify([payload[0], OCTO, payload[2], payload[3]])).toString('base64url')}.${signature}`,
-    'content with a later expiry': `${Buffer.from(JSON.stringify([payload[0], payload[1], payload[2], payload[3] + 86_400_000])).toString('base64url')}.${signature}`,
-    'signed with another key': signState(installStateKey('another-secret-of-at-least-32-characters!!'), { nonce: payload[0], userId: payload[1], ownerId: payload[2], expiresAt: payload[3] }),
-    garbage: 'garbage',
-    'three parts': `${state}.${signature}`,
-    'no signature': `${body}.`,
-  }
+  const forgeries = forgedStates(state, OCTO)
   for (const [what, forged] of Object.entries(forgeries)) {
     const res = await followSetup(app, sim, cookie, setupUrl({ installation_id: installationId, setup_action: 'install', state: forged }), MONA)
     t.equal(res.statusCode, 400, `${what}: 400`)
     t.match(res.body, 'This installation link was not made by this service', `${what}: says why`)
   }
+  const twice = await followSetup(app, sim, cookie, `${setupUrl({ installation_id: installationId, setup_action: 'install', state })}&state=${state}`, MONA)
+  t.equal(twice.statusCode, 400, 'the real state twice: 400')
+  t.match(twice.body, 'This installation link was not made by this service')
   t.same(await snapshot(service), before, 'no batch, installation or state changed')
-  const rejected = await allOnRecord(t, service, Object.keys(forgeries).length, { actor_kind: 'user', actor_login: 'mona', owner_id: null, installation_id: installationId, outcome: 'rejected', reason: /not made by this service/, request_id: String })
+  const rejected = await allOnRecord(t, service, Object.keys(forgeries).length + 1, { actor_kind: 'user', actor_login: 'mona', owner_id: null, installation_id: installationId, outcome: 'rejected', reason: /not made by this service/, request_id: String })
   assertNothingSecret(t, [...rejected, ...(await service.tdb.db.selectFrom('app.refusal_tally').selectAll().execute())], state, signature)
 
   // Tampering spent nothing: the state GitHub really sent back still works.

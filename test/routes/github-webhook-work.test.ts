@@ -5,7 +5,7 @@ import { withScopes } from '../helpers/scoped-world.js'
 import { serviceWithGitHub } from '../helpers/service.js'
 import { signIn } from '../helpers/sign-in.js'
 import { followSetup, installOnGitHub, settled, view } from '../helpers/wizard.js'
-import { MONA, ownerSection, pressFor, post, bodyOf, auditOf, batchOf, monaCovered } from '../helpers/webhook-world.js'
+import { MONA, ownerSection, pressFor, post, bodyOf, deliveredBodyOf, auditOf, batchOf, monaCovered } from '../helpers/webhook-world.js'
 
 // What the App's webhooks do to the batches of the installation's account, as the user sees it
 // on /migrate (the route itself is in github-webhooks.test.ts): uninstalls, suspensions,
@@ -177,7 +177,7 @@ t.test('an installation GitHub does not have (here on an account named without a
   t.same(await auditOf(service, 'coverage_checked'), [], 'nobody migrates to it: nothing to check')
 })
 
-t.test('a captured body sent again under a new X-GitHub-Delivery does not undo a migration; a genuine uninstall still does', async (t) => {
+t.test('a captured body sent again under a new X-GitHub-Delivery is refused; one GitHub never sent does not undo a migration; a genuine uninstall still does', async (t) => {
   const { service, cookie, installationId } = await monaCovered(t)
   const { app, sim, tdb } = service
   const mona = sim.state.userByLogin('mona')!
@@ -186,7 +186,7 @@ t.test('a captured body sent again under a new X-GitHub-Delivery does not undo a
   const captured: { event: string; action: string; body: string }[] = []
   const deliver = sim.state.onEvent
   sim.state.onEvent = (event) => {
-    captured.push({ event: event.name, action: event.action, body: bodyOf(service, event) })
+    captured.push({ event: event.name, action: event.action, body: deliveredBodyOf(service, event) })
     deliver(event)
   }
   // Genuine changes, each undone: suspended and unsuspended; new-name (1002) unticked and ticked again.
@@ -204,8 +204,16 @@ t.test('a captured body sent again under a new X-GitHub-Delivery does not undo a
   // And the body GitHub would send if mona uninstalled, for this very installation.
   const deleted = { event: 'installation', action: 'deleted', body: bodyOf(service, { name: 'installation', action: 'deleted', installation, sender: mona }) }
 
-  const replays = [suspend, removed, deleted].map((c) => ({ ...c, deliveryId: randomUUID() }))
-  for (const replay of replays) t.equal((await post(app, { event: replay.event, deliveryId: replay.deliveryId, body: replay.body })).statusCode, 202, `${replay.event} ${replay.action} taken as new`)
+  // Bodies GitHub delivered, sent again under new ids, are refused at the door.
+  for (const replay of [suspend, removed]) {
+    const res = await post(app, { event: replay.event, deliveryId: randomUUID(), body: replay.body })
+    t.equal(res.statusCode, 409, `${replay.event} ${replay.action} sent again: 409`)
+    t.match(res.json(), { error: /delivered before under another X-GitHub-Delivery/ })
+  }
+  // Bodies GitHub never sent (only the secret's holder could sign them) are believed only as far as GitHub bears them out.
+  const suspendAgain = { event: 'installation', action: 'suspend', body: bodyOf(service, { name: 'installation', action: 'suspend', installation, sender: mona }) }
+  const unsent = [suspendAgain, deleted].map((c) => ({ ...c, deliveryId: randomUUID() }))
+  for (const u of unsent) t.equal((await post(app, { event: u.event, deliveryId: u.deliveryId, body: u.body })).statusCode, 202, `${u.event} ${u.action} taken as new`)
   await settled(service)
   t.match(await ownerSection(service, cookie, 'mona'), /Covered[\s\S]*3 covered/, 'still Covered')
   t.match(await batchOf(service, 'mona'), { state: 'installed', installation_id: installationId, state_reason: null })
@@ -213,10 +221,10 @@ t.test('a captured body sent again under a new X-GitHub-Delivery does not undo a
   // The jobs run in any order.
   const doubted = (await auditOf(service, 'webhook_unconfirmed')).sort((a, b) => String(a.reason).localeCompare(String(b.reason)))
   t.match(doubted, [
-    { installation_id: installationId, outcome: 'ignored', reason: `GitHub has installation ${installationId} and it is not suspended.`, detail: { deliveryId: replays[0]!.deliveryId, action: 'suspend' } },
-    { installation_id: installationId, outcome: 'ignored', reason: `GitHub still has installation ${installationId}.`, detail: { deliveryId: replays[2]!.deliveryId, action: 'deleted' } },
+    { installation_id: installationId, outcome: 'ignored', reason: `GitHub has installation ${installationId} and it is not suspended.`, detail: { deliveryId: unsent[0]!.deliveryId, action: 'suspend' } },
+    { installation_id: installationId, outcome: 'ignored', reason: `GitHub still has installation ${installationId}.`, detail: { deliveryId: unsent[1]!.deliveryId, action: 'deleted' } },
   ])
-  t.equal(doubted.length, 2, 'the removal is confirmed (GitHub has the repositories it lists) and changes nothing either')
+  t.equal(doubted.length, 2, 'nothing else doubted')
   t.same(await auditOf(service, 'installation_deleted'), [], 'no uninstall on record')
 
   t.equal((await sim.sim.app.inject({ method: 'DELETE', url: `/_sim/installations/${installationId}` })).statusCode, 200)

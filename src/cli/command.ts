@@ -175,7 +175,8 @@ export function describeDatabase(url: string): string {
  */
 export async function writableFile(file: string, named = file): Promise<NodeJS.WritableStream> {
   const handle = await open(file, 'w').catch((error: NodeJS.ErrnoException) => {
-    throw new UsageError(`cannot write ${named}: ${error.code === 'ENOENT' ? 'no such directory' : (error.code ?? error.message)}`)
+    // Node's message names the path it opened, which for a file written aside is not FILE.
+    throw new UsageError(`cannot write ${named}: ${error.code === 'ENOENT' ? 'no such directory' : error.message.split(',')[0]}`)
   })
   // Large writes: a report of hundreds of megabytes in 16 kB pieces spends its time in system calls.
   return handle.createWriteStream({ highWaterMark: 1 << 20 })

@@ -87,7 +87,7 @@ t.test('wrong command lines are refused, naming the problem', async (t) => {
   const file = path.join(dir, 'plain')
   await writeFile(file, '')
   t.match(await run(['audit:verify', '--file', path.join(file, 'inside')]), { code: 2, err: /cannot read .*inside: ENOTDIR/ })
-  t.match(await run(['audit:export', '--out', dir]), { code: 2, err: /cannot write .*: EISDIR\n/ })
+  t.match(await run(['audit:export', '--out', dir]), { code: 2, err: /cannot write .*: EISDIR: illegal operation on a directory\n/ })
   t.match(await run(['audit:export', '--wait', 'soon']), { code: 2, err: /--wait must be a number of seconds, 0 or more, not "soon"/ })
 })
 

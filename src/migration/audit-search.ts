@@ -134,12 +134,18 @@ interface Conditions {
 }
 
 /**
- * The filter as conditions; undefined when a name matches nothing, so nothing can match;
+ * A filter with its names looked up, to read page after page without looking them up again:
+ * conditions, `ambiguous` (see conditions), or `none` when a name matches nothing.
+ */
+export type ResolvedFilter = Conditions | { ambiguous: string } | { none: true }
+
+/**
+ * The filter as conditions; `none` when a name matches nothing, so nothing can match;
  * `ambiguous` for a repository's name alone that more than MERGED_IDS repositories had (`web`
  * may be thousands of owners'): finding them all would cost more than the page, and a page of
  * thousands of repositories' events mixed together answers no one's question.
  */
-async function conditions(db: Kysely<Database>, filter: AuditFilter): Promise<Conditions | { ambiguous: string } | undefined> {
+export async function resolveFilter(db: Kysely<Database>, filter: AuditFilter): Promise<ResolvedFilter> {
   const found: Conditions = { where: [] }
   const byIds = (field: Several['field'], ids: number[]): void => {
     if (ids.length === 1) found.where.push((eb) => eb(field, '=', ids[0]!))
@@ -154,13 +160,13 @@ async function conditions(db: Kysely<Database>, filter: AuditFilter): Promise<Co
   if (filter.owner !== undefined) {
     const owner = filter.owner.trim()
     const ids = ID.test(owner) ? [Number(owner)] : await ownerIdsNamed(db, owner)
-    if (ids.length === 0) return undefined
+    if (ids.length === 0) return { none: true }
     byIds('owner_id', ids)
   }
   if (filter.repo !== undefined) {
     const repo = parseRepo(filter.repo)
     const ids = 'id' in repo ? [repo.id] : await repoIdsNamed(db, repo.name, repo.owner, repo.owner === undefined ? MERGED_IDS + 1 : undefined)
-    if (ids.length === 0) return undefined
+    if (ids.length === 0) return { none: true }
     if (!('id' in repo) && repo.owner === undefined && ids.length > MERGED_IDS) return { ambiguous: repo.name }
     byIds('repo_id', ids)
   }
@@ -221,8 +227,12 @@ function newestOfEach(db: Kysely<Database>, several: Several, where: Where[], co
 
 /** One page of the events the filter matches, newest first, older than the event `before`. */
 export async function searchAudit(db: Kysely<Database>, filter: AuditFilter, page: { before?: number; limit: number }): Promise<AuditPage> {
-  const found = await conditions(db, filter)
-  if (found === undefined) return { events: [] }
+  return searchResolved(db, await resolveFilter(db, filter), page)
+}
+
+/** The same, for a filter already resolved (an export's pages). */
+export async function searchResolved(db: Kysely<Database>, found: ResolvedFilter, page: { before?: number; limit: number }): Promise<AuditPage> {
+  if ('none' in found) return { events: [] }
   if ('ambiguous' in found) return { events: [], ambiguous: { name: found.ambiguous } }
   const where = page.before === undefined ? found.where : [...found.where, olderThan(page.before)]
   const rows = found.several === undefined ? await newest(db, where, page.limit + 1) : await newestOfEach(db, found.several, where, page.limit + 1)

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import type { FastifyPluginAsync } from 'fastify'
 import { csvRow } from '../csv-cells.js'
-import { auditEvent, parseInstant, searchAudit, type AuditFilter, type AuditRow } from '../migration/audit-search.js'
+import { auditEvent, parseInstant, resolveFilter, searchAudit, searchResolved, type AuditFilter, type AuditRow } from '../migration/audit-search.js'
 import { HttpError } from '../plugins/error-handler.js'
 
 // The audit log for support staff and operators: any filter, newest first, a page at a time;
@@ -115,13 +115,14 @@ const staffAuditRoutes: FastifyPluginAsync = async (app) => {
   app.get<{ Querystring: AuditQuery }>('/staff/audit.csv', { config: { staff: 'support', staffExport: true }, schema: { querystring: querySchema } }, async (request, reply) => {
     const filter = filterOf(request.query)
     const db = app.db
-    const first = await searchAudit(db, filter, { limit: 1 })
-    if (first.ambiguous !== undefined) throw new HttpError(400, ambiguity(first.ambiguous.name))
+    // Names are looked up once for the whole export, not again for each page.
+    const resolved = await resolveFilter(db, filter)
+    if ('ambiguous' in resolved) throw new HttpError(400, ambiguity(resolved.ambiguous))
     async function* rows(): AsyncGenerator<string> {
       yield csvRow(CSV_HEADER)
       let before = request.query.before
       for (;;) {
-        const page = await searchAudit(db, filter, { limit: EXPORT_PAGE, ...(before === undefined ? {} : { before }) })
+        const page = await searchResolved(db, resolved, { limit: EXPORT_PAGE, ...(before === undefined ? {} : { before }) })
         if (page.events.length > 0) yield page.events.map(csvOf).join('')
         if (page.next === undefined) return
         before = page.next

@@ -2,6 +2,7 @@ import { pipeline } from 'node:stream/promises'
 import { sql, type Kysely } from 'kysely'
 import type pg from 'pg'
 import { to as copyTo, type CopyToStreamQuery } from 'pg-copy-streams'
+import { FORMULA_STARTS } from '../csv-cells.js'
 import type { Database } from '../db/database.js'
 
 // The before-state report: every legacy hook as it was first seen (frozen in
@@ -73,8 +74,9 @@ function scopeCondition(scope: ReportScope): string {
   }
 }
 
-// A cell a spreadsheet would run as a formula gets a leading apostrophe (as src/csv-cells.ts).
-const cell = (column: string, format: ReportFormat): string => (format === 'csv' ? `case when ${column} ~ '^[=+@\\t\\r-]' then '''' || ${column} else ${column} end` : column)
+// A cell a spreadsheet would run as a formula gets a leading apostrophe, by csvCell's rule.
+const FORMULA_CHARS = FORMULA_STARTS.map((c) => `chr(${c.charCodeAt(0)})`).join(', ')
+const cell = (column: string, format: ReportFormat): string => (format === 'csv' ? `case when left(${column}, 1) in (${FORMULA_CHARS}) then '''' || ${column} else ${column} end` : column)
 const instant = (column: string): string => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 
 /**
@@ -179,17 +181,9 @@ export async function ownerIdsOf(db: Kysely<Database>, owner: string): Promise<n
 
 /** Streams the report into `out` (ended when `end`); the number of hooks written. */
 export async function writeReport(pool: pg.Pool, scope: ReportScope, format: ReportFormat, out: NodeJS.WritableStream, { end }: { end: boolean }): Promise<number> {
-  const client = await pool.connect()
-  try {
-    const copy = client.query(copyTo(reportCopy(scope, format)))
-    await pipeline(copy, out, { end })
-    client.release()
-    return copy.rowCount
-  } catch (failure) {
-    // A COPY cut short leaves its connection mid-protocol: never hand it to anyone else.
-    client.release(true)
-    throw failure
-  }
+  const copy = await reportStream(pool, scope, format)
+  await pipeline(copy, out, { end })
+  return copy.rowCount
 }
 
 /** The report as a stream (for an HTTP reply); its connection goes back when the stream ends or is dropped. */

@@ -15,6 +15,9 @@ export function freezeWhere(where: RawBuilder<unknown>): RawBuilder<unknown> {
     from legacy.webhooks w
     left join legacy.oauth_users u on u.github_user_id = w.github_user_id
     where ${where}
+      -- Every sign-in asks again: what is frozen is passed over by its key, not re-inserted to conflict.
+      and not exists (select 1 from app.before_snapshot s where s.hook_id = w.hook_id)
+    -- Two sign-ins at once may both find a hook unfrozen.
     on conflict (hook_id) do nothing`
 }
 

@@ -13,15 +13,16 @@ import { benchSimulator, simulatorReport } from './simulator.js'
 import { benchCrowd } from './crowd.js'
 import { benchCleanup, cleanupReport } from './cleanup.js'
 import { beforeReportReport, benchBeforeReport } from './before-report.js'
+import { benchWizardPage, wizardPageReport } from './wizard-page.js'
 
-// `npm run bench [-- --only legacy-import|simulator|audit|audit-search|crowd|github-lanes|plan|cleanup|before-report] [--rows N] [--seconds N] [--users N] [--events N]`:
+// `npm run bench [-- --only legacy-import|simulator|audit|audit-search|crowd|github-lanes|plan|cleanup|before-report|wizard-page] [--rows N] [--seconds N] [--users N] [--events N]`:
 // benchmarks. legacy-import, audit, audit-search, crowd, github-lanes, plan, cleanup and before-report run on DATABASE_URL or an embedded
 // Postgres (audit on two: fsync off, as tests run it, and on, as a server does; audit-search on
 // one kept between runs, since seeding its events takes minutes); the simulator needs no
 // database. Exits non-zero when any benchmark misses its target.
 
 const root = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../..' : '../..', import.meta.url))
-const BENCHMARKS = ['legacy-import', 'simulator', 'audit', 'audit-search', 'crowd', 'github-lanes', 'plan', 'cleanup', 'before-report'] as const
+const BENCHMARKS = ['legacy-import', 'simulator', 'audit', 'audit-search', 'crowd', 'github-lanes', 'plan', 'cleanup', 'before-report', 'wizard-page'] as const
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, seconds: { type: 'string', default: '5' }, users: { type: 'string', default: '500' }, events: { type: 'string', default: '10000000' }, only: { type: 'string' } } })
 const rows = Number(values.rows)
 if (!Number.isInteger(rows) || rows < 1) {
@@ -172,6 +173,12 @@ if (runs('plan')) await withDatabase('plan', plan)
 if (runs('cleanup'))
   await withDatabase('cleanup', async (url) => {
     const { text, ok } = cleanupReport(await benchCleanup(url, { users }))
+    process.stdout.write(text)
+    if (!ok) process.exitCode = 1
+  })
+if (runs('wizard-page'))
+  await withDatabase('wizard-page', async (url) => {
+    const { text, ok } = wizardPageReport(await benchWizardPage(url, { registrations: rows, seconds }))
     process.stdout.write(text)
     if (!ok) process.exitCode = 1
   })

@@ -12,6 +12,8 @@ export interface Db {
 
 const INT8 = 20
 const INT8_ARRAY = 1016
+/** A one-dimensional bigint array without nulls, as Postgres writes it: {1,-2,3}. */
+const PLAIN_INT8_ARRAY = /^\{(-?\d+(,-?\d+)*)?\}$/
 
 /**
  * A client that loses its server (restart, failover, a terminated backend) emits 'error', which
@@ -40,7 +42,9 @@ const types = {
     if (oid === INT8) return (value: string) => Number(value)
     if (oid === INT8_ARRAY) {
       const parseArray = (pg.types.getTypeParser as (oid: number, format: 'text') => unknown)(INT8_ARRAY, 'text') as (value: string) => string[]
-      return (value: string) => parseArray(value).map(Number)
+      // The wizard reads thousands of these a page, nearly all '{n}' or '{n,m}': split, without
+      // the general parser (kept for nulls and nested arrays).
+      return (value: string) => (PLAIN_INT8_ARRAY.test(value) ? (value === '{}' ? [] : value.slice(1, -1).split(',').map(Number)) : parseArray(value).map(Number))
     }
     return pg.types.getTypeParser(oid, format)
   },

@@ -135,12 +135,12 @@ async function storedBatches(db: Kysely<Database> | Transaction<Database>, rows:
       .where('id', 'in', rows.map((b) => b.installation_id ?? 0))
       .execute(),
   ])
-  return rows.map((row) => ({
-    ...row,
-    repos: repos.filter((r) => r.batch_id === row.id),
-    orgHooks: hooks.filter((h) => h.batch_id === row.id).map((h) => ({ hookId: h.hook_id, enabledBy: h.enabled_by })),
-    installation: installations.find((i) => i.id === row.installation_id),
-  }))
+  // Grouped in one pass: a plan of thousands of repositories over dozens of owners is read on
+  // every visit to the wizard's page.
+  const byBatch = new Map<number, StoredBatch>(rows.map((row) => [row.id, { ...row, repos: [], orgHooks: [], installation: installations.find((i) => i.id === row.installation_id) }]))
+  for (const repo of repos) byBatch.get(repo.batch_id)!.repos.push(repo)
+  for (const hook of hooks) byBatch.get(hook.batch_id)!.orgHooks.push({ hookId: hook.hook_id, enabledBy: hook.enabled_by })
+  return [...byBatch.values()]
 }
 
 export async function loadPlan(db: Kysely<Database>, userId: number): Promise<StoredPlan | undefined> {

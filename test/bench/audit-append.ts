@@ -4,6 +4,7 @@ import type { AuditEventTable } from '../../src/db/database.js'
 import { migrateToLatest } from '../../src/db/migrator.js'
 import { appendAudit, auditRow, sealPending, verifyAuditChain, type AuditEvent } from '../../src/migration/audit.js'
 import { freshDatabase } from './legacy-import.js'
+import type { SummaryRow } from './summary.js'
 
 // What the audit chain costs the service: 16 writers (16 connections), each transaction one
 // event and 2 ms of other work, through appendAudit as the service writes it, against the same
@@ -150,4 +151,13 @@ export function auditAppendReport(all: AuditAppendFigures[]): { text: string; ok
     `  sealing: at most ${f.unsealedAtEnd} events unsealed when the writers stopped, sealed ${Math.round(f.drainMs)} ms later; chain ${f.chainIntact ? 'intact, every event sealed' : 'NOT intact'}`,
   ])
   return { text: `${lines.join('\n')}\n`, ok: all.every((f) => f.ratio >= TARGET_RATIO && f.chainIntact) }
+}
+
+export function auditAppendRows(all: AuditAppendFigures[]): SummaryRow[] {
+  return all.map((f) => ({
+    what: `audit append, ${f.writers} writers (one event + 2 ms of work a transaction), fsync ${f.fsync}, vs a plain table of the same columns and indexes`,
+    measured: `**${f.ratio.toFixed(2)}** (${Math.round(f.auditRate).toLocaleString('en-US')} vs ${Math.round(f.plainRate).toLocaleString('en-US')} transactions/s); chain ${f.chainIntact ? 'intact' : 'NOT intact'}`,
+    goal: `at least ${TARGET_RATIO.toFixed(2)}, chain intact`,
+    met: f.ratio >= TARGET_RATIO && f.chainIntact,
+  }))
 }

@@ -10,6 +10,7 @@ import { migrateToLatest } from '../../src/db/migrator.js'
 import { reportQuery, type ReportFormat } from '../../src/migration/before-report.js'
 import { freezeAll } from '../../src/migration/before-snapshot.js'
 import { freshDatabase } from './legacy-import.js'
+import type { SummaryRow } from './summary.js'
 
 // `oauth-to-app report:before --out FILE` against `psql`'s `\copy (the same query) to stdout`
 // into a file, each a process of its own, side by side on one server: both have Postgres run
@@ -191,4 +192,16 @@ export function beforeReportReport(f: BeforeReportFigures): { text: string; ok: 
     '',
   ].join('\n')
   return { text, ok }
+}
+
+export function beforeReportRows(f: BeforeReportFigures): SummaryRow[] {
+  const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
+  return [
+    {
+      what: `before-state export (report:before, CSV) of ${f.rows.toLocaleString('en-US')} hooks vs psql \\copy of the same query to a file`,
+      measured: `**${f.ratio.toFixed(2)}** of psql's throughput (${s(f.serviceMs)} vs ${s(f.psqlMs)}, medians of ${ROUNDS}); ${f.peakRssMb.toFixed(0)} MB peak RSS`,
+      goal: 'at least 0.80, under 150 MB',
+      met: beforeReportReport(f).ok,
+    },
+  ]
 }

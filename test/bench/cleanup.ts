@@ -10,6 +10,7 @@ import { legacyCsvFromWorld } from '../../src/legacy/world-seed.js'
 import { benchServer } from './bench-server.js'
 import { buildSimulator } from '../../src/simulator/server.js'
 import { crowdWorld } from './crowd-world.js'
+import type { SummaryRow } from './summary.js'
 
 // Removing the old hooks of many users at once: organizations of 20 vendor users, each user with
 // `hooksPerUser` repositories of the organization, each with its legacy hook, and the App on all
@@ -120,4 +121,16 @@ export function cleanupReport(f: CleanupFigures): { text: string; ok: boolean } 
     '',
   ].join('\n')
   return { text, ok }
+}
+
+export function cleanupRows(f: CleanupFigures): SummaryRow[] {
+  const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`
+  return [
+    {
+      what: `removing old hooks: ${f.hooks.toLocaleString('en-US')} hooks of ${f.users} users, GitHub ${f.latencyMs} ms late, one instance, vs the lanes' bound (each user's deletes 1 s apart, 8 requests in flight)`,
+      measured: `**${f.ratio.toFixed(2)}** of the bound (${s(f.wallMs)} vs ${s(f.boundMs)}); ${f.requestsPerHook.toFixed(3)} requests a removed hook; ${f.removed} of ${f.hooks} removed; ${f.breaches} breaches`,
+      goal: 'at least 0.90; at most 2.05 requests a hook; every hook removed; 0 breaches',
+      met: cleanupReport(f).ok,
+    },
+  ]
 }

@@ -10,6 +10,7 @@ import { buildSimulator } from '../../src/simulator/server.js'
 import type { StartedSimulator } from '../helpers/simulator.js'
 import { codeFor, sessionCookieOf } from '../helpers/sign-in.js'
 import { crowdWorld, type CrowdSize } from './crowd-world.js'
+import type { SummaryRow } from './summary.js'
 
 // Many vendor users planning at once through two service instances on one database, against
 // the simulator with its secondary limits at their strictest (one request in flight per
@@ -99,4 +100,19 @@ export async function benchCrowd(databaseUrl: string, size?: Partial<CrowdSize>,
     await db.close()
     await sim.close()
   }
+}
+
+export function crowdOk(f: CrowdFigures): boolean {
+  return f.serverErrors === 0 && f.breaches.total === 0
+}
+
+export function crowdRows(f: CrowdFigures): SummaryRow[] {
+  return [
+    {
+      what: `${f.users} users planning at once through ${f.instances} instances on one database (GitHub's secondary limits at their strictest)`,
+      measured: `**${f.breaches.total} breaches, ${f.serverErrors} 5xx**; all planned in ${(f.wallMs / 1000).toFixed(1)} s (p99 a user ${(f.planP99Ms / 1000).toFixed(1)} s)`,
+      goal: '0 breaches, 0 5xx',
+      met: crowdOk(f),
+    },
+  ]
 }

@@ -9,6 +9,7 @@ import { buildSimulator } from '../../src/simulator/server.js'
 import { loadWorld } from '../../src/simulator/world.js'
 import { projectRoot } from '../../src/project-root.js'
 import path from 'node:path'
+import type { SummaryRow } from './summary.js'
 
 // What a lane costs a GitHub request: the same requests to the simulator (no simulated
 // latency, so the lane's round trips to Postgres are all there is to see) with and without
@@ -81,4 +82,15 @@ export function githubLanesReport(f: LaneFigures): { text: string; ok: boolean }
     '',
   ].join('\n')
   return { text, ok: f.overheadMs < 2 }
+}
+
+export function githubLanesRows(f: LaneFigures): SummaryRow[] {
+  return [
+    {
+      what: `a GitHub lane (one request at a time per credential, across instances) vs the same ${f.requests} requests without lanes`,
+      measured: `**${f.overheadMs.toFixed(2)} ms** a request`,
+      goal: 'under 2 ms a request',
+      met: githubLanesReport(f).ok,
+    },
+  ]
 }

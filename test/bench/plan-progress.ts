@@ -13,6 +13,7 @@ import { manyReposWorld } from '../helpers/many-repos-world.js'
 import { TEST_SESSION_SECRET } from '../helpers/server.js'
 import { signIn } from '../helpers/sign-in.js'
 import type { StartedSimulator } from '../helpers/simulator.js'
+import type { SummaryRow } from './summary.js'
 
 // Issue 9, part 5: a user with 2,000 repositories over 40 owners, GitHub answering every request
 // 50 ms late. The wizard page must answer at once (under 200 ms) with progress, and planning, a
@@ -144,4 +145,15 @@ export function planReport(f: PlanFigures): { text: string; ok: boolean } {
       '',
     ].join('\n'),
   }
+}
+
+export function planRows(f: PlanFigures): SummaryRow[] {
+  return [
+    {
+      what: `planning ${f.repos.toLocaleString('en-US')} repositories over ${f.owners} owners, GitHub ${f.latencyMs} ms late, vs its own GitHub requests made serially by a plain client`,
+      measured: `**${f.ratio.toFixed(2)}x** (${(f.planningMs / 1000).toFixed(1)} s vs ${(f.serialMs / 1000).toFixed(1)} s); first page ${Math.round(f.pageMs)} ms`,
+      goal: 'at most 1.20x; first page under 200 ms',
+      met: planReport(f).ok,
+    },
+  ]
 }

@@ -1,25 +1,31 @@
-import { mkdir, rm } from 'node:fs/promises'
+import { loadavg } from 'node:os'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { databaseUrlFrom } from '../../src/config.js'
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded-postgres.js'
-import { auditAppendReport, benchAuditAppend, type AuditAppendFigures } from './audit-append.js'
-import { auditSearchReport, benchAuditSearch } from './audit-search.js'
-import { benchGitHubLanes, githubLanesReport } from './github-lanes.js'
-import { benchLegacyImport } from './legacy-import.js'
-import { benchPlanProgress, planReport } from './plan-progress.js'
-import { benchSimulator, simulatorReport } from './simulator.js'
-import { benchCrowd } from './crowd.js'
-import { benchCleanup, cleanupReport } from './cleanup.js'
-import { beforeReportReport, benchBeforeReport } from './before-report.js'
-import { benchWizardPage, wizardPageReport } from './wizard-page.js'
+import { auditAppendReport, auditAppendRows, benchAuditAppend, type AuditAppendFigures } from './audit-append.js'
+import { auditSearchReport, auditSearchRows, benchAuditSearch } from './audit-search.js'
+import { benchGitHubLanes, githubLanesReport, githubLanesRows } from './github-lanes.js'
+import { benchLegacyImport, legacyImportReport, legacyImportRows } from './legacy-import.js'
+import { machineNow, postgresVersion } from './machine.js'
+import { benchPlanProgress, planReport, planRows } from './plan-progress.js'
+import { benchSimulator, simulatorReport, simulatorRows } from './simulator.js'
+import { benchCrowd, crowdOk, crowdRows } from './crowd.js'
+import { benchCleanup, cleanupReport, cleanupRows } from './cleanup.js'
+import { beforeReportReport, beforeReportRows, benchBeforeReport } from './before-report.js'
+import { failedRow, summaryTable, type SummaryRow } from './summary.js'
+import { benchWizardPage, wizardPageReport, wizardPageRows } from './wizard-page.js'
 
 // `npm run bench [-- --only legacy-import|simulator|audit|audit-search|crowd|github-lanes|plan|cleanup|before-report|wizard-page] [--rows N] [--seconds N] [--users N] [--events N]`:
-// benchmarks. legacy-import, audit, audit-search, crowd, github-lanes, plan, cleanup and before-report run on DATABASE_URL or an embedded
+// benchmarks (--rows: the legacy import's rows, the before-state report's and the wizard page's
+// registrations). All but the simulator run on DATABASE_URL or an embedded
 // Postgres (audit on two: fsync off, as tests run it, and on, as a server does; audit-search on
 // one kept between runs, since seeding its events takes minutes); the simulator needs no
-// database. Exits non-zero when any benchmark misses its target.
+// database. Exits non-zero when any benchmark misses its target. Ends with one table of every
+// figure against its goal, with the machine it ran on (printed, and written to
+// .data/bench/summary.md, or summary-NAME.md for --only NAME).
 
 const root = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../..' : '../..', import.meta.url))
 const BENCHMARKS = ['legacy-import', 'simulator', 'audit', 'audit-search', 'crowd', 'github-lanes', 'plan', 'cleanup', 'before-report', 'wizard-page'] as const
@@ -52,6 +58,28 @@ const runs = (name: (typeof BENCHMARKS)[number]): boolean => values.only === und
 
 const workDir = path.join(root, '.data', 'bench')
 await mkdir(workDir, { recursive: true })
+const started = new Date()
+const machine = machineNow()
+const summary: SummaryRow[] = []
+
+/** Prints a benchmark's report, keeps its rows for the table, and fails the run on a missed target. */
+function report(result: { text: string; ok: boolean }, rowsOfIt: SummaryRow[]): void {
+  process.stdout.write(result.text)
+  summary.push(...rowsOfIt)
+  if (!result.ok) process.exitCode = 1
+}
+
+/** Runs one benchmark; one that throws becomes a failed row of the table, and the others still run. */
+async function run(name: (typeof BENCHMARKS)[number], bench: () => Promise<void>): Promise<void> {
+  if (!runs(name)) return
+  try {
+    await bench()
+  } catch (error) {
+    process.stderr.write(`${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+    summary.push(failedRow(name, error))
+    process.exitCode = 1
+  }
+}
 
 /** Runs `bench` on DATABASE_URL, or on an embedded Postgres of its own, removed after it. */
 async function withDatabase(name: string, bench: (url: string) => Promise<void>): Promise<void> {
@@ -62,6 +90,7 @@ async function withDatabase(name: string, bench: (url: string) => Promise<void>)
     url = embedded.url
   }
   try {
+    machine.postgres ??= await postgresVersion(url)
     await bench(url)
   } finally {
     await embedded?.stop()
@@ -71,51 +100,10 @@ async function withDatabase(name: string, bench: (url: string) => Promise<void>)
 async function legacyImport(url: string): Promise<void> {
   try {
     const f = await benchLegacyImport(url, workDir, rows)
-    const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
-    const rate = (ms: number): string => `${Math.round(f.rows / (ms / 1000)).toLocaleString('en-US')} rows/s`
-    process.stdout.write(
-      [
-        `legacy:import, ${f.rows.toLocaleString('en-US')} rows (${f.fileMb.toFixed(0)} MB)`,
-        `  psql \\copy into the destination (typed, indexed): ${s(f.psqlIndexedMs)}  ${rate(f.psqlIndexedMs)}`,
-        `  psql \\copy into a bare text table:                ${s(f.psqlBareMs)}  ${rate(f.psqlBareMs)}`,
-        `  legacy:import, first import:                      ${s(f.firstImportMs)}  ${rate(f.firstImportMs)}`,
-        `  legacy:import, same file again (no change):       ${s(f.reimportMs)}  ${rate(f.reimportMs)}`,
-        `  speed vs psql into the destination: ${f.ratioIndexed.toFixed(2)} (target >= 0.50)   vs bare table: ${f.ratioBare.toFixed(2)}`,
-        `  peak RSS of this process: ${f.peakRssMb.toFixed(0)} MB`,
-        '',
-      ].join('\n'),
-    )
-    if (f.ratioIndexed < 0.5) process.exitCode = 1
+    report(legacyImportReport(f), legacyImportRows(f))
   } finally {
     await rm(path.join(workDir, `legacy-${rows}.csv`), { force: true })
   }
-}
-
-async function githubLanes(url: string): Promise<void> {
-  const { text, ok } = githubLanesReport(await benchGitHubLanes(url))
-  process.stdout.write(text)
-  if (!ok) process.exitCode = 1
-}
-
-async function simulator(): Promise<void> {
-  const { text, ok } = simulatorReport(await benchSimulator(workDir))
-  process.stdout.write(text)
-  if (!ok) process.exitCode = 1
-}
-
-async function crowd(url: string): Promise<void> {
-  const f = await benchCrowd(url)
-  const ms = (n: number): string => `${Math.round(n).toLocaleString('en-US')} ms`
-  process.stdout.write(
-    [
-      `crowd: ${f.users} users planning at once through ${f.instances} instances on one database (simulator: 1 request in flight per credential, 20 ms latency)`,
-      `  all planned in ${ms(f.wallMs)}; per user, first page to finished plan: p50 ${ms(f.planP50Ms)}, p99 ${ms(f.planP99Ms)}`,
-      `  pages ${f.pages}, 5xx ${f.serverErrors} (target 0); GitHub requests ${f.githubRequests}`,
-      `  breaches counted by the simulator: ${f.breaches.total} (concurrent ${f.breaches.concurrent}, writes ${f.breaches.writes}, quota ${f.breaches.quota}) (target 0)`,
-      '',
-    ].join('\n'),
-  )
-  if (f.serverErrors > 0 || f.breaches.total > 0) process.exitCode = 1
 }
 
 async function auditAppend(): Promise<void> {
@@ -129,6 +117,7 @@ async function auditAppend(): Promise<void> {
       await rm(dataDir, { recursive: true, force: true })
       const embedded = await startEmbeddedPostgres({ dataDir, persistent })
       try {
+        machine.postgres ??= await postgresVersion(embedded.url)
         figures.push(await benchAuditAppend(embedded.url, { seconds }))
       } finally {
         await embedded.stop()
@@ -136,9 +125,7 @@ async function auditAppend(): Promise<void> {
       }
     }
   }
-  const { text, ok } = auditAppendReport(figures)
-  process.stdout.write(text)
-  if (!ok) process.exitCode = 1
+  report(auditAppendReport(figures), auditAppendRows(figures))
 }
 
 async function auditSearch(): Promise<void> {
@@ -148,43 +135,69 @@ async function auditSearch(): Promise<void> {
   const embedded = url === undefined ? await startEmbeddedPostgres({ dataDir: path.join(workDir, 'postgres-audit-search'), persistent: true }) : undefined
   url ??= embedded!.url
   try {
-    const { text, ok } = auditSearchReport(await benchAuditSearch(url, { events, log }), { plans: true })
-    process.stdout.write(text)
-    if (!ok) process.exitCode = 1
+    machine.postgres ??= await postgresVersion(url)
+    const f = await benchAuditSearch(url, { events, log })
+    report(auditSearchReport(f, { plans: true }), auditSearchRows(f))
   } finally {
     await embedded?.stop()
   }
   if (embedded !== undefined) log(`(its database is kept in ${embedded.dataDir} for the next run; remove the folder to seed again)`)
 }
 
-async function plan(url: string): Promise<void> {
-  const { text, ok } = planReport(await benchPlanProgress(url))
-  process.stdout.write(text)
-  if (!ok) process.exitCode = 1
+async function crowd(url: string): Promise<void> {
+  const f = await benchCrowd(url)
+  const ms = (n: number): string => `${Math.round(n).toLocaleString('en-US')} ms`
+  const text = [
+    `crowd: ${f.users} users planning at once through ${f.instances} instances on one database (simulator: 1 request in flight per credential, 20 ms latency)`,
+    `  all planned in ${ms(f.wallMs)}; per user, first page to finished plan: p50 ${ms(f.planP50Ms)}, p99 ${ms(f.planP99Ms)}`,
+    `  pages ${f.pages}, 5xx ${f.serverErrors} (target 0); GitHub requests ${f.githubRequests}`,
+    `  breaches counted by the simulator: ${f.breaches.total} (concurrent ${f.breaches.concurrent}, writes ${f.breaches.writes}, quota ${f.breaches.quota}) (target 0)`,
+    '',
+  ].join('\n')
+  report({ text, ok: crowdOk(f) }, crowdRows(f))
 }
 
-if (runs('legacy-import')) await withDatabase('legacy-import', legacyImport)
-if (runs('simulator')) await simulator()
-if (runs('audit')) await auditAppend()
-if (runs('audit-search')) await auditSearch()
-if (runs('crowd')) await withDatabase('crowd', crowd)
-if (runs('github-lanes')) await withDatabase('github-lanes', githubLanes)
-if (runs('plan')) await withDatabase('plan', plan)
-if (runs('cleanup'))
-  await withDatabase('cleanup', async (url) => {
-    const { text, ok } = cleanupReport(await benchCleanup(url, { users }))
-    process.stdout.write(text)
-    if (!ok) process.exitCode = 1
-  })
-if (runs('wizard-page'))
-  await withDatabase('wizard-page', async (url) => {
-    const { text, ok } = wizardPageReport(await benchWizardPage(url, { registrations: rows, seconds }))
-    process.stdout.write(text)
-    if (!ok) process.exitCode = 1
-  })
-if (runs('before-report'))
-  await withDatabase('before-report', async (url) => {
-    const { text, ok } = beforeReportReport(await benchBeforeReport(url, workDir, rows))
-    process.stdout.write(text)
-    if (!ok) process.exitCode = 1
-  })
+await run('legacy-import', () => withDatabase('legacy-import', legacyImport))
+await run('simulator', async () => {
+  const f = await benchSimulator(workDir)
+  report(simulatorReport(f), simulatorRows(f))
+})
+await run('audit', auditAppend)
+await run('audit-search', auditSearch)
+await run('crowd', () => withDatabase('crowd', crowd))
+await run('github-lanes', () =>
+  withDatabase('github-lanes', async (url) => {
+    const f = await benchGitHubLanes(url)
+    report(githubLanesReport(f), githubLanesRows(f))
+  }),
+)
+await run('plan', () =>
+  withDatabase('plan', async (url) => {
+    const f = await benchPlanProgress(url)
+    report(planReport(f), planRows(f))
+  }),
+)
+await run('cleanup', () =>
+  withDatabase('cleanup', async (url) => {
+    const f = await benchCleanup(url, { users })
+    report(cleanupReport(f), cleanupRows(f))
+  }),
+)
+await run('wizard-page', () =>
+  withDatabase('wizard-page', async (url) => {
+    const f = await benchWizardPage(url, { registrations: rows, seconds })
+    report(wizardPageReport(f), wizardPageRows(f))
+  }),
+)
+await run('before-report', () =>
+  withDatabase('before-report', async (url) => {
+    const f = await benchBeforeReport(url, workDir, rows)
+    report(beforeReportReport(f), beforeReportRows(f))
+  }),
+)
+
+machine.loadAtEnd = loadavg()
+const table = summaryTable(summary, machine, { started, minutes: (Date.now() - started.getTime()) / 60_000, command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}` })
+const file = path.join(workDir, values.only === undefined ? 'summary.md' : `summary-${values.only}.md`)
+await writeFile(file, table)
+process.stdout.write(`\n${table}\n(written to ${path.relative(root, file)})\n`)

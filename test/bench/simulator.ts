@@ -7,6 +7,7 @@ import { App, Octokit } from 'octokit'
 import { buildSimulator } from '../../src/simulator/server.js'
 import { loadWorld } from '../../src/simulator/world.js'
 import { benchWorld, writeBenchWorld, type BenchWorld } from './simulator-world.js'
+import type { SummaryRow } from './summary.js'
 
 // The simulator must never be what slows a test or a demo down (issue 3, point 7):
 //  (a) start-up: a world of 50,000 repositories and 100,000 hooks, read from its file,
@@ -316,4 +317,15 @@ if (process.argv.includes('--load-generator') && process.send !== undefined) {
       (error: unknown) => process.send!({ error: error instanceof Error ? error.message : String(error) }, () => process.disconnect()),
     )
   })
+}
+
+export function simulatorRows(f: SimulatorFigures): SummaryRow[] {
+  return [
+    {
+      what: `the GitHub simulator: start-up with ${f.counts.repos.toLocaleString('en-US')} repositories and ${f.counts.hooks.toLocaleString('en-US')} hooks; authenticated API requests a second (the service's mix)`,
+      measured: `start-up **${(f.startMs / 1000).toFixed(2)} s**; **${Math.round(f.rps).toLocaleString('en-US')} requests/s**, ${(f.nonOkShare * 100).toFixed(2)}% non-2xx`,
+      goal: `under ${TARGETS.startMs / 1000} s; at least ${TARGETS.rps.toLocaleString('en-US')}/s; under ${TARGETS.nonOkShare * 100}% non-2xx`,
+      met: simulatorReport(f).ok,
+    },
+  ]
 }

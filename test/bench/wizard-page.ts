@@ -14,6 +14,7 @@ import { startChildServer, type ChildServer } from './child-server.js'
 import { load, type LoadFigures } from './http-load.js'
 import { freshDatabase } from './legacy-import.js'
 import type { ServiceJob } from './service-process.js'
+import type { SummaryRow } from './summary.js'
 
 // The wizard's overview page under load (issue 12, point 3): a user with 2,000 repositories over
 // 40 owners, planned, in a database of 1,000,000 legacy registrations whose other users have
@@ -225,4 +226,24 @@ export function wizardPageReport(f: WizardPageFigures): { text: string; ok: bool
       '',
     ].join('\n'),
   }
+}
+
+export function wizardPageRows(f: WizardPageFigures): SummaryRow[] {
+  const n = (x: number): string => Math.round(x).toLocaleString('en-US')
+  const ms = (x: number): string => `${x.toFixed(1)} ms`
+  const failures = f.service.non2xx + f.service.errors + f.service.timeouts
+  return [
+    {
+      what: `wizard page (/migrate, ${n(f.repos)} repositories over ${f.owners} owners, planned, ${n(f.pageBytes)} bytes) in a database of ${n(f.registrations)} registrations, autocannon ${f.connections} connections, vs a bare fastify + eta page of the same rows and bytes`,
+      measured: `p99 ${ms(f.service.p99Ms)} vs ${ms(f.bare.p99Ms)}: **${f.ratioP99.toFixed(2)}x**; p50 ${ms(f.service.p50Ms)} vs ${ms(f.bare.p50Ms)} (${f.ratioP50.toFixed(2)}x); ${n(f.service.rps)} vs ${n(f.bare.rps)} requests/s; ${failures} non-2xx or errors`,
+      goal: `p99 within ${WIZARD_PAGE_TARGETS.ratioP99}x of the bare page's and under ${WIZARD_PAGE_TARGETS.p99Ms} ms`,
+      met: wizardPageOk(f),
+    },
+    {
+      what: `the service's memory under that load (its own process, peak RSS during the runs)`,
+      measured: `${n(f.service.peakRssMb)} MB (the bare page's process: ${n(f.bare.peakRssMb)} MB)`,
+      goal: 'none set: reported',
+      met: undefined,
+    },
+  ]
 }

@@ -13,7 +13,8 @@ import { issueState, type StateKey } from '../migration/install-state.js'
 import { canLink, installLinkRepos, installUrl, settingsUrl } from '../migration/install-link.js'
 import { loadWork, underWay, type Work } from '../migration/background-work.js'
 import { requestPlanning, type SendPlan } from '../migration/plan-job.js'
-import { loadBatch, loadPlan, type StoredBatch, type StoredPlan } from '../migration/plan-store.js'
+import { planCache } from '../migration/plan-cache.js'
+import { loadBatch, type StoredBatch, type StoredPlan } from '../migration/plan-store.js'
 import { HttpError } from '../plugins/error-handler.js'
 import { viewerOf } from './auth.js'
 import { coverageProgress } from './coverage-progress.js'
@@ -48,6 +49,9 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
   const revokedPage = (reply: FastifyReply, viewer: Viewer) => reply.view('wizard-revoked.eta', { title: 'Legacy authorization revoked', login: viewer.login })
   const nothingPage = (reply: FastifyReply, viewer: Viewer) => reply.view('wizard-nothing.eta', { title: 'Nothing to migrate', login: viewer.login })
   const backTo = (reply: FastifyReply, batch?: { owner_login: string }) => reply.redirect(batch === undefined ? '/migrate' : `/migrate#owner-${batch.owner_login}`, 303)
+
+  /** Plans read again only when their rows changed: a large one is most of the page's cost. */
+  const plans = planCache()
 
   const sendPlan: SendPlan = (trx, job, options) => app.queue.send(trx, 'plan', job, options)
   const sendCleanup = (trx: Parameters<SendPlan>[0], ownerId: number) => app.queue.send(trx, 'cleanup', { ownerId }, { singletonKey: String(ownerId) })
@@ -88,7 +92,7 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
   app.get('/migrate', async (request, reply) => {
     const viewer = viewerOf(request)
     if (viewer === undefined) return reply.redirect('/auth/login')
-    const stored = await loadPlan(app.db, viewer.id)
+    const stored = await plans.load(app.db, viewer.id)
     let work = await planOf(viewer)
     // Never planned: planning starts, and the page shows it.
     if (stored === undefined && work === undefined) work = await requestPlan(request, viewer)
@@ -120,7 +124,7 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
     // Polled every second while anything runs: the whole plan (every repository, to count the
     // old hooks) is read only once some of the owners' hooks are being removed or were.
     // (A task is on a hook of the user's batches, so the user has a plan.)
-    const batches = (await anyTasks(app.db, viewer.id)) ? (await loadPlan(app.db, viewer.id))!.batches : []
+    const batches = (await anyTasks(app.db, viewer.id)) ? (await plans.load(app.db, viewer.id))!.batches : []
     const tasks = await tasksOf(app.db, hooksOf(batches))
     return { ...planning, coverage: coverageProgress(owners, checks), cleanup: removalProgress(batches, tasks) }
   })
@@ -225,7 +229,7 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
   /** The last step: the old app's grant revoked, once every old webhook has its outcome. */
   app.post('/migrate/disconnect', async (request, reply) => {
     const viewer = signedIn(request)
-    const plan = await loadPlan(app.db, viewer.id)
+    const plan = await plans.load(app.db, viewer.id)
     const page = plan === undefined ? undefined : await planPage(plan, viewer)
     if (page?.disconnect === undefined) {
       throw new HttpError(409, 'Not every old webhook has its outcome yet: the old app stays connected until the migration is done. Your migration page shows what is left.')

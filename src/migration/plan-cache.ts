@@ -1,0 +1,65 @@
+import { sql, type Kysely } from 'kysely'
+import type { Database } from '../db/database.js'
+import { loadPlan, type StoredPlan } from './plan-store.js'
+
+// The wizard's page reads a user's whole plan on every visit, and its updates every second or
+// two while something runs: thousands of repositories for a large user, most of the page's
+// cost. An instance keeps the plans it read, each with a fingerprint of the rows it was read
+// from, and reads a plan again only when the fingerprint has changed. The fingerprint is
+// Postgres' own: every row version has its place (ctid) and the transaction that wrote it
+// (xmin), and any insert, update or delete of a row leaves a different set of them, whichever
+// instance or job wrote it. Postgres lists them over the same rows the plan is read from, and
+// sends their digest. (A row moved without a change, by VACUUM FULL or CLUSTER, only
+// costs a reading.)
+//
+// The fingerprint is taken before the plan is read: a change in between makes the kept plan
+// newer than its fingerprint, and the next visit reads it again.
+
+const rowsOf = (alias: string): string => `coalesce(string_agg(${alias}.ctid::text || ${alias}.xmin::text, ',' order by ${alias}.ctid), '')`
+
+/** One string that changes whenever any row of the user's plan does; undefined without a plan. */
+export async function planFingerprint(db: Kysely<Database>, userId: number): Promise<string | undefined> {
+  const { rows } = await sql<{ fingerprint: string }>`
+    with inventory as (select ctid, xmin from app.inventory where user_id = ${userId}),
+      batch as (select id, installation_id, ctid, xmin from app.batch where user_id = ${userId})
+    select md5((select ${sql.raw(rowsOf('i'))} from inventory i)
+      || '|' || (select ${sql.raw(rowsOf('b'))} from batch b)
+      || '|' || (select ${sql.raw(rowsOf('r'))} from app.batch_repo r where r.batch_id in (select id from batch))
+      || '|' || (select ${sql.raw(rowsOf('o'))} from app.batch_org_hook o where o.batch_id in (select id from batch))
+      || '|' || (select ${sql.raw(rowsOf('n'))} from app.installation n where n.id in (select installation_id from batch)))
+      as fingerprint
+    where exists (select 1 from inventory)`.execute(db)
+  return rows[0]?.fingerprint ?? undefined
+}
+
+export interface PlanCache {
+  /** The user's plan as loadPlan reads it: the kept one while its rows are unchanged. */
+  load(db: Kysely<Database>, userId: number): Promise<StoredPlan | undefined>
+}
+
+/** Keeps the plans of the `size` users read most recently. Plans handed out are shared: never change one. */
+export function planCache(size = 32): PlanCache {
+  // A plan may be undefined here: gone between its fingerprint and its reading; the next
+  // visit's fingerprint (none) lets it go.
+  const kept = new Map<number, { fingerprint: string; plan: StoredPlan | undefined }>()
+  return {
+    async load(db, userId) {
+      const fingerprint = await planFingerprint(db, userId)
+      if (fingerprint === undefined) {
+        kept.delete(userId)
+        return undefined
+      }
+      const hit = kept.get(userId)
+      // Read most recently last: the first key is the one to let go.
+      kept.delete(userId)
+      if (hit !== undefined && hit.fingerprint === fingerprint) {
+        kept.set(userId, hit)
+        return hit.plan
+      }
+      const plan = await loadPlan(db, userId)
+      kept.set(userId, { fingerprint, plan })
+      if (kept.size > size) kept.delete(kept.keys().next().value!)
+      return plan
+    },
+  }
+}

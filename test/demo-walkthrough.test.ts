@@ -1,7 +1,7 @@
 import type { Page } from 'playwright-core'
 import t from 'tap'
 import { launchChromium } from './helpers/chromium.js'
-import { arrive, consoleOf, signInWithGitHub, startDemoOnFreePorts, watch } from './helpers/demo.js'
+import { approveOnGitHub, arrive, consoleOf, signInWithGitHub, startDemoOnFreePorts, watch } from './helpers/demo.js'
 import { DESKTOP, screenshots } from './helpers/screenshots.js'
 import { hooksOf, installationOn, simState } from './helpers/sim-state.js'
 
@@ -110,16 +110,7 @@ t.test('the demo walkthrough in Chromium: mona reaches "Covered", then "Done", f
   await page.goto(`${gh}/organizations/widgets/settings/installations`)
   t.match(await page.textContent('main'), 'mona', "mona's request is pending")
   await shoot(page, 'github-octo-approves-widgets')
-  const [setup] = await Promise.all([
-    page.waitForResponse((r) => r.url().startsWith(`${demo.url}/github/setup`) && r.request().isNavigationRequest()),
-    page.getByRole('button', { name: 'Approve & install' }).click(),
-  ])
-  await page.waitForLoadState()
-  const setupUrl = new URL(setup.url())
-  t.equal(setupUrl.searchParams.get('setup_action'), 'install')
-  t.equal(setupUrl.searchParams.get('state'), null, 'no state: the owner never started the flow')
-  t.equal(setup.status(), 200, 'a confirmation page, not an error')
-  t.match(await page.textContent('h1'), 'Installation received')
+  await approveOnGitHub(t, page, demo)
   await shoot(page, 'setup-received-octo')
 
   // Back as mona (the service's session is still hers): widgets is covered once the webhook is in.

@@ -103,3 +103,21 @@ export async function signInWithGitHub(page: Page, demo: Demo, login: string, st
   await arrive(page, (url) => url.origin === demo.url, 'back at the service')
   return heading
 }
+
+/**
+ * An org owner on the simulated GitHub's installations page of the org presses "Approve &
+ * install" on the one pending request; GitHub sends them to the service's setup URL with no
+ * state, as for any approval made later, and the service must show a confirmation, not an error.
+ */
+export async function approveOnGitHub(t: Test, page: Page, demo: Demo): Promise<void> {
+  const [setup] = await Promise.all([
+    page.waitForResponse((r) => r.url().startsWith(`${demo.url}/github/setup`) && r.request().isNavigationRequest()),
+    page.getByRole('button', { name: 'Approve & install' }).click(),
+  ])
+  await page.waitForLoadState()
+  const setupUrl = new URL(setup.url())
+  t.equal(setupUrl.searchParams.get('setup_action'), 'install')
+  t.equal(setupUrl.searchParams.get('state'), null, 'no state: the owner never started the flow')
+  t.equal(setup.status(), 200, 'a confirmation page, not an error')
+  t.match(await page.textContent('h1'), 'Installation received')
+}

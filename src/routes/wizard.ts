@@ -190,25 +190,28 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
   app.post<{ Params: { id: string }; Body: { auto?: unknown } }>('/migrate/batches/:id/remove', async (request, reply) => {
     const viewer = signedIn(request)
     const batch = await ownBatch(request, viewer)
-    if (batch.installation_id === null) {
+    const auto = request.body?.auto === 'on'
+    // Before the App is installed only "as soon as it covers them" means anything: a member
+    // agrees while the owners' approval is pending, and the removal runs when it comes.
+    if (batch.installation_id === null && !auto) {
       throw new HttpError(409, `The App is not installed on ${batch.owner_login} yet: the old webhooks there go once it covers their repositories.`)
     }
-    const auto = request.body?.auto === 'on'
     const actor = { kind: 'user' as const, githubId: viewer.id, login: viewer.login }
     await app.db.transaction().execute(async (trx) => {
       await agree(trx, viewer, auto)
       await appendAudit(trx, {
         actor,
         action: 'cleanup_agreed',
-        target: { ownerId: batch.owner_id, ownerLogin: batch.owner_login, installationId: batch.installation_id! },
+        target: { ownerId: batch.owner_id, ownerLogin: batch.owner_login, ...(batch.installation_id === null ? {} : { installationId: batch.installation_id }) },
         outcome: 'ok',
         requestId: request.id,
         detail: { auto },
       })
       const batchIds = auto ? (await trx.selectFrom('app.batch').select('id').where('user_id', '=', viewer.id).execute()).map((b) => b.id) : [batch.id]
       const owners = await planTasks(trx, batchIds, actor, { agreedOnly: false, requestId: request.id })
-      // The batch's own owner runs either way: a second press tries again what waits for GitHub.
-      for (const ownerId of new Set([batch.owner_id, ...owners])) await sendCleanup(trx, ownerId)
+      // The batch's own owner runs either way once installed: a second press tries again what waits for GitHub.
+      const run = batch.installation_id === null ? owners : [batch.owner_id, ...owners]
+      for (const ownerId of new Set(run)) await sendCleanup(trx, ownerId)
     })
     app.queue.wake()
     return backTo(reply, batch)

@@ -1,8 +1,9 @@
 import t from 'tap'
+import { SESSION_COOKIE } from '../../src/plugins/session.js'
 import { withScopes } from '../helpers/scoped-world.js'
 import { serviceWithGitHub } from '../helpers/service.js'
 import { signIn } from '../helpers/sign-in.js'
-import { auditActions, followSetup, formAction, installOnGitHub, press, settled, view } from '../helpers/wizard.js'
+import { auditActions, csrfOf, followSetup, formAction, installOnGitHub, press, settled, view } from '../helpers/wizard.js'
 
 function section(body: string, owner: string): string {
   const start = body.indexOf(`id="owner-${owner}"`)
@@ -57,11 +58,33 @@ t.test('mona, the org owner: every owner she can install on reaches "covered" in
   const waiting = section((await view(app, cookie)).body, 'widgets')
   t.match(waiting, 'Waiting for approval')
   t.match(waiting, 'Who can approve it on GitHub: <strong>octo</strong>')
+
+  // While she waits, mona agrees to the removal the approval will allow, so she need not come
+  // back for it; agreeing to remove them "now" means nothing before the App is there.
+  const remove = (page: string, auto: boolean) =>
+    app.inject({ method: 'POST', url: formAction(page, 'Remove old webhooks as soon as the App covers them'), cookies: { [SESSION_COOKIE]: cookie }, payload: { _csrf: csrfOf(page), ...(auto ? { auto: 'on' } : {}) } })
+  const beforeAgreeing = (await view(app, cookie)).body
+  const now = await remove(beforeAgreeing, false)
+  t.equal(now.statusCode, 409)
+  t.match(now.body, 'The App is not installed on widgets yet')
+  t.notOk(await service.tdb.db.selectFrom('app.cleanup_consent').selectAll().executeTakeFirst(), 'refused: nothing agreed')
+  t.equal((await remove(beforeAgreeing, true)).statusCode, 303)
+  await settled(service)
+  const agreed = await view(app, cookie)
+  t.match(section(agreed.body, 'widgets'), 'Its 1 old webhook goes as soon as the App covers it: you agreed to automatic removal.')
+  t.match(section(agreed.body, 'mona'), 'Done', 'agreed on every account: what the App covers already goes now')
+
   const [request] = [...sim.state.requests.values()]
   const approved = await sim.sim.app.inject({ method: 'POST', url: `/_sim/requests/${request!.id}/approve`, payload: { approver: 'octo' } })
   t.equal(approved.statusCode, 200)
   await settled(service)
-  t.match(section((await view(app, cookie)).body, 'widgets'), /Covered[\s\S]*1 covered/)
+  const widgets = section((await view(app, cookie)).body, 'widgets')
+  t.match(widgets, 'Done', 'approved, covered and its old webhook removed with no visit in between')
+  t.match(widgets, 'Old webhooks: 1 removed, 0 remaining')
+  const legacyHooks = new Set((await service.tdb.db.selectFrom('legacy.webhooks').select('hook_id').execute()).map((h) => Number(h.hook_id)))
+  const widgetsId = sim.state.accountByLogin('widgets')!.id
+  const left = [...sim.state.repos.values()].filter((r) => r.ownerId === widgetsId).flatMap((r) => [...r.hooks.keys()].filter((id) => legacyHooks.has(id)))
+  t.same(left, [], 'no old hook left on widgets')
 
   const actions = await auditActions(service)
   for (const action of ['sign_in', 'batch_planned', 'install_link_issued', 'installation_verified', 'coverage_checked', 'request_pending', 'webhook_received', 'installation_created']) {

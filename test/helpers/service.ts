@@ -24,11 +24,17 @@ export interface Service {
 /**
  * The service against a simulated GitHub, both sides seeded from one world, as the demo is
  * (`seedLegacy: false`: the legacy tables left empty, for a test that fills them itself;
- * `poolMax`: the service's database connections, 5 unless a test needs production's 10).
+ * `poolMax`: the service's database connections, 5 unless a test needs production's 10;
+ * `server`: a Postgres server of the test's own, for its database).
  */
-export async function serviceWithGitHub(t: Test, world: World = demoWorld(), overrides: Partial<ServerOptions> = {}, { seedLegacy = true, poolMax = 5 } = {}): Promise<Service> {
+export async function serviceWithGitHub(
+  t: Test,
+  world: World = demoWorld(),
+  overrides: Partial<ServerOptions> = {},
+  { seedLegacy = true, poolMax = 5, server }: { seedLegacy?: boolean; poolMax?: number; server?: string } = {},
+): Promise<Service> {
   const sim = await startSimulator(t, world)
-  const tdb = await testDatabase(t, { max: poolMax })
+  const tdb = await testDatabase(t, { max: poolMax, ...(server === undefined ? {} : { server }) })
   if (seedLegacy) {
     const seeded = await importLegacyCsv(tdb.pool, Readable.from([legacyCsvFromWorld(world)]), { fileName: 'world', onProblem: () => {} })
     if (seeded.status !== 'imported') throw new Error("the test world's legacy registrations are invalid")

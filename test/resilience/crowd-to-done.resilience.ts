@@ -31,7 +31,7 @@ const LATENCY_MS = 5
  */
 const SCRIPT_POLL_MS = 1_000
 const RELOAD_MS = 2_000
-/** A user not Done by then is a violation (it takes about a minute on this 2-core machine when it is quiet). */
+/** A user not Done by then is a violation (all were Done in 80 to 120 s on this 2-core machine while other work ran). */
 const DEADLINE_MS = 150_000
 // Above tap's 120 s a file, so that a busy machine fails on what the table says rather than a timeout.
 t.setTimeout(240_000)

@@ -1,7 +1,8 @@
+import type { KyselyPlugin } from 'kysely'
 import t from 'tap'
 import { SESSION_COOKIE } from '../../src/plugins/session.js'
 import { withScopes } from '../helpers/scoped-world.js'
-import { serviceWithGitHub } from '../helpers/service.js'
+import { anotherInstance, serviceWithGitHub } from '../helpers/service.js'
 import { signIn } from '../helpers/sign-in.js'
 import { auditActions, csrfOf, followSetup, formAction, installOnGitHub, press, settled, view } from '../helpers/wizard.js'
 
@@ -110,4 +111,48 @@ t.test('octo, owner of widgets and member of acme: installs widgets in two click
   t.equal(page.statusCode, 200)
   t.match(page.body, 'Your legacy authorization was revoked')
   t.notMatch(page.body, /<form method="post" action="\/migrate\/batches/, 'nothing to press')
+})
+
+t.test('a page read while a coverage check ends shows one moment: the check under way, or its result; an Install pressed on it then goes back to the page', async (t) => {
+  const service = await serviceWithGitHub(t, ROLES_READABLE())
+  const { app, sim, tdb } = service
+  const cookie = await signIn(app, sim, 1)
+  const link = (await press(app, cookie, formAction((await view(app, cookie)).body, 'Install on mona'))).headers.location as string
+  await followSetup(app, sim, cookie, installOnGitHub(sim, link, 'mona'), 1)
+  await settled(service)
+  const batch = await tdb.db.selectFrom('app.batch').select('id').where('user_id', '=', 1).where('owner_id', '=', 1).executeTakeFirstOrThrow()
+  // Back to the moment after the install: the check of mona's coverage waits for its turn.
+  const checkWaits = async (waiting: boolean) => {
+    await tdb.db.updateTable('app.batch_repo').set({ coverage: waiting ? 'unknown' : 'covered' }).where('batch_id', '=', batch.id).execute()
+    await tdb.db.updateTable('app.background_work').set({ state: waiting ? 'queued' : 'done', phase: null, done: null, total: null }).where('kind', '=', 'coverage').where('subject_id', '=', 1).execute()
+  }
+  await checkWaits(true)
+
+  // An instance whose page read lets the check end, and commit, right after its first query.
+  let endCheck: (() => Promise<void>) | undefined = () => checkWaits(false)
+  const interleaving: KyselyPlugin = {
+    transformQuery: (args) => args.node,
+    async transformResult(args) {
+      const end = endCheck
+      if (end !== undefined && JSON.stringify(args.result.rows).includes('planned_at')) {
+        endCheck = undefined
+        await end()
+      }
+      return args.result
+    },
+  }
+  const other = await anotherInstance(t, service, { db: { ...tdb, db: tdb.db.withPlugin(interleaving) } })
+  const page = await other.inject({ url: '/migrate', cookies: { [SESSION_COOKIE]: cookie } })
+  t.equal(endCheck, undefined, 'the check ended during the read')
+  const mona = section(page.body, 'mona')
+  t.match(mona, 'The coverage check on mona is waiting for its turn', 'the page shows the moment its read began: the check waiting')
+  t.match(mona, 'not checked yet')
+
+  // Pressed on that page: nothing is left to install, and the page says what comes next.
+  const links = await tdb.db.selectFrom('app.install_state').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+  const pressed = await app.inject({ method: 'POST', url: formAction(page.body, 'Install on mona'), cookies: { [SESSION_COOKIE]: cookie }, payload: { _csrf: csrfOf(page.body) } })
+  t.equal(pressed.statusCode, 303)
+  t.equal(pressed.headers.location, '/migrate#owner-mona')
+  t.same(await tdb.db.selectFrom('app.install_state').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(), links, 'no link issued')
+  t.match(section((await view(app, cookie)).body, 'mona'), /Covered[\s\S]*3 covered/)
 })

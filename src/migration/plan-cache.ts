@@ -12,8 +12,9 @@ import { loadPlan, type StoredPlan } from './plan-store.js'
 // sends their digest. (A row moved without a change, by VACUUM FULL or CLUSTER, only
 // costs a reading.)
 //
-// The fingerprint is taken before the plan is read: a change in between makes the kept plan
-// newer than its fingerprint, and the next visit reads it again.
+// The fingerprint and the plan are read in one snapshot, so the plan kept is exactly the rows
+// its fingerprint digests, and the wizard's page, which reads the plan with its checks and
+// removals in one snapshot, never pairs them with a plan of another moment.
 
 const rowsOf = (alias: string): string => `coalesce(string_agg(${alias}.ctid::text || ${alias}.xmin::text, ',' order by ${alias}.ctid), '')`
 
@@ -33,7 +34,11 @@ export async function planFingerprint(db: Kysely<Database>, userId: number): Pro
 }
 
 export interface PlanCache {
-  /** The user's plan as loadPlan reads it: the kept one while its rows are unchanged. */
+  /**
+   * The user's plan as loadPlan reads it: the kept one while its rows are unchanged. `db` is a
+   * repeatable read transaction (the plan is then of its snapshot), or the database: the
+   * fingerprint and the plan are then read in a snapshot of their own.
+   */
   load(db: Kysely<Database>, userId: number): Promise<StoredPlan | undefined>
 }
 
@@ -42,24 +47,33 @@ export function planCache(size = 32): PlanCache {
   // A plan may be undefined here: gone between its fingerprint and its reading; the next
   // visit's fingerprint (none) lets it go.
   const kept = new Map<number, { fingerprint: string; plan: StoredPlan | undefined }>()
-  return {
-    async load(db, userId) {
-      const fingerprint = await planFingerprint(db, userId)
-      if (fingerprint === undefined) {
-        kept.delete(userId)
-        return undefined
-      }
-      const hit = kept.get(userId)
-      // Read most recently last: the first key is the one to let go.
+  // The plan kept must be exactly the rows digested: read both in one snapshot.
+  const inSnapshot = async (trx: Kysely<Database>, userId: number): Promise<StoredPlan | undefined> => {
+    const fingerprint = await planFingerprint(trx, userId)
+    if (fingerprint === undefined) {
       kept.delete(userId)
-      if (hit !== undefined && hit.fingerprint === fingerprint) {
-        kept.set(userId, hit)
-        return hit.plan
-      }
-      const plan = await loadPlan(db, userId)
-      kept.set(userId, { fingerprint, plan })
-      if (kept.size > size) kept.delete(kept.keys().next().value!)
-      return plan
-    },
+      return undefined
+    }
+    const hit = kept.get(userId)
+    // Read most recently last: the first key is the one to let go.
+    kept.delete(userId)
+    if (hit !== undefined && hit.fingerprint === fingerprint) {
+      kept.set(userId, hit)
+      return hit.plan
+    }
+    const plan = await loadPlan(trx, userId)
+    kept.set(userId, { fingerprint, plan })
+    if (kept.size > size) kept.delete(kept.keys().next().value!)
+    return plan
+  }
+  return {
+    load: (db, userId) =>
+      db.isTransaction
+        ? inSnapshot(db, userId)
+        : db
+            .transaction()
+            .setIsolationLevel('repeatable read')
+            .setAccessMode('read only')
+            .execute((trx) => inSnapshot(trx, userId)),
   }
 }

@@ -36,16 +36,20 @@ export interface TestDatabase extends Db {
   name: string
 }
 
-/** A new, empty database (migrated unless told otherwise), dropped when the test ends. */
-export async function testDatabase(t: Test, options: { migrate?: boolean } = {}): Promise<TestDatabase> {
-  const admin = await serverUrl()
+/**
+ * A new, empty database (migrated unless told otherwise), dropped when the test ends; `max`:
+ * its pool's connections (5); `server`: the URL of a Postgres server of the test's own, rather
+ * than the one every test file shares.
+ */
+export async function testDatabase(t: Test, options: { migrate?: boolean; max?: number; server?: string } = {}): Promise<TestDatabase> {
+  const admin = options.server ?? (await serverUrl())
   const name = `test_${randomBytes(6).toString('hex')}`
   const client = new pg.Client({ connectionString: admin })
   await client.connect()
   await client.query(`create database ${name}`)
   await client.end()
   const url = withDatabase(admin, name)
-  const db = connect(url, { max: 5 })
+  const db = connect(url, { max: options.max ?? 5 })
   t.teardown(async () => {
     await db.close()
     const c = new pg.Client({ connectionString: admin })

@@ -79,6 +79,22 @@ t.test('a change to any row of the plan is seen on the next visit', async (t) =>
   t.equal(await cache.load(db, mona.id), undefined, 'the plan gone: none')
 })
 
+t.test("inside a repeatable read transaction, the plan is the snapshot's", async (t) => {
+  const { db } = await planned(t)
+  const cache = planCache()
+  const before = await cache.load(db, mona.id)
+  await db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .execute(async (trx) => {
+      t.equal(await cache.load(trx, mona.id), before, 'unchanged: the kept one')
+      await db.updateTable('app.batch_repo').set({ coverage: 'covered' }).where('repo_id', '=', 1100).execute()
+      t.equal(await cache.load(trx, mona.id), before, 'changed since the snapshot began: still the plan of the snapshot')
+    })
+  const after = (await cache.load(db, mona.id))!
+  t.equal(after.batches[1]!.repos[0]!.coverage, 'covered', 'after it, the change')
+})
+
 t.test('a row moved without a change only costs a reading', async (t) => {
   const { db } = await planned(t)
   const cache = planCache()

@@ -36,23 +36,30 @@ export interface TestDatabase extends Db {
   name: string
 }
 
-/** A new, empty database (migrated unless told otherwise), dropped when the test ends. */
-export async function testDatabase(t: Test, options: { migrate?: boolean } = {}): Promise<TestDatabase> {
+/**
+ * A new, empty database (migrated unless told otherwise), dropped when the test ends; or, with
+ * `template`, a copy of that database (Postgres copies only a database nobody is connected to:
+ * close the template's connections first).
+ */
+export async function testDatabase(t: Test, options: { migrate?: boolean; template?: string } = {}): Promise<TestDatabase> {
   const admin = await serverUrl()
   const name = `test_${randomBytes(6).toString('hex')}`
   const client = new pg.Client({ connectionString: admin })
   await client.connect()
-  await client.query(`create database ${name}`)
+  await client.query(`create database ${name}${options.template === undefined ? '' : ` template ${options.template}`}`)
   await client.end()
   const url = withDatabase(admin, name)
   const db = connect(url, { max: 5 })
+  // Closed by the test (a template) or when it ends, once.
+  let closed: Promise<void> | undefined
+  const close = (): Promise<void> => (closed ??= db.close())
   t.teardown(async () => {
-    await db.close()
+    await close()
     const c = new pg.Client({ connectionString: admin })
     await c.connect()
     await c.query(`drop database if exists ${name} with (force)`)
     await c.end()
   })
-  if (options.migrate !== false) await migrateToLatest(db.db)
-  return { ...db, url, name }
+  if (options.migrate !== false && options.template === undefined) await migrateToLatest(db.db)
+  return { ...db, close, url, name }
 }

@@ -77,10 +77,11 @@ export function faultsWorld(): World {
       hooks.push({ id: hook, url: HOOK_URL, events: ['push'], created_by: LEGACY_CLIENT })
     }
     orgs.push({ id: o.id, login: o.login, members: Object.fromEntries(o.members.map((m, i) => [m, i === 0 ? 'admin' : 'member'])), hooks })
-    // Enabled by the members in turn; each member administers what they enabled.
+    // Enabled by the members in turn.
     for (let r = 1; r <= o.repos; r++) enable(o.members[(r - 1) % o.members.length]!, owner, `${o.login}-${String(r).padStart(2, '0')}`)
   }
-  // Members administer the org's repositories they enabled.
+  // A member administers the organization's repositories they enabled (as a collaborator,
+  // which a transfer keeps).
   for (const repo of repos) {
     const reg = registrations.find((g) => g.repo_id === repo.id)!
     const enabler = PEOPLE.find((p) => p.id === reg.github_user_id)!

@@ -24,6 +24,9 @@ import { view } from '../helpers/wizard.js'
 // agreement, planned once through the wizard) and a fresh simulator.
 
 const RUNS = 24
+// 24 runs take about a minute on a quiet machine and half as long again on a busy one: more
+// than tap's 120 s per file would leave to spare. The suite runs its parts one at a time.
+t.setTimeout(240_000)
 const WORKER = path.join(projectRoot(), 'dist', 'test', 'helpers', 'cleanup-worker.js')
 const HOOK_URL = 'https://ci.example.com/hooks/github'
 /** What each hook must end as, whatever dies when. */

@@ -71,3 +71,16 @@ export function loggerOptions(level: string, stream?: LogDestination): LoggerOpt
     serializers: { req: serializeRequest },
   }
 }
+
+type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
+const LEVELS: Record<Level, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity }
+
+/**
+ * A busy route's log level (a probe, a receiver asked for every delivery): `level`, unless the
+ * service logs less than that. A route's level replaces the service's for its requests, so a
+ * route set to 'warn' in a service at 'error' or 'silent' logged every failing probe.
+ */
+export function quieter(level: Level, serviceLevel: string): Level {
+  const service = serviceLevel as Level
+  return LEVELS[service] > LEVELS[level] ? service : level
+}

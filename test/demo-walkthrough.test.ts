@@ -1,15 +1,17 @@
-import path from 'node:path'
 import type { Page } from 'playwright-core'
 import t from 'tap'
 import { launchChromium } from './helpers/chromium.js'
-import { arrive, signInWithGitHub, startDemoOnFreePorts, watch } from './helpers/demo.js'
-import { tempDir } from './helpers/temp-dir.js'
+import { approveOnGitHub, arrive, consoleOf, signInWithGitHub, startDemoOnFreePorts, watch } from './helpers/demo.js'
+import { DESKTOP, screenshots } from './helpers/screenshots.js'
+import { hooksOf, installationOn, simState } from './helpers/sim-state.js'
 
 // The demo walkthrough of issue 4 in a real browser: `npm run demo` (here on free ports), the
 // org owner signs in, and every owner she can install on reaches "Covered" in at most two
 // clicks after sign-in; the org where she is only a member waits for its owner, who approves
 // on GitHub, and then is covered too. Then one consent removes the old webhooks of every owner,
-// each reads Done, and one click disconnects the old app.
+// each reads Done, and one click disconnects the old app. GitHub's side (/_sim/state) must then
+// hold the App on every owner, over every repository, and no old webhook, but every other hook.
+// Screenshots of each step, at 390 and 1200 px, in .data/screenshots/demo-walkthrough/.
 
 const TOKEN = /\bgh[ousr]_[A-Za-z0-9_]+/
 
@@ -35,22 +37,25 @@ async function statusOf(page: Page, owner: string, want: RegExp, reloads: number
 t.test('the demo walkthrough in Chromium: mona reaches "Covered", then "Done", for every owner, and disconnects the old app', async (t) => {
   const demo = await startDemoOnFreePorts(t)
   const gh = demo.githubUrl
-  const shots = await tempDir(t, 'walkthrough')
+  const shots = await screenshots(t, 'demo-walkthrough')
+  const shoot = shots.shoot
+  const before = await simState(gh)
   const browser = await launchChromium(t)
-  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } })
+  const context = await browser.newContext({ viewport: DESKTOP })
   const page = await context.newPage()
   page.setDefaultTimeout(10_000)
   const seen = watch(page)
   const onMigrate = (url: URL): boolean => url.origin === demo.url && url.pathname === '/migrate'
 
   // 1. Sign in with GitHub as mona; the first time, GitHub asks her to authorize the App.
-  t.match(await signInWithGitHub(page, demo, 'mona'), 'Authorize', 'GitHub asks mona to authorize the App the first time')
+  t.match(await signInWithGitHub(page, demo, 'mona', shoot), 'Authorize', 'GitHub asks mona to authorize the App the first time')
   await arrive(page, onMigrate, '/migrate')
   // Planning runs in the background: the page says so at once, and its script (the reload
   // without JavaScript sits in <noscript>) brings the plan up when it is done.
   t.match(await page.textContent('h1'), 'Planning your migration', 'planning is under way')
   await page.getByRole('heading', { name: 'Your migration', exact: true }).waitFor()
   t.match(await page.locator('header.site').innerText(), 'Signed in as mona')
+  await shoot(page, 'migrate-planned')
 
   // 2. The owners mona can install on: Install here (click 1), Install on GitHub (click 2).
   // Her legacy token (repo and hook scopes, as the demo world's are) cannot read her role in
@@ -66,6 +71,7 @@ t.test('the demo walkthrough in Chromium: mona reaches "Covered", then "Done", f
     await arrive(page, (url) => url.origin === gh && url.pathname.endsWith('/installations/new/permissions'), "GitHub's install page")
     t.match(await page.textContent('h1'), 'Install', `GitHub's install page for ${owner}`)
     t.match(await page.textContent('main'), `on ${owner}`)
+    await shoot(page, `github-install-${owner}`)
     await page.getByRole('button', { name: 'Install', exact: true }).click()
     clicks[owner]++
     await arrive(page, onMigrate, '/migrate')
@@ -75,6 +81,7 @@ t.test('the demo walkthrough in Chromium: mona reaches "Covered", then "Done", f
     await page.locator(`section#owner-${owner} .status.ok`).waitFor()
     t.match(await section(page, owner), /Covered/, `${owner} is covered`)
     t.ok(clicks[owner]! <= 2, `${owner}: ${clicks[owner]} clicks from the migrate page`)
+    await shoot(page, `covered-${owner}`)
   }
 
   // 3. widgets, where mona is a member: Install or ask (click 1); GitHub's install page offers a
@@ -85,12 +92,14 @@ t.test('the demo walkthrough in Chromium: mona reaches "Covered", then "Done", f
   clicks['widgets']++
   await arrive(page, (url) => url.origin === gh && url.pathname.endsWith('/installations/new/permissions'), "GitHub's install page")
   t.match(await page.textContent('h1'), 'Request')
+  await shoot(page, 'github-request-widgets')
   await page.getByRole('button', { name: 'Request', exact: true }).click()
   clicks['widgets']++
   await arrive(page, onMigrate, '/migrate')
   const waiting = await section(page, 'widgets')
   t.match(waiting, 'Waiting for approval', 'widgets waits for its owners')
   t.match(waiting, 'Any owner of widgets can approve it on GitHub', "who approves: widgets' owners on GitHub (her token cannot name them)")
+  await shoot(page, 'waiting-widgets')
 
   // octo, an owner of widgets, approves on GitHub; GitHub sends them to the setup URL with no state.
   await page.goto(`${gh}/login`)
@@ -100,16 +109,9 @@ t.test('the demo walkthrough in Chromium: mona reaches "Covered", then "Done", f
   await page.getByRole('button', { name: 'Sign in as octo' }).click()
   await page.goto(`${gh}/organizations/widgets/settings/installations`)
   t.match(await page.textContent('main'), 'mona', "mona's request is pending")
-  const [setup] = await Promise.all([
-    page.waitForResponse((r) => r.url().startsWith(`${demo.url}/github/setup`) && r.request().isNavigationRequest()),
-    page.getByRole('button', { name: 'Approve & install' }).click(),
-  ])
-  await page.waitForLoadState()
-  const setupUrl = new URL(setup.url())
-  t.equal(setupUrl.searchParams.get('setup_action'), 'install')
-  t.equal(setupUrl.searchParams.get('state'), null, 'no state: the owner never started the flow')
-  t.equal(setup.status(), 200, 'a confirmation page, not an error')
-  t.match(await page.textContent('h1'), 'Installation received')
+  await shoot(page, 'github-octo-approves-widgets')
+  await approveOnGitHub(t, page, demo)
+  await shoot(page, 'setup-received-octo')
 
   // Back as mona (the service's session is still hers): widgets is covered once the webhook is in.
   await page.goto(`${demo.url}/migrate`)
@@ -118,6 +120,7 @@ t.test('the demo walkthrough in Chromium: mona reaches "Covered", then "Done", f
   t.match(widgets.text, /Covered/, 'widgets is covered after the approval')
   t.comment(`widgets covered after ${widgets.reloads} reload(s) of /migrate`)
   for (const owner of ['mona', 'acme', 'widgets']) t.match(await section(page, owner), /Covered/, `${owner} still covered`)
+  await shoot(page, 'covered-all')
 
   // 4. The old webhooks: agreed once, on mona's own account ("automatically" is ticked), they go
   // everywhere the App covers, and every owner reads Done; GitHub's side no longer has them.
@@ -129,23 +132,32 @@ t.test('the demo walkthrough in Chromium: mona reaches "Covered", then "Done", f
     t.match(done.text, /Done/, `${owner} is done`)
     t.match(done.text, /Old webhooks: \d+ removed, 0 remaining/)
   }
-  const world = (await (await fetch(`${gh}/_sim/state`)).json()) as { repos: { id: number; hooks: { id: number }[] }[]; orgs: { login: string; hooks: { id: number }[] }[] }
-  const left = [...world.repos.flatMap((r) => r.hooks.map((h) => h.id)), ...world.orgs.flatMap((o) => o.hooks.map((h) => h.id))].sort()
-  t.same(left, [5002], "GitHub keeps only the hook that was never the old app's")
+  await shoot(page, 'done-all')
+
+  // 5. GitHub's side: the App on every owner, over every repository mona's batches hold (on all
+  // of acme's, for its organization hook); not one of the old app's hooks; every other hook.
+  const after = await simState(gh)
+  const legacyUrl = 'https://ci.example.com/hooks/github'
+  const legacyBefore = hooksOf(before).filter((h) => h.url === legacyUrl)
+  t.same(legacyBefore.map((h) => h.id), [5000, 5001, 5003, 5100, 5101, 5102, 5200, 6000], "the old app's hooks before, as the world has them")
+  t.same(hooksOf(after).filter((h) => h.url === legacyUrl), [], "no hook of the old app is left on GitHub")
+  t.same(hooksOf(after), hooksOf(before).filter((h) => h.url !== legacyUrl), 'every other hook is kept as it was')
+  const covers = (account: string): number[] => (installationOn(after, account)?.repositories ?? []).map((r) => r.id).sort()
+  t.same(covers('mona'), [1000, 1001, 1002], "the App on mona covers each of her repositories (new-name, renamed since, too)")
+  t.equal(installationOn(after, 'acme')?.repositorySelection, 'all', 'the App on acme is on all repositories: it replaces the organization webhook')
+  t.same(covers('acme'), [1100, 1101, 1102])
+  t.same(covers('widgets'), [1200], "the App on widgets covers widgets/core, by octo's approval")
+  t.same(after.requests, [], 'no request is left pending')
+  for (const h of legacyBefore) {
+    const home = h.on.includes('/') ? after.installations.some((i) => i.repositories.some((r) => r.fullName === h.on)) : installationOn(after, h.on)?.repositorySelection === 'all'
+    t.ok(home, `old hook ${h.id} on ${h.on}: the App covers where it was`)
+  }
+
   // Then the old app goes: one click.
   await page.getByRole('button', { name: 'Disconnect the old app' }).click()
   await arrive(page, (url) => url.pathname === '/migrate', 'the migration page after disconnecting')
   t.match(await page.locator('section#disconnect').innerText(), /Disconnected/)
-
-  // 5. The finished page on a phone and on a desktop.
-  await page.setViewportSize({ width: 390, height: 844 })
-  await page.reload()
-  await page.screenshot({ path: path.join(shots, 'migrate-390.png'), fullPage: true })
-  const scrollWidth = Number(await page.evaluate('document.documentElement.scrollWidth'))
-  t.ok(scrollWidth <= 390, `no horizontal overflow at 390 px (scrollWidth ${scrollWidth})`)
-  await page.setViewportSize({ width: 1200, height: 900 })
-  await page.reload()
-  await page.screenshot({ path: path.join(shots, 'migrate-1200.png'), fullPage: true })
+  await shoot(page, 'disconnected')
 
   t.comment(`clicks from /migrate: ${Object.entries(clicks).map(([o, n]) => `${o} ${n}`).join(', ')}`)
   for (const [owner, n] of Object.entries(clicks)) t.ok(n <= 2, `${owner}: at most two clicks (${n})`)
@@ -159,4 +171,6 @@ t.test('the demo walkthrough in Chromium: mona reaches "Covered", then "Done", f
     t.equal(leak?.[0], undefined, `no token on ${s.status} ${s.url}`)
     if (s.status >= 400) t.fail(`the browser was shown ${s.status} at ${s.url}: ${body.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').slice(0, 300)}`)
   }
+  t.same(consoleOf(page), [], "nothing in the browser's console (no CSP refusal, no failed load)")
+  t.comment(`screenshots in ${shots.dir}`)
 })

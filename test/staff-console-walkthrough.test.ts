@@ -1,32 +1,15 @@
-import { mkdir, rm } from 'node:fs/promises'
-import path from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import t, { type Test } from 'tap'
 import type { Demo } from '../src/demo.js'
-import { projectRoot } from '../src/project-root.js'
 import { launchChromium } from './helpers/chromium.js'
 import { arrive, consoleOf, signInWithGitHub, startDemoOnFreePorts, watch } from './helpers/demo.js'
+import { DESKTOP, screenshots } from './helpers/screenshots.js'
 
 // Issue 11 in a real browser: a person running `npm run demo` signs in as the demo's support
 // user and finds what happened to acme/web in two clicks. First something happens to it: mona,
 // acme's owner, installs the App on acme and has its old webhooks removed. Then sam signs in,
-// lands on the console, types acme/web and presses Find.
-
-// Kept after the run (git ignores .data/) for a person to look at; each run replaces them.
-const SHOTS = path.join(projectRoot(), '.data', 'screenshots', 'staff-console')
-
-const DESKTOP = { width: 1200, height: 900 }
-const PHONE = { width: 390, height: 844 }
-
-/** The page at both widths, saved as `<name>-1200.png` and `<name>-390.png`; answers its width on the phone. */
-async function shoot(page: Page, name: string): Promise<number> {
-  await page.setViewportSize(PHONE)
-  await page.screenshot({ path: path.join(SHOTS, `${name}-390.png`), fullPage: true })
-  const scrollWidth = Number(await page.evaluate('document.documentElement.scrollWidth'))
-  await page.setViewportSize(DESKTOP)
-  await page.screenshot({ path: path.join(SHOTS, `${name}-1200.png`), fullPage: true })
-  return scrollWidth
-}
+// lands on the console, types acme/web and presses Find. Screenshots of each step, at 390 and
+// 1200 px, in .data/screenshots/staff-console/.
 
 /** The text of each item of a timeline's section, as a person reads it. */
 async function items(page: Page, heading: string): Promise<string[]> {
@@ -61,8 +44,7 @@ async function monaMigratesAcme(t: Test, browser: Browser, demo: Demo): Promise<
 }
 
 t.test('the staff console in Chromium: sam finds what happened to acme/web in two clicks; mona gets no console', async (t) => {
-  await rm(SHOTS, { recursive: true, force: true })
-  await mkdir(SHOTS, { recursive: true })
+  const { shoot, dir } = await screenshots(t, 'staff-console')
   const demo = await startDemoOnFreePorts(t)
   const browser = await launchChromium(t)
 
@@ -74,7 +56,7 @@ t.test('the staff console in Chromium: sam finds what happened to acme/web in tw
   t.match(refusal, 'There is no page at this address.')
   t.match(refusal, 'Signed in as mona', 'still signed in, as on any page')
   t.notMatch(refusal, 'Staff console', 'and no link to it')
-  await shoot(mona, '0-customer-at-staff')
+  await shoot(mona, 'customer-at-staff')
   await mona.goto(`${demo.url}/no-such-page`)
   t.equal(await mona.locator('body').innerText(), refusal, 'word for word what an address with no page shows')
 
@@ -85,7 +67,7 @@ t.test('the staff console in Chromium: sam finds what happened to acme/web in tw
   await arrive(page, (url) => url.origin === demo.url && url.pathname === '/staff', 'the staff console')
   t.match(await page.locator('h1').innerText(), 'Staff console')
   t.match(await page.locator('header.site').innerText(), 'Signed in as sam')
-  t.ok((await shoot(page, '1-staff-console')) <= PHONE.width, 'the console fits a phone')
+  await shoot(page, 'staff-console')
 
   // From here every click counts; typing is not a click.
   let clicks = 0
@@ -102,7 +84,7 @@ t.test('the staff console in Chromium: sam finds what happened to acme/web in tw
   t.same(await items(page, 'Where things stand'), ['acme/web: covered by the App', '1 old webhook of it removed'], 'the summary, in sentences')
   const story = (await items(page, 'What happened')).map((line) => line.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d /, ''))
   t.same(story.slice(-3), ['old webhook 5101 on acme/web: to be removed', "old webhook 5101 on acme/web: deleting it with the App's permission (attempt 1)", 'old webhook 5101 on acme/web: removed'], 'the events, each in words')
-  t.ok((await shoot(page, '2-acme-web-timeline')) <= PHONE.width, 'the timeline fits a phone')
+  await shoot(page, 'acme-web-timeline')
 
   // What customers paste: the repository's address on github.com, and the simulated GitHub's
   // (its html_url) as a person copies it in `npm run demo`, where it listens on localhost.
@@ -118,5 +100,5 @@ t.test('the staff console in Chromium: sam finds what happened to acme/web in tw
 
   for (const s of seen) if (s.status >= 400) t.fail(`sam was shown ${s.status} at ${s.url}`)
   t.same(consoleOf(page), [], "nothing in sam's console (no CSP refusal, no failed load)")
-  t.comment(`screenshots in ${SHOTS}`)
+  t.comment(`screenshots in ${dir}`)
 })

@@ -16,10 +16,22 @@ export interface TimelineEntry {
   outcome: string
 }
 
+/** A user with a timeline of their own whom a repository's story concerns. */
+export interface Person {
+  id: number
+  login: string
+  /** Whose plan holds the repository. */
+  planned: boolean
+  /** Who enabled one of its old webhooks. */
+  enabled: boolean
+}
+
 export interface Timeline {
   subject: Subject
   /** Where things stand now, a sentence each. */
   summary: string[]
+  /** For a repository: its users' timelines, the next step from a pasted address to the customer's story. */
+  people: Person[]
   /** The latest events, oldest first. */
   entries: TimelineEntry[]
   /** Older events exist beyond these (the audit log has them all). */
@@ -134,9 +146,33 @@ const INSTALLED = new Set<BatchState>(['installed', 'adding', 'add_refused', 'bl
 
 const taskColumns = ['state', 'reason', 'hook_id', 'owner_login', 'repo_name'] as const
 
+/** Users listed on a repository's timeline at most: those of one repository, not of an owner. */
+const PEOPLE = 50
+
+/**
+ * The users whose plans hold the repository or who enabled its old webhooks, and who have a
+ * timeline (they signed in: app.inventory); both sources read by the repository's index.
+ */
+async function peopleOf(db: Kysely<Database>, repoId: number): Promise<Person[]> {
+  const { rows } = await sql<Person>`
+    select i.user_id as id, i.user_login as login, bool_or(p.planned) as planned, bool_or(not p.planned) as enabled
+    from (
+      select b.user_id, true as planned from app.batch_repo r join app.batch b on b.id = r.batch_id where r.repo_id = ${repoId}
+      union all
+      select w.github_user_id, false from legacy.webhooks w where w.repo_id = ${repoId}
+    ) p
+    join app.inventory i on i.user_id = p.user_id
+    group by i.user_id, i.user_login
+    order by i.user_login, i.user_id
+    limit ${PEOPLE}
+  `.execute(db)
+  return rows.map((r) => ({ ...r, id: Number(r.id) }))
+}
+
 /** The story of a user, an owner or a repository. */
 export async function timelineOf(db: Kysely<Database>, subject: Subject): Promise<Timeline> {
   const summary: string[] = []
+  let people: Person[] = []
   let filter: AuditFilter
   if (subject.kind === 'user') {
     filter = { user: String(subject.id) }
@@ -182,8 +218,9 @@ export async function timelineOf(db: Kysely<Database>, subject: Subject): Promis
     }
     const tasks = await db.selectFrom('app.cleanup_task').select(taskColumns).where('repo_id', '=', subject.id).orderBy('hook_id').execute()
     summary.push(...cleanupSummary(tasks, 'of it'))
+    people = await peopleOf(db, subject.id)
   }
   const page = await searchAudit(db, filter, { limit: SHOWN })
   const entries = page.events.reverse().map((e) => ({ id: e.id, at: e.at, text: sentence(e), outcome: e.outcome }))
-  return { subject, summary, entries, more: page.next !== undefined, filter }
+  return { subject, summary, people, entries, more: page.next !== undefined, filter }
 }

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { unavailable } from '../db/unavailable.js'
 
 /** An error whose message is written for the person who made the request, shown as is. */
 export class HttpError extends Error {
@@ -16,6 +17,11 @@ export class HttpError extends Error {
 
 const SERVER_FAULT =
   'Something went wrong on our side, and it has been logged. Please try again in a moment; if it keeps happening, give support the request id below.'
+
+/** What a request hears while the database is away (a restart, a failover): it will be back. */
+export const UNAVAILABLE = 'The service cannot reach its database just now. Please try again in a moment.'
+/** Seconds a client is asked to wait: about what a database restart takes. */
+export const RETRY_AFTER_SECONDS = 5
 
 /** @fastify/csrf-protection's refusals, whose own words ("Invalid csrf token") tell a person nothing. */
 const CSRF_REFUSALS = new Set(['FST_CSRF_MISSING_SECRET', 'FST_CSRF_INVALID_TOKEN'])
@@ -50,6 +56,12 @@ function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: Prob
 export const errorHandlerPlugin = fp(async (app) => {
   app.setErrorHandler((error, request, reply) => {
     const status = statusOf(error)
+    if (status >= 500 && unavailable(error)) {
+      // Passing, and not a fault of the request: a warning, and an answer that says when to come back.
+      request.log.warn({ err: error }, 'request failed: the database is unavailable')
+      reply.header('retry-after', String(RETRY_AFTER_SECONDS))
+      return sendProblem(request, reply, { status: 503, message: UNAVAILABLE, requestId: request.id })
+    }
     if (status >= 500) {
       request.log.error({ err: error }, 'request failed')
       // Never the error's own text: it may hold SQL, hostnames or a library's internals.

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import type PgBoss from 'pg-boss'
 
@@ -5,9 +6,11 @@ import type PgBoss from 'pg-boss'
 // job each (so concurrency cost one poller per job slot: 32 per instance polling a pool of 10),
 // and record a job's end without awaiting it: a database blip at that moment was an unhandled
 // rejection, which ends a Node process. Here one poller per queue fetches as many jobs as there
-// are free slots, every end is awaited and its failure logged (the job is then started again
-// once it expires, and jobs are written to be run again), and stopping waits for the jobs it
-// fetched instead of leaving them to run on a closed pool.
+// are free slots, and stopping waits for the jobs it fetched instead of leaving them to run on a
+// closed pool. A job's end that cannot be recorded (the database restarting, which is also what
+// made most such jobs fail) is tried again, at growing intervals, until the database answers:
+// left as it was, the job stayed active until its expiry (up to 90 minutes) before it ran again.
+// Only a runner that stops gives up; the job then runs again once it expires, as after a crash.
 
 export interface QueueRunner {
   /** Looks for jobs now rather than at the next poll. */
@@ -22,6 +25,9 @@ export interface RunnerOptions {
   pollingIntervalMs: number
   handler: (data: unknown) => Promise<void>
   log: FastifyBaseLogger
+  /** The first wait before trying again to record a job's end (250 ms); it doubles, up to `maxRecordRetryMs` (5 s). */
+  recordRetryMs?: number
+  maxRecordRetryMs?: number
 }
 
 export function runQueue(boss: PgBoss, options: RunnerOptions): QueueRunner {
@@ -31,6 +37,28 @@ export function runQueue(boss: PgBoss, options: RunnerOptions): QueueRunner {
   let wokenWhileFetching = false
   let stopping = false
   let timer: NodeJS.Timeout | undefined
+  /** Ends the waits between tries to record a job's end when the runner stops. */
+  const stopped = new AbortController()
+
+  /** Records the job's end, trying again while the database does not answer, until the runner stops. */
+  const record = async (job: PgBoss.Job<unknown>, failure: unknown): Promise<void> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (failure === undefined) await boss.complete(name, job.id)
+        else await boss.fail(name, job.id, { message: String(failure) })
+        if (attempt > 0) log.info({ queue: name, job: job.id, attempts: attempt + 1 }, 'the end of a job was recorded once the database answered')
+        return
+      } catch (error) {
+        if (stopping) {
+          log.error({ err: error, queue: name, job: job.id }, 'could not record the end of a job; it runs again once it expires')
+          return
+        }
+        if (attempt === 0) log.warn({ err: error, queue: name, job: job.id }, 'could not record the end of a job; trying again until the database answers')
+        const wait = Math.min((options.recordRetryMs ?? 250) * 2 ** attempt, options.maxRecordRetryMs ?? 5_000)
+        await sleep(wait, undefined, { signal: stopped.signal }).catch(() => {})
+      }
+    }
+  }
 
   const run = (job: PgBoss.Job<unknown>): void => {
     const done = (async () => {
@@ -40,12 +68,7 @@ export function runQueue(boss: PgBoss, options: RunnerOptions): QueueRunner {
       } catch (error) {
         failure = error
       }
-      try {
-        if (failure === undefined) await boss.complete(name, job.id)
-        else await boss.fail(name, job.id, { message: String(failure) })
-      } catch (error) {
-        log.error({ err: error, queue: name, job: job.id }, 'could not record the end of a job; it runs again once it expires')
-      }
+      await record(job, failure)
       if (failure !== undefined) log.warn({ err: failure, queue: name, job: job.id }, 'a job failed; it is retried later')
     })()
     running.add(done)
@@ -89,6 +112,7 @@ export function runQueue(boss: PgBoss, options: RunnerOptions): QueueRunner {
     wake: look,
     async stop(timeoutMs) {
       stopping = true
+      stopped.abort()
       clearTimeout(timer)
       let deadline: NodeJS.Timeout | undefined
       const waited = (async () => {

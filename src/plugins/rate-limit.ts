@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
 import { clientAddress } from './client-address.js'
-import { HttpError } from './error-handler.js'
+import { HttpError, UNAVAILABLE } from './error-handler.js'
 
 // Request limits per client that every instance shares: @fastify/rate-limit counting in
 // Postgres (app.rate_limit) instead of each process's memory. Routes opt in with
@@ -66,7 +66,7 @@ function postgresStore(db: Kysely<Database>): FastifyRateLimitStoreCtor {
       count(db, `${this.route}${key}`, timeWindow).then(
         (result) => callback(null, result),
         // Without its database the service can do nothing useful: "unavailable", as its pages say.
-        (error: unknown) => callback(new HttpError(503, 'The service cannot reach its database. Please try again in a moment.', { cause: error })),
+        (error: unknown) => callback(new HttpError(503, UNAVAILABLE, { cause: error })),
       )
     }
 

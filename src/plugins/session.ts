@@ -37,6 +37,13 @@ const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 export const sessionPlugin = fp<SessionOptions>(async (app, options) => {
   const now = options.now ?? Date.now
   const store = new PostgresSessionStore(options.db, now)
+  // A failed request's answer does not save its session: what the request changed is not kept,
+  // and most such failures are the database being away, where saving fails too, while the
+  // error's page is being sent; fastify's own error handler then answered instead, with the
+  // database's words. (Added before @fastify/session's hook, so it runs first.)
+  app.addHook('onSend', async (request, reply) => {
+    if (reply.statusCode >= 500) Reflect.set(request, 'session', null)
+  })
   await app.register(fastifyCookie)
   await app.register(fastifySession, {
     secret: options.secret,

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { sql } from 'kysely'
+import { quieter } from '../logger.js'
 
 export interface HealthOptions {
   /** How long the database may take to answer before the service reports itself unavailable. */
@@ -21,7 +22,7 @@ const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, options) => 
     {
       schema: { response: { 200: healthSchema, 503: healthSchema } },
       // Probes arrive every few seconds; only a failure is worth a log line.
-      logLevel: 'warn',
+      logLevel: quieter('warn', app.log.level),
     },
     async (request, reply): Promise<Health> => {
       reply.header('cache-control', 'no-store')

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import { sameSecret } from '../same-secret.js'
+import { quieter } from '../logger.js'
 
 // GET /legacy/hooks/{hook_id}, for the vendor's legacy webhook receiver: between the install and
 // the removal of an old hook, GitHub delivers each event twice (the old hook's and the App's).
@@ -38,7 +39,7 @@ const legacyHookRoutes: FastifyPluginAsync<LegacyHookOptions> = async (app, { se
     {
       schema: { response: { 200: answerSchema, 400: errorSchema, 401: errorSchema, 404: errorSchema } },
       // Asked once per delivery of every old hook: only failures are worth a log line.
-      logLevel: 'warn',
+      logLevel: quieter('warn', app.log.level),
     },
     async (request, reply) => {
       if (secret === undefined) return refuse(reply, 404, 'This endpoint is off: set LEGACY_RECEIVER_SECRET to turn it on.')

@@ -45,6 +45,8 @@ export interface RemovalView {
   covered: number
   /** Covered, with no task yet: they wait for the user's agreement. */
   toAgree: number
+  /** Every old hook of the batch, covered or not. */
+  hooks: number
   /** Removed, or found already gone. */
   removed: number
   /** Being removed. */
@@ -90,9 +92,10 @@ export interface CleanupData {
 const DONE: readonly string[] = ['removed', 'already_absent']
 
 function removalView(batch: StoredBatch, tasks: Map<number, CleanupTask>): RemovalView {
-  const view: RemovalView = { covered: 0, toAgree: 0, removed: 0, remaining: 0, attention: [], text: '' }
+  const view: RemovalView = { covered: 0, toAgree: 0, hooks: 0, removed: 0, remaining: 0, attention: [], text: '' }
   const count = (hookId: number, covered: boolean, where: string) => {
     const task = tasks.get(hookId)
+    view.hooks += 1
     if (covered) view.covered += 1
     // Kept while it was not covered, covered again: it can go now.
     if (task === undefined || (task.state === 'not_covered' && covered)) {

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { Kysely } from 'kysely'
 import type { LegacyConfig } from '../config.js'
+import type { Database } from '../db/database.js'
 import type { GitHubClients } from '../github/clients.js'
 import { startAdding } from '../migration/add-repos.js'
 import { appendAudit } from '../migration/audit.js'
@@ -64,37 +66,54 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
   /** The old hooks of a plan's batches. */
   const hooksOf = (batches: StoredBatch[]): number[] => batches.flatMap((b) => [...b.repos.flatMap((r) => r.hook_ids), ...b.orgHooks.map((h) => h.hookId)])
 
-  /** The page of a plan, with the coverage checks of its owners and the removal of its old hooks. */
-  const planPage = async (plan: StoredPlan, viewer: Viewer) =>
+  /** The page of a plan, with the coverage checks of its owners and the removal of its old hooks, read through `db`. */
+  const planPage = async (db: Kysely<Database>, plan: StoredPlan, viewer: Viewer) =>
     wizardPage(
       plan,
       github.config,
       await loadWork(
-        app.db,
+        db,
         'coverage',
         plan.batches.map((b) => b.owner_id),
       ),
-      { tasks: await tasksOf(app.db, hooksOf(plan.batches)), consent: await consentOf(app.db, viewer.id), canRevoke: legacy.oauthApp !== undefined },
+      { tasks: await tasksOf(db, hooksOf(plan.batches)), consent: await consentOf(db, viewer.id), canRevoke: legacy.oauthApp !== undefined },
     )
+
+  /**
+   * The user's plan, its planning and the page of it, read in one snapshot. Read one after the
+   * other, a coverage check could end between the plan's read and its own: the page showed the
+   * repositories it had just found covered as not checked yet, with no check under way, and
+   * offered to install them again.
+   */
+  const readPage = (viewer: Viewer) =>
+    app.db
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .setAccessMode('read only')
+      .execute(async (trx) => {
+        const stored = await loadPlan(trx, viewer.id)
+        const work = (await loadWork(trx, 'plan', [viewer.id]))[0]
+        const shown = stored !== undefined && (stored.batches.length > 0 || stored.gone.length > 0) ? stored : undefined
+        return { work, neverPlanned: stored === undefined && work === undefined, page: shown === undefined ? undefined : await planPage(trx, shown, viewer) }
+      })
 
   app.get('/migrate', async (request, reply) => {
     const viewer = viewerOf(request)
     if (viewer === undefined) return reply.redirect('/auth/login')
-    const stored = await loadPlan(app.db, viewer.id)
-    let work = await planOf(viewer)
+    const { page, neverPlanned, ...read } = await readPage(viewer)
+    let work = read.work
     // Never planned: planning starts, and the page shows it.
-    if (stored === undefined && work === undefined) work = await requestPlan(request, viewer)
-    const shown: StoredPlan | undefined = stored !== undefined && (stored.batches.length > 0 || stored.gone.length > 0) ? stored : undefined
+    if (neverPlanned) work = await requestPlan(request, viewer)
     if (underWay(work)) {
-      if (shown === undefined) return reply.view('wizard-planning.eta', { title: 'Planning your migration', progress: planningText(work!), ...watching })
-      return reply.view('wizard.eta', { ...(await planPage(shown, viewer)), planning: planningText(work!), ...watching })
+      if (page === undefined) return reply.view('wizard-planning.eta', { title: 'Planning your migration', progress: planningText(work!), ...watching })
+      return reply.view('wizard.eta', { ...page, planning: planningText(work!), ...watching })
     }
     const outcome = work?.state === 'done' ? work.outcome : undefined
     if (outcome === 'nothing') return nothingPage(reply, viewer)
-    if (work?.state === 'failed' && shown === undefined) return reply.view('wizard-planning.eta', { title: 'Planning your migration', failed: work.message })
-    if (outcome === 'revoked' && shown === undefined) return revokedPage(reply, viewer)
-    if (shown === undefined) return nothingPage(reply, viewer)
-    return reply.view('wizard.eta', { ...(await planPage(shown, viewer)), revoked: outcome === 'revoked', failed: work?.state === 'failed' ? work.message : undefined })
+    if (work?.state === 'failed' && page === undefined) return reply.view('wizard-planning.eta', { title: 'Planning your migration', failed: work.message })
+    if (outcome === 'revoked' && page === undefined) return revokedPage(reply, viewer)
+    if (page === undefined) return nothingPage(reply, viewer)
+    return reply.view('wizard.eta', { ...page, revoked: outcome === 'revoked', failed: work?.state === 'failed' ? work.message : undefined })
   })
 
   app.get('/migrate/progress', async (request) => {
@@ -147,6 +166,9 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
     const batch = await ownBatch(request, viewer)
     if (batch.action === 'none') throw new HttpError(403, `Only an owner or member of ${batch.owner_login} can install the App there.`)
     if (!canLink(batch)) {
+      // Nothing of it left to install: covered (or gone) since the page was loaded, by a check
+      // that ended meanwhile or an install in another tab. The page says what comes next.
+      if (batch.repos.length > 0 && batch.hidden_repos === 0) return backTo(reply, batch)
       throw new HttpError(409, `Everything left on ${batch.owner_login} was enabled by others in repositories you cannot see: one of its owners has to install the App.`)
     }
     const repoIds = installLinkRepos(batch)
@@ -190,25 +212,28 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
   app.post<{ Params: { id: string }; Body: { auto?: unknown } }>('/migrate/batches/:id/remove', async (request, reply) => {
     const viewer = signedIn(request)
     const batch = await ownBatch(request, viewer)
-    if (batch.installation_id === null) {
+    const auto = request.body?.auto === 'on'
+    // Before the App is installed only "as soon as it covers them" means anything: a member
+    // agrees while the owners' approval is pending, and the removal runs when it comes.
+    if (batch.installation_id === null && !auto) {
       throw new HttpError(409, `The App is not installed on ${batch.owner_login} yet: the old webhooks there go once it covers their repositories.`)
     }
-    const auto = request.body?.auto === 'on'
     const actor = { kind: 'user' as const, githubId: viewer.id, login: viewer.login }
     await app.db.transaction().execute(async (trx) => {
       await agree(trx, viewer, auto)
       await appendAudit(trx, {
         actor,
         action: 'cleanup_agreed',
-        target: { ownerId: batch.owner_id, ownerLogin: batch.owner_login, installationId: batch.installation_id! },
+        target: { ownerId: batch.owner_id, ownerLogin: batch.owner_login, ...(batch.installation_id === null ? {} : { installationId: batch.installation_id }) },
         outcome: 'ok',
         requestId: request.id,
         detail: { auto },
       })
       const batchIds = auto ? (await trx.selectFrom('app.batch').select('id').where('user_id', '=', viewer.id).execute()).map((b) => b.id) : [batch.id]
       const owners = await planTasks(trx, batchIds, actor, { agreedOnly: false, requestId: request.id })
-      // The batch's own owner runs either way: a second press tries again what waits for GitHub.
-      for (const ownerId of new Set([batch.owner_id, ...owners])) await sendCleanup(trx, ownerId)
+      // The batch's own owner runs either way once installed: a second press tries again what waits for GitHub.
+      const run = batch.installation_id === null ? owners : [batch.owner_id, ...owners]
+      for (const ownerId of new Set(run)) await sendCleanup(trx, ownerId)
     })
     app.queue.wake()
     return backTo(reply, batch)
@@ -217,8 +242,7 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
   /** The last step: the old app's grant revoked, once every old webhook has its outcome. */
   app.post('/migrate/disconnect', async (request, reply) => {
     const viewer = signedIn(request)
-    const plan = await loadPlan(app.db, viewer.id)
-    const page = plan === undefined ? undefined : await planPage(plan, viewer)
+    const { page } = await readPage(viewer)
     if (page?.disconnect === undefined) {
       throw new HttpError(409, 'Not every old webhook has its outcome yet: the old app stays connected until the migration is done. Your migration page shows what is left.')
     }

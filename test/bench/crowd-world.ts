@@ -4,14 +4,20 @@ import { BENCH_APP, LEGACY_HOOK_URL } from './simulator-world.js'
 // Many vendor users at once, shaped like an org-heavy install base: every user has a few
 // repositories of their own and enabled a few in one organization, which they share with the
 // other vendor users of that organization (its first member is an owner). Every enabled
-// repository carries the legacy hook and the legacy record of it.
+// repository carries the legacy hook and the legacy record of it; some also a hook of another
+// integration, which no migration may touch.
 
 export interface CrowdSize {
   users: number
   orgs: number
   personalRepos: number
   orgReposPerUser: number
+  /** Every this many repositories, one also carries a hook of another integration (none by default). */
+  foreignHookEvery?: number
 }
+
+/** Where the other integration's hooks deliver. */
+export const FOREIGN_HOOK_URL = 'https://other-ci.example.net/hooks'
 
 const LEGACY_CLIENT_ID = 'legacy-oauth-client'
 const pad = (n: number, width: number): string => String(n).padStart(width, '0')
@@ -39,7 +45,9 @@ export function crowdWorld(size: CrowdSize = { users: 200, orgs: 10, personalRep
       hook_url: LEGACY_HOOK_URL,
       created_at: '2019-01-01T00:00:00Z',
     })
-    return { id, owner: owner.login, name, private: true, hooks: [{ id: hook, url: LEGACY_HOOK_URL, events: ['push'], created_by: LEGACY_CLIENT_ID }] }
+    const hooks: World['repos'][number]['hooks'] = [{ id: hook, url: LEGACY_HOOK_URL, events: ['push'], created_by: LEGACY_CLIENT_ID }]
+    if (size.foreignHookEvery !== undefined && id % size.foreignHookEvery === 0) hooks.push({ id: ++hookId, url: FOREIGN_HOOK_URL, events: ['push'], created_by: 'other-integration' })
+    return { id, owner: owner.login, name, private: true, hooks }
   }
   for (let u = 1; u <= size.users; u++) {
     const login = `crowd-${pad(u, 4)}`

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { connect } from '../../src/db/connect.js'
 import { migrateToLatest } from '../../src/db/migrator.js'
 import { importLegacyCsv } from '../../src/legacy/import.js'
@@ -7,8 +7,9 @@ import { legacyCsvFromWorld } from '../../src/legacy/world-seed.js'
 import { SESSION_COOKIE } from '../../src/plugins/session.js'
 import { benchServer } from './bench-server.js'
 import { buildSimulator } from '../../src/simulator/server.js'
+import { answers, breachesOf, counted, strictGitHub } from '../helpers/crowd.js'
 import type { StartedSimulator } from '../helpers/simulator.js'
-import { codeFor, sessionCookieOf } from '../helpers/sign-in.js'
+import { signIn } from '../helpers/sign-in.js'
 import { crowdWorld, type CrowdSize } from './crowd-world.js'
 
 // Many vendor users planning at once through two service instances on one database, against
@@ -38,8 +39,7 @@ export async function benchCrowd(databaseUrl: string, size?: Partial<CrowdSize>,
   const address = simulator.app.server.address()
   const url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`
   const sim: StartedSimulator = { url, apiUrl: `${url}/api/v3`, sim: simulator, state: simulator.state, privateKey: simulator.keys.privateKey, close: async () => simulator.app.close() }
-  sim.state.limits = { ...sim.state.limits, concurrentPerToken: 1 }
-  sim.state.faults.latencyMs = latencyMs
+  strictGitHub(sim, latencyMs)
 
   const db = connect(databaseUrl, { max: 20 })
   const instances: FastifyInstance[] = []
@@ -52,28 +52,18 @@ export async function benchCrowd(databaseUrl: string, size?: Partial<CrowdSize>,
       await app.ready()
       instances.push(app)
     }
-    let pages = 0
-    let serverErrors = 0
-    const count = (res: LightMyRequestResponse): LightMyRequestResponse => {
-      pages++
-      if (res.statusCode >= 500) serverErrors++
-      return res
-    }
+    const seen = answers()
     const started = performance.now()
     const planMs = await Promise.all(
       world.users.map(async (user, i) => {
-        const here = instances[i % 2]!
-        const there = instances[(i + 1) % 2]!
-        const login = count(await here.inject({ url: '/auth/login' }))
-        const authorize = new URL(login.headers.location as string)
-        const code = codeFor(sim, authorize, user.id)
-        const back = count(await here.inject({ url: `/auth/callback?code=${code}&state=${authorize.searchParams.get('state')}`, cookies: { [SESSION_COOKIE]: sessionCookieOf(login)! } }))
-        const cookie = sessionCookieOf(back)!
+        const here = counted(instances[i % 2]!, seen)
+        const there = counted(instances[(i + 1) % 2]!, seen)
+        const cookie = await signIn(here, sim, user.id)
         const from = performance.now()
         // A page under way refreshes itself every 2 s, as this loop does; the plan is there once
         // it no longer does.
         for (;;) {
-          const page = count(await there.inject({ url: '/migrate', cookies: { [SESSION_COOKIE]: cookie } }))
+          const page = await there.inject({ url: '/migrate', cookies: { [SESSION_COOKIE]: cookie } })
           if (page.statusCode !== 200 || !page.body.includes('http-equiv="refresh"')) break
           await new Promise((resolve) => setTimeout(resolve, 2_000))
         }
@@ -82,17 +72,16 @@ export async function benchCrowd(databaseUrl: string, size?: Partial<CrowdSize>,
     )
     const wallMs = performance.now() - started
     const sorted = planMs.sort((a, b) => a - b)
-    const { concurrent, writes, quota, total } = sim.state.breaches
     return {
       users: world.users.length,
       instances: instances.length,
       wallMs,
       planP50Ms: percentile(sorted, 50),
       planP99Ms: percentile(sorted, 99),
-      pages,
-      serverErrors,
+      pages: seen.total,
+      serverErrors: seen.serverErrors,
       githubRequests: sim.state.apiLog.length,
-      breaches: { concurrent, writes, quota, total },
+      breaches: breachesOf(sim),
     }
   } finally {
     for (const app of instances) await app.close()

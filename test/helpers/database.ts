@@ -37,19 +37,20 @@ export interface TestDatabase extends Db {
 }
 
 /**
- * A new, empty database (migrated unless told otherwise), dropped when the test ends; or, with
- * `template`, a copy of that database (Postgres copies only a database nobody is connected to:
- * close the template's connections first).
+ * A new, empty database (migrated unless told otherwise), dropped when the test ends; `max`:
+ * its pool's connections (5); `server`: the URL of a Postgres server of the test's own, rather
+ * than the one every test file shares; `template`: a copy of that database instead (Postgres
+ * copies only a database nobody is connected to: close the template's connections first).
  */
-export async function testDatabase(t: Test, options: { migrate?: boolean; template?: string } = {}): Promise<TestDatabase> {
-  const admin = await serverUrl()
+export async function testDatabase(t: Test, options: { migrate?: boolean; max?: number; server?: string; template?: string } = {}): Promise<TestDatabase> {
+  const admin = options.server ?? (await serverUrl())
   const name = `test_${randomBytes(6).toString('hex')}`
   const client = new pg.Client({ connectionString: admin })
   await client.connect()
   await client.query(`create database ${name}${options.template === undefined ? '' : ` template ${options.template}`}`)
   await client.end()
   const url = withDatabase(admin, name)
-  const db = connect(url, { max: 5 })
+  const db = connect(url, { max: options.max ?? 5 })
   // Closed by the test (a template) or when it ends, once.
   let closed: Promise<void> | undefined
   const close = (): Promise<void> => (closed ??= db.close())

@@ -71,26 +71,53 @@ export async function throwawayDemoDatabase(t: Test, prefix: string): Promise<{ 
   return { server, database }
 }
 
-export async function startDemoOnFreePorts(t: Test): Promise<Demo> {
+/** The demo on free ports with a throwaway database; its own world file when a test names one. */
+export async function startDemoOnFreePorts(t: Test, worldFile?: string): Promise<Demo> {
   const { server, database } = await throwawayDemoDatabase(t, 'demo_walk')
-  const demo = await startDemo({ port: 0, githubPort: 0, host: '127.0.0.1', serverUrl: server, dataDir: '', database, logLevel: 'silent' })
+  const demo = await startDemo({ port: 0, githubPort: 0, host: '127.0.0.1', serverUrl: server, dataDir: '', database, logLevel: 'silent', ...(worldFile === undefined ? {} : { worldFile }) })
   t.teardown(() => demo.close())
   return demo
 }
 
+/** Called at each page of a walk through, before its click: a test's screenshots. */
+export type Step = (page: Page, name: string) => Promise<void>
+
+const noStep: Step = async () => {}
+
 /**
  * Signs `login` in to the demo the way a person does: "Sign in with GitHub", the simulated
  * GitHub's sign-in, and its Authorize page the first time. Leaves the browser wherever the
- * service sends them; answers the Authorize page's heading.
+ * service sends them; answers the Authorize page's heading. `step` sees each of those pages.
  */
-export async function signInWithGitHub(page: Page, demo: Demo, login: string): Promise<string> {
+export async function signInWithGitHub(page: Page, demo: Demo, login: string, step: Step = noStep): Promise<string> {
   await page.goto(demo.url)
+  await step(page, 'landing')
   await page.getByRole('link', { name: 'Sign in with GitHub' }).first().click()
   await arrive(page, (url) => url.origin === demo.githubUrl, 'GitHub')
+  await step(page, 'github-sign-in')
   await page.getByRole('button', { name: `Sign in as ${login}` }).click()
   await arrive(page, (url) => url.origin === demo.githubUrl && url.pathname === '/login/oauth/authorize', "GitHub's Authorize page")
   const heading = (await page.textContent('h1')) ?? ''
+  await step(page, 'github-authorize')
   await page.getByRole('button', { name: /^Authorize/ }).click()
   await arrive(page, (url) => url.origin === demo.url, 'back at the service')
   return heading
+}
+
+/**
+ * An org owner on the simulated GitHub's installations page of the org presses "Approve &
+ * install" on the one pending request; GitHub sends them to the service's setup URL with no
+ * state, as for any approval made later, and the service must show a confirmation, not an error.
+ */
+export async function approveOnGitHub(t: Test, page: Page, demo: Demo): Promise<void> {
+  const [setup] = await Promise.all([
+    page.waitForResponse((r) => r.url().startsWith(`${demo.url}/github/setup`) && r.request().isNavigationRequest()),
+    page.getByRole('button', { name: 'Approve & install' }).click(),
+  ])
+  await page.waitForLoadState()
+  const setupUrl = new URL(setup.url())
+  t.equal(setupUrl.searchParams.get('setup_action'), 'install')
+  t.equal(setupUrl.searchParams.get('state'), null, 'no state: the owner never started the flow')
+  t.equal(setup.status(), 200, 'a confirmation page, not an error')
+  t.match(await page.textContent('h1'), 'Installation received')
 }

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
+import { connect } from '../../src/db/connect.js'
 import { createGitHubClients, type GitHubClients } from '../../src/github/clients.js'
 import type { GitHubLanes } from '../../src/github/lanes.js'
 import { createOctokitClass } from '../../src/github/octokit.js'
@@ -23,11 +24,18 @@ export interface Service {
 
 /**
  * The service against a simulated GitHub, both sides seeded from one world, as the demo is
- * (`seedLegacy: false`: the legacy tables left empty, for a test that fills them itself).
+ * (`seedLegacy: false`: the legacy tables left empty, for a test that fills them itself;
+ * `poolMax`: the service's database connections, 5 unless a test needs production's 10;
+ * `server`: a Postgres server of the test's own, for its database).
  */
-export async function serviceWithGitHub(t: Test, world: World = demoWorld(), overrides: Partial<ServerOptions> = {}, { seedLegacy = true } = {}): Promise<Service> {
+export async function serviceWithGitHub(
+  t: Test,
+  world: World = demoWorld(),
+  overrides: Partial<ServerOptions> = {},
+  { seedLegacy = true, poolMax = 5, server }: { seedLegacy?: boolean; poolMax?: number; server?: string } = {},
+): Promise<Service> {
   const sim = await startSimulator(t, world)
-  const tdb = await testDatabase(t)
+  const tdb = await testDatabase(t, { max: poolMax, ...(server === undefined ? {} : { server }) })
   if (seedLegacy) {
     const seeded = await importLegacyCsv(tdb.pool, Readable.from([legacyCsvFromWorld(world)]), { fileName: 'world', onProblem: () => {} })
     if (seeded.status !== 'imported') throw new Error("the test world's legacy registrations are invalid")
@@ -58,9 +66,17 @@ async function serviceInstance(t: Test, sim: StartedSimulator, tdb: TestDatabase
   })
 }
 
-/** A second instance of `service`'s service: the same database and simulated GitHub, lanes and pools of its own. */
-export function anotherInstance(t: Test, service: Service, overrides: Partial<ServerOptions> = {}): Promise<FastifyInstance> {
-  return serviceInstance(t, service.sim, service.tdb, overrides)
+/**
+ * A second instance of `service`'s service: the same database and simulated GitHub, lanes and
+ * pools of its own (`poolMax`: and its own pool of the service's connections, as a second
+ * process has, rather than the first one's).
+ */
+export async function anotherInstance(t: Test, service: Service, overrides: Partial<ServerOptions> = {}, { poolMax }: { poolMax?: number } = {}): Promise<FastifyInstance> {
+  if (poolMax === undefined) return serviceInstance(t, service.sim, service.tdb, overrides)
+  const db = connect(service.tdb.url, { max: poolMax })
+  // Registered before the instance's own close, which runs first (teardowns run last-first).
+  t.teardown(() => db.close())
+  return serviceInstance(t, service.sim, service.tdb, { db, ...overrides })
 }
 
 /** The receiver secret of the test services' GET /legacy/hooks/{hook_id}. */

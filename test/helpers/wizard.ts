@@ -45,7 +45,7 @@ export async function planningProgress(app: FastifyInstance, cookie: string): Pr
 }
 
 /** Whether the user's planning, a coverage check or the removal of old hooks of one of their owners is under way. */
-async function workUnderWay(app: FastifyInstance, cookie: string): Promise<boolean> {
+export async function workUnderWay(app: FastifyInstance, cookie: string): Promise<boolean> {
   const { underWay, coverage, cleanup } = await progressOf(app, cookie)
   return underWay || coverage.some((c) => c.underWay) || cleanup.some((c) => c.underWay)
 }

@@ -55,16 +55,23 @@ t.test('through the queue: runs of a few hooks follow each other until all are d
   t.match((await view(service.app, cookie)).body, 'Remove 3 old webhooks', "mona's own are still asked for")
 })
 
-t.test('removal before the App is installed is refused, and changes nothing', async (t) => {
+t.test('removal "now" before the App is installed is refused and changes nothing; "as soon as it covers them" is recorded and removes nothing yet', async (t) => {
   const service = await serviceWithGitHub(t, demoWorld())
   const cookie = await signIn(service.app, service.sim, 1)
   const page = await view(service.app, cookie)
   const batch = await service.tdb.db.selectFrom('app.batch').select('id').where('owner_login', '=', 'mona').executeTakeFirstOrThrow()
-  const res = await service.app.inject({ method: 'POST', url: `/migrate/batches/${batch.id}/remove`, cookies: { [SESSION_COOKIE]: cookie }, payload: { _csrf: csrfOf(page.body), auto: 'on' } })
-  t.equal(res.statusCode, 409)
-  t.match(res.body, 'The App is not installed on mona yet')
+  const remove = (auto: boolean) =>
+    service.app.inject({ method: 'POST', url: `/migrate/batches/${batch.id}/remove`, cookies: { [SESSION_COOKIE]: cookie }, payload: { _csrf: csrfOf(page.body), ...(auto ? { auto: 'on' } : {}) } })
+  const now = await remove(false)
+  t.equal(now.statusCode, 409)
+  t.match(now.body, 'The App is not installed on mona yet')
   t.equal((await tasks(service)).length, 0)
   t.equal(await service.tdb.db.selectFrom('app.cleanup_consent').select('user_id').executeTakeFirst(), undefined)
+
+  t.equal((await remove(true)).statusCode, 303)
+  t.same(await service.tdb.db.selectFrom('app.cleanup_consent').select(['user_id', 'auto']).execute(), [{ user_id: 1, auto: true }])
+  t.equal((await tasks(service)).length, 0, 'nothing is covered: nothing to remove yet')
+  t.same((await service.tdb.db.selectFrom('app.audit_event').select(['installation_id', 'detail']).where('action', '=', 'cleanup_agreed').execute()), [{ installation_id: null, detail: { auto: true } }], 'agreed before any installation')
 })
 
 t.test("a DELETE the old token may not make: the App's permission makes it, the second attempt on the record", async (t) => {

@@ -161,4 +161,20 @@ t.test('where things stand, from the service’s own records', async (t) => {
   t.equal(await words(3000), 'globex/wait: not covered by the App')
   t.equal(await words(3001), 'globex/new: not checked yet')
   t.same((await timelineOf(db, { kind: 'repo', id: 9999, name: 'acme/none' })).summary, ["acme/none is in no one's plan yet"])
+
+  // Its users: whose plan holds it, who enabled its old webhooks; only those with a timeline.
+  const webhook = (hookId: number, userId: number, repoId: number) => ({ github_user_id: userId, kind: 'repo' as const, owner_id: 400, owner_login: 'initech', owner_type: 'Organization' as const, repo_id: repoId, repo_name: 'tps', hook_id: hookId, hook_url: 'https://ci.example.com/hooks/github', created_at: null })
+  await db.insertInto('legacy.webhooks').values([webhook(90, 8, 4000), webhook(91, 7, 4000), webhook(92, 99, 4000), webhook(93, 8, 3000)]).execute()
+  const people = async (id: number) => (await timelineOf(db, { kind: 'repo', id, name: 'x' })).people
+  t.same(await people(4000), [
+    { id: 7, login: 'dev', planned: true, enabled: true },
+    { id: 8, login: 'ops', planned: false, enabled: true },
+  ], 'dev planned and enabled it, ops enabled it; user 99 never signed in, so has no timeline to offer')
+  t.same(await people(3000), [
+    { id: 7, login: 'dev', planned: true, enabled: false },
+    { id: 8, login: 'ops', planned: false, enabled: true },
+  ])
+  t.same(await people(9999), [])
+  t.same(dev.people, [], 'a user timeline lists no other users')
+  t.same(globexStory.people, [])
 })

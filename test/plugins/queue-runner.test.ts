@@ -31,25 +31,50 @@ async function stateOf(pool: pg.Pool, id: string): Promise<string> {
   return rows[0]!.state
 }
 
-t.test('a job whose end cannot be recorded stays active, to be started again after its expiry; the failure is logged, not thrown', async (t) => {
-  const tdb = await testDatabase(t)
+/** A pool that refuses the statement that marks a job completed, as a database restarting would, while `down()`. */
+function blipping(pool: pg.Pool, down: () => boolean) {
   let ends = 0
-  // The database refuses the statement that marks a job completed, as it would in a blip.
-  const blip = {
-    query: (text: string, values?: unknown[]) => {
-      if (text.includes("state = 'completed'")) {
-        ends += 1
-        return Promise.reject(new Error('Connection terminated unexpectedly'))
-      }
-      return tdb.pool.query(text, values)
-    },
+  const query = (text: string, values?: unknown[]) => {
+    if (text.includes("state = 'completed'")) {
+      ends += 1
+      if (down()) return Promise.reject(new Error('Connection terminated unexpectedly'))
+    }
+    return pool.query(text, values)
   }
-  const { boss, log, lines } = await started(t, blip as unknown as pg.Pool)
+  return { pool: { query } as unknown as pg.Pool, ends: () => ends }
+}
+
+t.test('a job whose end cannot be recorded is recorded once the database answers again, at growing intervals, and runs once', async (t) => {
+  const tdb = await testDatabase(t)
+  let refusals = 3
+  const blip = blipping(tdb.pool, () => refusals-- > 0)
+  const { boss, log, lines } = await started(t, blip.pool)
   const id = (await boss.send(QUEUE, { n: 1 }))!
   let ran = 0
-  const runner = runQueue(boss, { name: QUEUE, slots: 2, pollingIntervalMs: 20, handler: async () => void (ran += 1), log })
-  await until(() => ends === 1)
-  await runner.stop(1_000)
+  const from = Date.now()
+  const runner = runQueue(boss, { name: QUEUE, slots: 2, pollingIntervalMs: 20, handler: async () => void (ran += 1), log, maxRecordRetryMs: 40 })
+  t.teardown(() => runner.stop(1_000))
+  await until(async () => (await stateOf(tdb.pool, id)) === 'completed')
+  t.equal(blip.ends(), 4, 'three refused, the fourth recorded')
+  t.ok(Date.now() - from >= 3 * 40, 'after three waits of 40 ms, the longest (the first, 250 ms, is longer)')
+  t.equal(ran, 1, 'the job itself ran once')
+  t.match(lines.join(''), 'could not record the end of a job; trying again until the database answers')
+  t.equal(lines.join('').split('trying again until the database answers').length, 2, 'said once, not at every try')
+})
+
+t.test('a runner that stops while the end cannot be recorded gives up at once: the job runs again after its expiry', async (t) => {
+  const tdb = await testDatabase(t)
+  const blip = blipping(tdb.pool, () => true)
+  const { boss, log, lines } = await started(t, blip.pool)
+  const id = (await boss.send(QUEUE, { n: 1 }))!
+  let ran = 0
+  // Waits far longer than the test (at most 5 s): only stopping ends them.
+  const runner = runQueue(boss, { name: QUEUE, slots: 2, pollingIntervalMs: 20, handler: async () => void (ran += 1), log, recordRetryMs: 60_000 })
+  await until(() => blip.ends() === 1)
+  const before = Date.now()
+  await runner.stop(5_000)
+  t.ok(Date.now() - before < 1_000, 'the wait ended with the stop')
+  t.equal(blip.ends(), 2, 'one last try')
   t.equal(ran, 1)
   t.equal(await stateOf(tdb.pool, id), 'active')
   t.match(lines.join(''), 'could not record the end of a job; it runs again once it expires')

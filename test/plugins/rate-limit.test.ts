@@ -126,6 +126,7 @@ t.test('without its database, a limited route answers 503 and says nothing about
   const app = await bare(t, unreachable.db, 60_000)
   const res = await app.inject({ url: '/limited', headers: { accept: 'application/json' } })
   t.equal(res.statusCode, 503)
+  t.equal(res.headers['retry-after'], '5', 'and when to come back')
   t.notMatch(res.body, /ECONNREFUSED|secret|127\.0\.0\.1/)
 })
 

@@ -1,6 +1,8 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { sql } from 'kysely'
 import t, { type Test } from 'tap'
 import { PostgresSessionStore } from '../../src/db/session-store.js'
+import { UNAVAILABLE } from '../../src/plugins/error-handler.js'
 import { SESSION_COOKIE } from '../../src/plugins/session.js'
 import type { ServerOptions } from '../../src/server.js'
 import { testDatabase, type TestDatabase } from '../helpers/database.js'
@@ -143,6 +145,26 @@ t.test('a POST without the CSRF token is refused; with it, it passes; webhooks a
   const webhook = await server.inject({ method: 'POST', url: '/github/webhooks', payload: {} })
   t.equal(webhook.statusCode, 400)
   t.match(webhook.json().error, 'X-GitHub-Delivery')
+})
+
+t.test("a failed request's answer does not save its session: the database going away while the error's page is sent leaves that page", async (t) => {
+  const tdb = await testDatabase(t)
+  const server = await app(t, tdb)
+  server.get('/t/fails-as-the-database-goes', async (request) => {
+    request.session.set('login', 'changed')
+    // The session was read; now the database goes, and saving the session will fail.
+    await sql`alter table app.session rename to session_gone`.execute(tdb.db)
+    throw Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' })
+  })
+  const cookie = await signIn(server)
+  const res = await server.inject({ url: '/t/fails-as-the-database-goes', cookies: { [SESSION_COOKIE]: cookie } })
+  await sql`alter table app.session_gone rename to session`.execute(tdb.db)
+  t.equal(res.statusCode, 503)
+  t.match(res.headers['content-type'], /^text\/html/)
+  t.match(res.body, UNAVAILABLE)
+  t.notMatch(res.body, /session_gone|does not exist|terminating/)
+  t.equal(sessionCookie(res), undefined, 'no cookie renewed')
+  t.equal((await me(server, cookie)).login, 'mona', 'what the failed request changed was not kept')
 })
 
 t.test('the store: expired sessions are not read, and prune removes them', async (t) => {

@@ -44,6 +44,19 @@ t.test('database refusing connections: 503 without any error text, and a log lin
   t.notMatch(logs.text(), /pa55word/)
 })
 
+t.test('a service that logs less than warnings: a failing probe logs no more than it does', async (t) => {
+  const db = connect('postgres://postgres@127.0.0.1:1/x', { max: 1 })
+  t.teardown(() => db.close())
+  const quiet = captureLogs()
+  const silent = await testServer(t, db, { logLevel: 'silent', logStream: quiet })
+  t.equal((await silent.inject({ url: '/healthz' })).statusCode, 503)
+  t.equal(quiet.text(), '', 'nothing at all')
+  const errors = captureLogs()
+  const erring = await testServer(t, db, { logLevel: 'error', logStream: errors })
+  t.equal((await erring.inject({ url: '/healthz' })).statusCode, 503)
+  t.match(errors.text(), /health check: database unreachable/, 'the failure, an error')
+})
+
 t.test('database gone (pool closed, or the database dropped): 503', async (t) => {
   const tdb = await testDatabase(t)
   const closed = connect(tdb.url, { max: 1 })

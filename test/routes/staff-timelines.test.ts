@@ -35,6 +35,11 @@ t.test('a pasted repository address lands on its timeline, which reads as a stor
   t.same(items(page.body, 'Where things stand'), ['acme/web: covered by the App', '1 old webhook of it removed'])
   const story = items(page.body, 'What happened').map((line) => line.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d /, ''))
   t.same(story.slice(-3), ['old webhook 5101 on acme/web: to be removed', "old webhook 5101 on acme/web: deleting it with the App's permission (attempt 1)", 'old webhook 5101 on acme/web: removed'])
+  // From the repository to its users' stories: mona's plan holds it (hubot, who enabled it, never signed in).
+  t.equal(items(page.body, 'Its users').length, 1)
+  t.match(page.body, /<li><a href="\/staff\/timeline\/user\/1">mona<\/a>: has it in their plan<\/li>/)
+  t.match((await sam('/staff/timeline/repo/1000')).body, /<li><a href="\/staff\/timeline\/user\/1">mona<\/a>: enabled its old webhook, and has it in their plan<\/li>/)
+  t.notMatch((await sam('/staff/timeline/user/1')).body, 'Its users', "a user's timeline has no such list")
 })
 
 t.test("a login lands on the user's story; one that is both a user and an account offers both", async (t) => {

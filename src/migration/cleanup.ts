@@ -52,6 +52,8 @@ type Read =
   | { kind: 'absent' }
   /** This credential cannot tell; the next may. */
   | { kind: 'fault'; fault: TokenFault }
+  /** The installation no longer reaches the repository: it left since the run's listing (transferred, deleted, taken out). */
+  | { kind: 'uncovered' }
 
 interface Credential {
   kind: CleanupCredential
@@ -123,13 +125,23 @@ function legacyCredential(octokit: GitHubOctokit): Credential {
   }
 }
 
-/** The installation lists the repository (checked this run): a 404 from it is the hook's absence. */
+/**
+ * The installation listed the repository this run, but it may have left since (a transfer, a
+ * deletion): a 404 is the hook's absence only while the installation still reaches the repository.
+ */
 function installationCredential(octokit: GitHubOctokit): Credential {
   return {
     kind: 'installation',
     async read(task) {
       const read = await readHook(octokit, task)
-      return notFound(read) ? { kind: 'absent' } : read
+      if (!notFound(read)) return read
+      try {
+        await octokit.request('GET /repositories/{repository_id}', { repository_id: task.repo_id! })
+        return { kind: 'absent' }
+      } catch (error) {
+        const fault = faultOf(error)
+        return fault.kind === 'not_found' ? { kind: 'uncovered' } : { kind: 'fault', fault }
+      }
     },
     remove: (task) => deleteHook(octokit, task),
   }
@@ -143,7 +155,9 @@ function whyNot(kind: CleanupCredential, fault: TokenFault | 'no_token', enabler
     return fault.kind === 'forbidden' ? 'the App lacks the Webhooks permission (repository_hooks: write) on this repository' : `GitHub refused the App's installation (${fault.kind})`
   }
   if (fault.kind === 'revoked') return `the legacy token of ${enabler} was revoked`
-  return explainFault(fault, `this hook (the legacy token of ${enabler})`).replace(/\.$/, '')
+  // Without single sign-on's "approve it at the link, then look again": the reason shows no
+  // such link, and a hook that needs a person is not looked at again.
+  return explainFault(fault.kind === 'sso' ? { kind: 'sso', url: undefined } : fault, `this hook (the legacy token of ${enabler})`).replace(/\.$/, '')
 }
 
 interface RunContext {
@@ -175,6 +189,12 @@ async function removeOne(context: RunContext, enabler: Enabler, task: CleanupTas
       if (isLater(read.fault)) return void (context.later = true)
       failures.push(refused(enabler, credential, read.fault))
       continue
+    }
+    if (read.kind === 'uncovered') {
+      // Kept: it may deliver what nothing else does now. An attempt of ours may have removed it already.
+      const attempted = task.state === 'attempting' ? ' A removal was sent earlier without GitHub confirming it: it may be gone already.' : ''
+      await finish(db, task, 'not_covered', { credential: credential.kind, reason: `${notCoveredReason(task)}${attempted}`, ...at })
+      return
     }
     if (read.kind === 'absent') {
       // Our attempt, whose answer was lost (a crash, a dropped connection), preceded the 404.
@@ -209,11 +229,15 @@ async function removeOne(context: RunContext, enabler: Enabler, task: CleanupTas
     await finish(db, task, 'removed', { credential: credential.kind, ...at })
     return
   }
-  const reason =
-    task.kind === 'org'
-      ? `${capital(failures.join('; '))}, and GitHub shows an old app's organization hook to that app's tokens only: delete hook ${task.hook_id} on ${where(task)} by hand, at ${hookPage(context.github.config.webUrl, task)}`
-      : `${capital(failures.join(' and '))}: delete hook ${task.hook_id} on ${where(task)} by hand, at ${hookPage(context.github.config.webUrl, task)}`
-  await finish(db, task, 'needs_manual', { reason: `${reason}.`, ...at })
+  const why = task.kind === 'org' ? `${capital(failures.join('; '))}, and GitHub shows an old app's organization hook to that app's tokens only` : capital(failures.join(' and '))
+  const page = hookPage(context.github.config.webUrl, task)
+  // A removal sent without a clear answer (lost, or refused after a retry) may have taken
+  // effect, and nothing here can look any more: the person looks before deleting.
+  const todo =
+    task.state === 'attempting'
+      ? `. A removal was sent without GitHub confirming it: if hook ${task.hook_id} on ${where(task)} is still there, at ${page}, delete it by hand`
+      : `: delete hook ${task.hook_id} on ${where(task)} by hand, at ${page}`
+  await finish(db, task, 'needs_manual', { reason: `${why}${todo}.`, ...at })
 }
 
 const capital = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1)
@@ -259,6 +283,13 @@ async function runUser(context: RunContext, userId: number, tasks: CleanupTask[]
   }
 }
 
+/** Why a hook the installation no longer covers is kept. */
+function notCoveredReason(task: CleanupTask): string {
+  return task.kind === 'repo'
+    ? `Kept: ${task.owner_login}/${task.repo_name} is no longer among the repositories the App's installation on ${task.owner_login} covers (removed from it, transferred or deleted).`
+    : `Kept: the App's installation on ${task.owner_login} no longer covers all of its repositories, and an organization hook sends events of every one.`
+}
+
 /** Whether the installation's listing, read this run, still covers the task's hook. */
 function stillCovered(listed: Listed, task: CleanupTask): boolean {
   return task.kind === 'repo' ? listed.ids.has(task.repo_id!) : listed.selection === 'all'
@@ -291,13 +322,7 @@ export async function runCleanup(db: Kysely<Database>, github: GitHubClients, ow
   const covered: CleanupTask[] = []
   const lost: CleanupTask[] = []
   for (const task of tasks) (stillCovered(listed, task) ? covered : lost).push(task)
-  for (const task of lost) {
-    const reason =
-      task.kind === 'repo'
-        ? `Kept: ${task.owner_login}/${task.repo_name} is no longer among the repositories the App's installation on ${login} covers (removed from it, transferred or deleted).`
-        : `Kept: the App's installation on ${login} no longer covers all of its repositories, and an organization hook sends events of every one.`
-    await finish(db, task, 'not_covered', { reason, installationId: installation.id })
-  }
+  for (const task of lost) await finish(db, task, 'not_covered', { reason: notCoveredReason(task), installationId: installation.id })
   const context: RunContext = { db, github, options, installationId: installation.id, later: false }
   const byUser = new Map<number, CleanupTask[]>()
   for (const task of covered) {

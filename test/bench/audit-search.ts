@@ -7,7 +7,7 @@ import { migrateTo, migrateToLatest } from '../../src/db/migrator.js'
 import { searchAudit, type AuditFilter, type AuditRow } from '../../src/migration/audit-search.js'
 import { RARE_ACTIONS, SEED_VERSION, seedAuditEvents, seedShape, type SeedShape } from './audit-search-seed.js'
 import { freshDatabase } from './legacy-import.js'
-import { random } from './simulator-world.js'
+import { random } from '../helpers/seeded-random.js'
 import type { SummaryRow } from './summary.js'
 
 // The staff console's audit search on a log of many millions of events: for each filter alone,

@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises'
 import type { World } from '../../src/simulator/world.js'
+import { random } from '../helpers/seeded-random.js'
 
 // A large simulator world for the benchmark, shaped like a vendor's install base: most users
 // own a handful of repositories, organizations own the rest, most repositories carry the
@@ -36,17 +37,6 @@ export const BENCH_APP: World['app'] = {
 
 export const LEGACY_HOOK_URL = 'https://ci.example.com/hooks/github'
 const LEGACY_CLIENT_ID = 'legacy-oauth-client'
-
-/** mulberry32: small, fast and good enough to spread accounts and hooks. */
-export function random(seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let x = Math.imul(a ^ (a >>> 15), 1 | a)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const pad = (n: number, width: number): string => String(n).padStart(width, '0')
 

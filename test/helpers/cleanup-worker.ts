@@ -6,9 +6,10 @@ import { connect } from '../../src/db/connect.js'
 import { runCleanup } from '../../src/migration/cleanup.js'
 import { openTasks } from '../../src/migration/cleanup-task.js'
 
-// A cleanup worker as a process of its own, for the crash test to kill at any moment: it runs
-// the owners' cleanup, through the lanes, until no task is open, then says "done". Its
-// configuration comes as one JSON argument.
+// A cleanup worker as a process of its own, for the crash runs of the resilience suite
+// (test/resilience/cleanup-crash.resilience.ts) to kill at any moment: it runs the owners'
+// cleanup, through the lanes, until no task is open, then says "done". Its configuration comes
+// as one JSON argument.
 
 interface WorkerConfig {
   databaseUrl: string

@@ -39,24 +39,28 @@ export interface TestDatabase extends Db {
 /**
  * A new, empty database (migrated unless told otherwise), dropped when the test ends; `max`:
  * its pool's connections (5); `server`: the URL of a Postgres server of the test's own, rather
- * than the one every test file shares.
+ * than the one every test file shares; `template`: a copy of that database instead (Postgres
+ * copies only a database nobody is connected to: close the template's connections first).
  */
-export async function testDatabase(t: Test, options: { migrate?: boolean; max?: number; server?: string } = {}): Promise<TestDatabase> {
+export async function testDatabase(t: Test, options: { migrate?: boolean; max?: number; server?: string; template?: string } = {}): Promise<TestDatabase> {
   const admin = options.server ?? (await serverUrl())
   const name = `test_${randomBytes(6).toString('hex')}`
   const client = new pg.Client({ connectionString: admin })
   await client.connect()
-  await client.query(`create database ${name}`)
+  await client.query(`create database ${name}${options.template === undefined ? '' : ` template ${options.template}`}`)
   await client.end()
   const url = withDatabase(admin, name)
   const db = connect(url, { max: options.max ?? 5 })
+  // Closed by the test (a template) or when it ends, once.
+  let closed: Promise<void> | undefined
+  const close = (): Promise<void> => (closed ??= db.close())
   t.teardown(async () => {
-    await db.close()
+    await close()
     const c = new pg.Client({ connectionString: admin })
     await c.connect()
     await c.query(`drop database if exists ${name} with (force)`)
     await c.end()
   })
-  if (options.migrate !== false) await migrateToLatest(db.db)
-  return { ...db, url, name }
+  if (options.migrate !== false && options.template === undefined) await migrateToLatest(db.db)
+  return { ...db, close, url, name }
 }

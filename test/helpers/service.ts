@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
 import { connect } from '../../src/db/connect.js'
 import { createGitHubClients, type GitHubClients } from '../../src/github/clients.js'
+import type { GitHubLanes } from '../../src/github/lanes.js'
 import { createOctokitClass } from '../../src/github/octokit.js'
 import type { Test } from 'tap'
 import { importLegacyCsv } from '../../src/legacy/import.js'
@@ -95,8 +96,8 @@ function githubConfigOf(sim: StartedSimulator): GitHubConfig {
   }
 }
 
-/** The service's ways to GitHub, for tests that call the domain directly; quiet, retrying as told. */
-export function githubClientsOf(service: Pick<Service, 'sim'>, options: { retries?: number; retryAfterBaseMs?: number } = {}): GitHubClients {
+/** The service's ways to GitHub, for tests that call the domain directly; quiet, retrying as told, through `lanes` if given. */
+export function githubClientsOf(service: Pick<Service, 'sim'>, options: { retries?: number; retryAfterBaseMs?: number; lanes?: GitHubLanes } = {}): GitHubClients {
   const { sim } = service
   return createGitHubClients(githubConfigOf(sim), createOctokitClass({ apiUrl: sim.apiUrl, log: pino({ level: 'silent' }), ...options }))
 }

@@ -94,7 +94,7 @@ t.test('a DELETE answered 404 while the hook is still there is never counted as 
   await service.sim.sim.app.inject({ method: 'PUT', url: '/_sim/faults', payload: { errors: [{ pattern: 'DELETE /repositories/{repository_id}/hooks/{hook_id}', status: 404, rate: 1 }] } })
   await runOnce(service, 1)
   const row = (await tasks(service)).find((r) => r.hook_id === 5000)!
-  t.match(row, { state: 'needs_manual', attempts: 2, reason: /delete hook 5000 on mona\/dotfiles by hand/ })
+  t.match(row, { state: 'needs_manual', attempts: 2, reason: /A removal was sent without GitHub confirming it: if hook 5000 on mona\/dotfiles is still there, at \S+, delete it by hand\.$/ })
   t.same(hooksOn(service, 1000), [5000])
 })
 
@@ -220,6 +220,7 @@ t.test("single sign-on keeps the old token out: the App's permission removes the
   const rows = await tasks(service)
   t.equal(rows.find((r) => r.hook_id === 5100)!.credential, 'installation')
   t.match(rows.find((r) => r.hook_id === 6000)!.reason, /single sign-on[\s\S]*delete hook 6000 on the organization acme by hand/)
+  t.notMatch(rows.find((r) => r.hook_id === 6000)!.reason, /at the link|look again/, 'no link to approve, nothing looked at again: a person deletes it')
   const refusedToLegacy = service.sim.state.apiLog.slice(before).filter((e) => e.tokenKind === 'legacy' && e.actor === 'mona' && e.status === 403)
   t.equal(refusedToLegacy.length, 1, "refused once for SSO, then mona's token was not tried again on acme")
 })

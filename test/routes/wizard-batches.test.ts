@@ -5,7 +5,7 @@ import type { World } from '../../src/simulator/world.js'
 import { serviceWithGitHub, type Service } from '../helpers/service.js'
 import { signIn } from '../helpers/sign-in.js'
 import { demoWorld, type StartedSimulator } from '../helpers/simulator.js'
-import { csrfOf, followSetup, formAction, installOnGitHub, press, settled, view } from '../helpers/wizard.js'
+import { csrfOf, followSetup, formAction, installOnGitHub, press, settled, view, viewNow } from '../helpers/wizard.js'
 
 // Batches larger than one install link, owners where the App is already installed (adding
 // what it misses through the API, or on GitHub's settings page when GitHub refuses the legacy
@@ -98,11 +98,11 @@ function apiCalls(sim: StartedSimulator, method: string, path: RegExp): number {
   return sim.state.apiLog.filter((e) => e.method === method && path.test(e.path)).length
 }
 
-/** Waits until `check` holds for the page, or fails with what the page said last. */
+/** Waits until `check` holds for the page as it is at that moment (not once the work under way has ended: a passing moment is what it looks for), or fails with what the page said last. */
 async function pageUntil(app: FastifyInstance, cookie: string, check: (body: string) => boolean, timeoutMs = 30_000): Promise<string> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const { body } = await view(app, cookie)
+    const { body } = await viewNow(app, cookie)
     if (check(body)) return body
     if (Date.now() > deadline) throw new Error(`the page never got there; it says: ${body.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ')}`)
     await new Promise((resolve) => setTimeout(resolve, 25))

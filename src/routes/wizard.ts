@@ -21,7 +21,8 @@ import { HttpError } from '../plugins/error-handler.js'
 import { viewerOf } from './auth.js'
 import { coverageProgress } from './coverage-progress.js'
 import { planningText, planningProgress } from './planning-progress.js'
-import { removalProgress, wizardPage } from './wizard-page.js'
+import { renderedPages } from './rendered-pages.js'
+import { removalProgress, wizardPage, type CleanupData } from './wizard-page.js'
 
 // The migration wizard: the signed-in user's batches, one per owner, kept in Postgres so a
 // user who comes back finds them where they left them; and the steps on a batch (install,
@@ -67,35 +68,41 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
   /** While planning runs: reloads without JavaScript, updates in place with it. */
   const watching = { refreshSeconds: 2, progressScript: true }
 
-  /** The old hooks of a plan's batches. */
-  const hooksOf = (batches: StoredBatch[]): number[] => {
-    // A loop, not flatMap: thousands of repositories, on every visit.
-    const hooks: number[] = []
-    for (const b of batches) {
-      for (const r of b.repos) hooks.push(...r.hook_ids)
-      for (const h of b.orgHooks) hooks.push(h.hookId)
+  /** The old hooks of a plan's batches, as a Postgres array; one per plan kept, read on every visit. */
+  const hooksOf = new WeakMap<StoredPlan, string>()
+  const hooksParam = (plan: StoredPlan): string => {
+    let hooks = hooksOf.get(plan)
+    if (hooks === undefined) {
+      // A loop, not flatMap: thousands of repositories.
+      const ids: number[] = []
+      for (const b of plan.batches) {
+        for (const r of b.repos) ids.push(...r.hook_ids)
+        for (const h of b.orgHooks) ids.push(h.hookId)
+      }
+      hooks = `{${ids.join(',')}}`
+      hooksOf.set(plan, hooks)
     }
     return hooks
   }
 
-  /** The page of a plan, with the coverage checks of its owners and the removal of its old hooks, read through `db`. */
-  const planPage = async (db: Kysely<Database>, plan: StoredPlan, viewer: Viewer) =>
-    wizardPage(
-      plan,
-      github.config,
-      await loadWork(
-        db,
-        'coverage',
-        plan.batches.map((b) => b.owner_id),
-      ),
-      { tasks: await tasksOf(db, hooksOf(plan.batches)), consent: await consentOf(db, viewer.id), canRevoke: legacy.oauthApp !== undefined },
-    )
+  /** What the page of a plan is made of, besides the plan: the coverage checks of its owners and the removal of its old hooks, read through `db`. */
+  const pageInputs = async (db: Kysely<Database>, plan: StoredPlan, viewer: Viewer) => ({
+    plan,
+    coverage: await loadWork(
+      db,
+      'coverage',
+      plan.batches.map((b) => b.owner_id),
+    ),
+    cleanup: { tasks: await tasksOf(db, hooksParam(plan)), consent: await consentOf(db, viewer.id), canRevoke: legacy.oauthApp !== undefined } satisfies CleanupData,
+  })
+  type PageInputs = Awaited<ReturnType<typeof pageInputs>>
+  const pageOf = (inputs: PageInputs) => wizardPage(inputs.plan, github.config, inputs.coverage, inputs.cleanup)
 
   /**
-   * The user's plan, its planning and the page of it, read in one snapshot. Read one after the
-   * other, a coverage check could end between the plan's read and its own: the page showed the
-   * repositories it had just found covered as not checked yet, with no check under way, and
-   * offered to install them again.
+   * The user's plan, its planning and what its page is made of, read in one snapshot. Read one
+   * after the other, a coverage check could end between the plan's read and its own: the page
+   * showed the repositories it had just found covered as not checked yet, with no check under
+   * way, and offered to install them again.
    */
   const readPage = (viewer: Viewer) =>
     app.db
@@ -106,26 +113,43 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
         const stored = await plans.load(trx, viewer.id)
         const work = (await loadWork(trx, 'plan', [viewer.id]))[0]
         const shown = stored !== undefined && (stored.batches.length > 0 || stored.gone.length > 0) ? stored : undefined
-        return { work, neverPlanned: stored === undefined && work === undefined, page: shown === undefined ? undefined : await planPage(trx, shown, viewer) }
+        return { work, neverPlanned: stored === undefined && work === undefined, inputs: shown === undefined ? undefined : await pageInputs(trx, shown, viewer) }
       })
+
+  /** Rendered pages kept per user: a large plan's page is most of a visit's cost. */
+  const pages = renderedPages()
+  /**
+   * The wizard's page of `inputs`, with `extra` (planning under way, or what the last planning
+   * said). Kept while everything it shows is the same: the plan (the same object while unchanged),
+   * the rows below, the extras and who is signed in.
+   */
+  const sendPage = async (reply: FastifyReply, viewer: Viewer, inputs: PageInputs, extra: Record<string, unknown>) => {
+    const { staffRole, csrf } = reply.locals as { staffRole?: string; csrf: string }
+    // Of a task, what the page shows (its outcome and why) and when it last changed.
+    const tasks: string[] = []
+    for (const t of inputs.cleanup.tasks.values()) tasks.push(`${t.hook_id}:${t.state}:${t.updated_at.getTime()}:${t.attempts}:${t.reason ?? ''}`)
+    const shown = JSON.stringify([viewer.login, staffRole ?? null, extra, inputs.coverage, inputs.cleanup.consent ?? null, tasks])
+    const html = await pages.page(viewer.id, inputs.plan, shown, csrf, (marker) => reply.viewAsync('wizard.eta', { ...pageOf(inputs), ...extra, csrf: marker }))
+    return reply.type('text/html; charset=utf-8').send(html)
+  }
 
   app.get('/migrate', async (request, reply) => {
     const viewer = viewerOf(request)
     if (viewer === undefined) return reply.redirect('/auth/login')
-    const { page, neverPlanned, ...read } = await readPage(viewer)
+    const { inputs, neverPlanned, ...read } = await readPage(viewer)
     let work = read.work
     // Never planned: planning starts, and the page shows it.
     if (neverPlanned) work = await requestPlan(request, viewer)
     if (underWay(work)) {
-      if (page === undefined) return reply.view('wizard-planning.eta', { title: 'Planning your migration', progress: planningText(work!), ...watching })
-      return reply.view('wizard.eta', { ...page, planning: planningText(work!), ...watching })
+      if (inputs === undefined) return reply.view('wizard-planning.eta', { title: 'Planning your migration', progress: planningText(work!), ...watching })
+      return sendPage(reply, viewer, inputs, { planning: planningText(work!), ...watching })
     }
     const outcome = work?.state === 'done' ? work.outcome : undefined
     if (outcome === 'nothing') return nothingPage(reply, viewer)
-    if (work?.state === 'failed' && page === undefined) return reply.view('wizard-planning.eta', { title: 'Planning your migration', failed: work.message })
-    if (outcome === 'revoked' && page === undefined) return revokedPage(reply, viewer)
-    if (page === undefined) return nothingPage(reply, viewer)
-    return reply.view('wizard.eta', { ...page, revoked: outcome === 'revoked', failed: work?.state === 'failed' ? work.message : undefined })
+    if (work?.state === 'failed' && inputs === undefined) return reply.view('wizard-planning.eta', { title: 'Planning your migration', failed: work.message })
+    if (outcome === 'revoked' && inputs === undefined) return revokedPage(reply, viewer)
+    if (inputs === undefined) return nothingPage(reply, viewer)
+    return sendPage(reply, viewer, inputs, { revoked: outcome === 'revoked', failed: work?.state === 'failed' ? work.message : undefined })
   })
 
   app.get('/migrate/progress', async (request) => {
@@ -143,9 +167,9 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
     // Polled every second while anything runs: the whole plan (every repository, to count the
     // old hooks) is read only once some of the owners' hooks are being removed or were.
     // (A task is on a hook of the user's batches, so the user has a plan.)
-    const batches = (await anyTasks(app.db, viewer.id)) ? (await plans.load(app.db, viewer.id))!.batches : []
-    const tasks = await tasksOf(app.db, hooksOf(batches))
-    return { ...planning, coverage: coverageProgress(owners, checks), cleanup: removalProgress(batches, tasks) }
+    const plan = (await anyTasks(app.db, viewer.id)) ? (await plans.load(app.db, viewer.id))! : undefined
+    const tasks = plan === undefined ? new Map() : await tasksOf(app.db, hooksParam(plan))
+    return { ...planning, coverage: coverageProgress(owners, checks), cleanup: removalProgress(plan?.batches ?? [], tasks) }
   })
 
   // "A list of what was there before" (seed 000): the owner's old webhooks that this user's
@@ -254,7 +278,8 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
   /** The last step: the old app's grant revoked, once every old webhook has its outcome. */
   app.post('/migrate/disconnect', async (request, reply) => {
     const viewer = signedIn(request)
-    const { page } = await readPage(viewer)
+    const { inputs } = await readPage(viewer)
+    const page = inputs === undefined ? undefined : pageOf(inputs)
     if (page?.disconnect === undefined) {
       throw new HttpError(409, 'Not every old webhook has its outcome yet: the old app stays connected until the migration is done. Your migration page shows what is left.')
     }

@@ -44,13 +44,17 @@ t.test('from empty, every migration applies and a re-run does nothing', async (t
   t.same(await pendingMigrations(tdb.db), [])
 })
 
-/** The schema's shape: every column and index of the service's and the legacy tables. */
+/** The schema's shape: every column, index and trigger of the service's and the legacy tables. */
 async function columns(db: Parameters<typeof migrateToLatest>[0]): Promise<string[]> {
   const { rows } = await sql<{ name: string }>`
     select table_schema || '.' || table_name || '.' || column_name as name from information_schema.columns
     where table_schema in ('legacy', 'app')
     union all
     select schemaname || '.' || tablename || ' ' || indexdef from pg_indexes where schemaname in ('legacy', 'app')
+    union all
+    select n.nspname || '.' || c.relname || ' ' || pg_get_triggerdef(g.oid)
+    from pg_trigger g join pg_class c on c.oid = g.tgrelid join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname in ('legacy', 'app') and not g.tgisinternal
     order by 1`.execute(db)
   return rows.map((r) => r.name)
 }

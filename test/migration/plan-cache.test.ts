@@ -116,3 +116,32 @@ t.test('the users read most recently are kept, the others let go', async (t) => 
   t.equal(await cache.load(db, mona.id), monas, 'read most recently: still kept')
   t.not(await cache.load(db, octo.id), octos, 'two users kept at most: octo, read longest ago, was let go')
 })
+
+t.test("a repository's row changed alone, even within a transaction that changes more, is seen through its batch's row", async (t) => {
+  const { db } = await planned(t)
+  const cache = planCache()
+  const before = (await cache.load(db, mona.id))!
+  const versions = async () => (await sql<{ v: string }>`select string_agg(xmin::text, ',' order by id) as v from app.batch`.execute(db)).rows[0]!.v
+  const untouched = await versions()
+  // Two repositories of one batch and one of another, in one transaction, with no write of
+  // the batches' own rows: each batch row is written once.
+  await db.transaction().execute(async (trx) => {
+    await trx.updateTable('app.batch_repo').set({ coverage: 'covered' }).where('repo_id', 'in', [1000, 1001]).execute()
+    await trx.updateTable('app.batch_repo').set({ coverage: 'gone' }).where('repo_id', '=', 1100).execute()
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from app.batch where xmin::text = (pg_current_xact_id()::xid)::text`.execute(trx)
+    t.equal(rows[0]!.n, 2, "both batches' rows are this transaction's versions")
+  })
+  t.not(await versions(), untouched)
+  const after = (await cache.load(db, mona.id))!
+  t.not(after, before, 'read again')
+  t.same(
+    after.batches.map((b) => b.repos.map((r) => r.coverage)),
+    [['covered', 'covered'], ['gone']],
+  )
+  // A repository moved to another batch touches both.
+  const [monaBatch, acmeBatch] = (await db.selectFrom('app.batch').select('id').orderBy('id').execute()).map((b) => b.id)
+  const touched = await versions()
+  await db.updateTable('app.batch_repo').set({ batch_id: acmeBatch! }).where('repo_id', '=', 1001).where('batch_id', '=', monaBatch!).execute()
+  const moved = (await versions()).split(',')
+  t.ok(moved.every((v, i) => v !== touched.split(',')[i]), 'the batch it left and the batch it joined are both written')
+})

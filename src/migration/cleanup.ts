@@ -6,6 +6,7 @@ import { explainFault, githubStatus, tokenFault, type TokenFault } from '../gith
 import { finish, intent, openTasks, type CleanupTask } from './cleanup-task.js'
 import { listInstallationRepos, type Listed } from './coverage.js'
 import { liveInstallationOf } from './installations.js'
+import { movedAway, repositoryOfHook } from './hook-address.js'
 import { legacyTokenOf } from './legacy-token.js'
 
 // Removing an owner's legacy hooks: one run takes the owner's open tasks, confirms with GitHub
@@ -47,7 +48,8 @@ export const LATER_SECONDS = 60
 const SIDE_BY_SIDE = 32
 
 type Read =
-  | { kind: 'present'; url: string }
+  /** `repo`: where the repository of a repository's hook is now (owner/name), as the hook's own address says. */
+  | { kind: 'present'; url: string; repo?: string | undefined }
   /** Confirmed gone by a read: a credential that would see it says it is not there. */
   | { kind: 'absent' }
   /** This credential cannot tell; the next may. */
@@ -88,7 +90,7 @@ async function readHook(octokit: GitHubOctokit, task: CleanupTask): Promise<Read
       task.kind === 'repo'
         ? await octokit.request('GET /repositories/{repository_id}/hooks/{hook_id}', { repository_id: task.repo_id!, hook_id: task.hook_id })
         : await octokit.request('GET /orgs/{org}/hooks/{hook_id}', { org: task.owner_login, hook_id: task.hook_id })
-    return { kind: 'present', url: urlOf(data) }
+    return { kind: 'present', url: urlOf(data), repo: task.kind === 'repo' ? repositoryOfHook(data) : undefined }
   } catch (error) {
     return { kind: 'fault', fault: faultOf(error) }
   }
@@ -199,6 +201,17 @@ async function removeOne(context: RunContext, enabler: Enabler, task: CleanupTas
     if (read.kind === 'absent') {
       // Our attempt, whose answer was lost (a crash, a dropped connection), preceded the 404.
       await finish(db, task, task.state === 'attempting' ? 'removed' : 'already_absent', { credential: credential.kind, ...at })
+      return
+    }
+    // Transferred after the run's listing to an account where the enabling user is still an
+    // admin: the legacy token reads the hook there and could delete it, but the installation
+    // that covered it is on the account it left.
+    if (task.kind === 'repo' && movedAway(task.owner_login, read.repo)) {
+      await finish(db, task, 'not_covered', {
+        credential: credential.kind,
+        reason: `Kept: ${task.owner_login}/${task.repo_name} is now ${read.repo}, no longer on ${task.owner_login}, where the App's installation covered it; it was left in place.`,
+        ...at,
+      })
       return
     }
     if (!read.url.startsWith(options.hookUrl)) {

@@ -11,12 +11,12 @@ import type { Service } from '../helpers/service.js'
  * Right after the next listing of mona's installation (which still shows mona/site), the
  * repository goes to widgets, where mona is a member without admin.
  */
-function transferSiteAfterListing(service: Service): void {
+function transferSiteAfterListing(service: Service, to = 101): void {
   const { state } = service.sim
   const record = state.recordApi.bind(state)
   state.recordApi = (entry) => {
     record(entry)
-    if (entry.path === '/installation/repositories' && state.repos.get(1001)!.ownerId === 1) state.transferRepo(state.repos.get(1001)!, 101)
+    if (entry.path === '/installation/repositories' && state.repos.get(1001)!.ownerId === 1) state.transferRepo(state.repos.get(1001)!, to)
   }
 }
 
@@ -72,6 +72,20 @@ t.test("a repository transferred while the run is under way: the installation's 
   t.same(hooksOn(service, 1001), [5001, 5002], 'GitHub still has it')
   t.not(row.state, 'already_absent', 'so it is not recorded as gone')
   t.match(row, { state: 'not_covered', reason: /no longer among the repositories the App's installation on mona covers/ })
+  t.match(await outcomes(service), { 5000: 'removed', 5003: 'removed' })
+})
+
+t.test("a repository transferred during the run to an organization mona owns: her token still reads its hook there, and leaves it", async (t) => {
+  const { service } = await monaCovered(t)
+  await agreeForMona(service)
+  transferSiteAfterListing(service, 100)
+  await runOnce(service, 1)
+  t.same(hooksOn(service, 1001), [5001, 5002], 'GitHub still has it, on acme/site')
+  t.match((await tasks(service)).find((r) => r.hook_id === 5001), {
+    state: 'not_covered',
+    credential: 'legacy',
+    reason: "Kept: mona/site is now acme/site, no longer on mona, where the App's installation covered it; it was left in place.",
+  })
   t.match(await outcomes(service), { 5000: 'removed', 5003: 'removed' })
 })
 

@@ -27,7 +27,12 @@ async function statusOf(page: Page, owner: string, want: RegExp, reloads: number
   let n = 0
   while (!want.test(text) && n < reloads) {
     await page.waitForTimeout(250)
-    await page.reload()
+    // The page's own script reloads it once the work it shows ends: a reload of ours at that
+    // moment is cut short by it, and the page it loads is the one to read.
+    await page.reload().catch(async (error: unknown) => {
+      if (!/ERR_ABORTED|frame was detached/.test(String(error))) throw error
+      await page.waitForLoadState('load')
+    })
     n++
     text = await section(page, owner)
   }

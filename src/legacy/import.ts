@@ -20,9 +20,14 @@ import {
 } from './import-sql.js'
 
 // `legacy:import`: the vendor's CSV into legacy.oauth_users and legacy.webhooks, in one
-// transaction. The file streams through COPY into a temporary table of text columns; SQL checks
-// every row and merges only a file without a single bad row. Rows equal to what is stored are
-// not written, so importing the same file twice changes nothing.
+// transaction. Two paths, with the same rules and the same outcome:
+//  - the fast one, for a first import (legacy.webhooks empty) of a file that can be read twice:
+//    the scanner checks every record and COPYs it straight into legacy.webhooks, and the user
+//    columns into a small typed table (csv-typed-rows.ts); no staging table, no INSERT ... SELECT.
+//    Anything it is unsure of rolls it back, and the file is read again by
+//  - the thorough one: COPY into a temporary table of text columns, where SQL checks every row,
+//    names every problem, and merges only a file without a single bad row. Rows equal to what is
+//    stored are not written, so importing the same file twice changes nothing.
 
 export interface ImportProblem {
   line: number
@@ -204,9 +209,10 @@ async function fastImport(client: pg.PoolClient, source: Readable, options: Impo
 }
 
 // Building an index over a million rows at once is about twice as fast as growing it one row at
-// a time, so a large first import into an empty table drops the secondary indexes and builds
-// them again after the insert, in the same transaction (readers wait for it; there is nothing
-// to read yet). Constraint indexes (the primary key) stay.
+// a time, so a first import into an empty table (the fast path always; the thorough one from
+// 50,000 rows) drops the secondary indexes and builds them again after the insert, in the same
+// transaction (readers wait for it; there is nothing to read yet). Constraint indexes (the
+// primary key) stay.
 async function dropSecondaryIndexes(client: pg.PoolClient): Promise<string[]> {
   const { rows } = await client.query<{ name: string; definition: string }>(`
     select format('%I.%I', i.schemaname, i.indexname) as name, i.indexdef as definition

@@ -6,8 +6,9 @@ import { HOOK_FIELDS, USER_FIELDS } from './csv-typed-rows.js'
 // Two ways to check a file. The fast one folds every rule into the merge's own SELECT, where a
 // broken rule raises an error, because a vendor's export is normally clean and a million rows
 // must import in seconds. When it raises, the import rolls back to before the merge and the
-// thorough one names every problem of every row. Both apply the same rules: change one, change
-// both (the tests import every bad case through both).
+// thorough one names every problem of every row. Both apply the same rules, and so does the
+// scanner of a first import's fast path (csv-typed-rows.ts, LegacyCsvTypedRows.fits): change
+// one, change all three (the tests import every bad case through all of them).
 
 
 export const CREATE_STAGING = `

@@ -188,8 +188,11 @@ async function copyTyped(
   return await withProgress(rows, onProgress, async () => {
     const input = pipeline(source, digest(hash), rows)
     const columns = await Promise.race([rows.columns, input.then(() => rows.columns)])
-    const [, count] = await Promise.all([input, copy(columns)])
-    return count
+    // A COPY that fails stops the reading, whose own error (the stream cut short) says nothing;
+    // a reading that fails fails the COPY too, which then has the reading's error.
+    const [, copied] = await Promise.allSettled([input, copy(columns)])
+    if (copied.status === 'rejected') throw copied.reason
+    return copied.value
   })
 }
 

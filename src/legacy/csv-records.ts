@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer'
-import { Transform, type TransformCallback } from 'node:stream'
+import { Transform, type TransformCallback, type TransformOptions } from 'node:stream'
 
 // Turns a legacy CSV file into the rows of the import's COPY: each record becomes
 //   <line>,<problem>,<the record's own bytes>\n
@@ -56,10 +56,11 @@ interface Scan {
 
 /**
  * Scans one record of `buf` from `start`. With `final`, the end of the buffer ends the record.
+ * `ends` receives where each field but the last ends (its comma), as far as it has room.
  * Hand-rolled rather than a CSV library: it must agree with Postgres byte for byte, and it is
  * the one loop that touches every byte of a million-row file.
  */
-function scanRecord(buf: Uint8Array, start: number, final: boolean): Scan {
+export function scanRecord(buf: Uint8Array, start: number, final: boolean, ends: Int32Array): Scan {
   const end = buf.length
   let i = start
   let fields = 1
@@ -100,6 +101,7 @@ function scanRecord(buf: Uint8Array, start: number, final: boolean): Scan {
       }
       const c = buf[i]
       if (c === COMMA) {
+        if (fields <= ends.length) ends[fields - 1] = i
         fields++
         i++
         break
@@ -179,15 +181,16 @@ export class LegacyCsvRecords extends Transform {
   /** Records that are not well-formed CSV of the header's width. */
   malformed = 0
   bytes = 0
+  protected line = 1
+  protected header: LegacyCsvColumn[] | undefined
+  protected readonly ends = new Int32Array(LEGACY_CSV_COLUMNS.length)
   private carry: Buffer = Buffer.alloc(0)
-  private line = 1
-  private header: LegacyCsvColumn[] | undefined
   private emptyRow = ''
   private resolveColumns!: (c: LegacyCsvColumn[]) => void
   private rejectColumns!: (e: Error) => void
 
-  constructor() {
-    super()
+  constructor(options?: TransformOptions) {
+    super(options)
     this.columns = new Promise((resolve, reject) => {
       this.resolveColumns = resolve
       this.rejectColumns = reject
@@ -230,7 +233,7 @@ export class LegacyCsvRecords extends Transform {
   private readHeader(input: Buffer, final: boolean): number | undefined {
     const bom = input[0] === 0xef && input[1] === 0xbb && input[2] === 0xbf ? 3 : 0
     if (input.length < 3 && !final) return undefined
-    const scan = scanRecord(input, bom, final)
+    const scan = scanRecord(input, bom, final, this.ends)
     if (scan.next < 0) return undefined
     if (final && scan.contentEnd === bom && scan.next === input.length) {
       const error = new CsvHeaderError(['the file is empty: the first line must name the columns'])
@@ -253,14 +256,14 @@ export class LegacyCsvRecords extends Transform {
   }
 
   /** Pushes every complete record of `buf`; returns the incomplete tail. */
-  private pushRecords(buf: Buffer, final: boolean): Uint8Array {
+  protected pushRecords(buf: Buffer, final: boolean): Uint8Array {
     const width = this.header!.length
     const parts: Uint8Array[] = []
     // Checked per record only when the whole buffer fails (or ends inside a character).
     const clean = isUtf8(buf) && !buf.includes(0)
     let pos = 0
     while (pos < buf.length) {
-      const scan = scanRecord(buf, pos, final)
+      const scan = scanRecord(buf, pos, final, this.ends)
       if (scan.next < 0) break
       const line = this.line
       this.line += 1 + scan.innerLines

@@ -1,12 +1,14 @@
-import { LEGACY_CSV_COLUMNS } from './csv-records.js'
+import { LEGACY_CSV_COLUMNS, type LegacyCsvColumn } from './csv-records.js'
+import { HOOK_FIELDS, USER_FIELDS } from './csv-typed-rows.js'
 
 // The SQL of `legacy:import`, over the COPY's staging table pg_temp.import_row (all text).
 //
 // Two ways to check a file. The fast one folds every rule into the merge's own SELECT, where a
 // broken rule raises an error, because a vendor's export is normally clean and a million rows
 // must import in seconds. When it raises, the import rolls back to before the merge and the
-// thorough one names every problem of every row. Both apply the same rules: change one, change
-// both (the tests import every bad case through both).
+// thorough one names every problem of every row. Both apply the same rules, and so does the
+// scanner of a first import's fast path (csv-typed-rows.ts, LegacyCsvTypedRows.fits): change
+// one, change all three (the tests import every bad case through all of them).
 
 
 export const CREATE_STAGING = `
@@ -159,15 +161,38 @@ export const mergeHooks = (empty: boolean): string =>
     empty,
   )
 
+const mergeUsersFrom = (empty: boolean, source: string): string =>
+  mergeSql({ table: 'legacy.oauth_users', key: 'github_user_id', columns: ['login', 'oauth_token', 'scopes'], source }, empty)
+
 /** Runs after MERGE_HOOKS has checked every row, so its casts cannot fail. A user's last line wins. */
 export const mergeUsers = (empty: boolean): string =>
-  mergeSql(
-    {
-      table: 'legacy.oauth_users',
-      key: 'github_user_id',
-      columns: ['login', 'oauth_token', 'scopes'],
-      source: `select distinct on (github_user_id::bigint) github_user_id::bigint as github_user_id, login, oauth_token, scopes
-    from pg_temp.import_row order by github_user_id::bigint, line desc`,
-    },
+  mergeUsersFrom(
     empty,
+    `select distinct on (github_user_id::bigint) github_user_id::bigint as github_user_id, login, oauth_token, scopes
+    from pg_temp.import_row order by github_user_id::bigint, line desc`,
+  )
+
+// The fast path of a first import (csv-typed-rows.ts): COPY straight into legacy.webhooks, and
+// the user columns into a small typed table, then merged as above. Columns in the header's
+// order, so that the scanner copies a record's adjacent fields in one go.
+
+export const CREATE_USER_STAGING = `
+  create temp table import_user (line bigint not null, github_user_id bigint not null, login text, oauth_token text, scopes text)
+  on commit drop`
+
+const copyInto = (table: string, columns: string[]): string =>
+  `copy ${table} (${columns.join(', ')}) from stdin with (format csv, force_null (${columns.join(', ')}))`
+
+export const copyHooksSql = (header: LegacyCsvColumn[]): string =>
+  copyInto('legacy.webhooks', header.filter((c) => (HOOK_FIELDS as string[]).includes(c)))
+
+export const copyUsersSql = (header: LegacyCsvColumn[]): string =>
+  copyInto('pg_temp.import_user', ['line', ...header.filter((c) => (USER_FIELDS as readonly string[]).includes(c))])
+
+/** A user's last line wins, as in mergeUsers. */
+export const mergeStagedUsers = (empty: boolean): string =>
+  mergeUsersFrom(
+    empty,
+    `select distinct on (github_user_id) github_user_id, login, oauth_token, scopes
+    from pg_temp.import_user order by github_user_id, line desc`,
   )

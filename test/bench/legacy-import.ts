@@ -83,7 +83,7 @@ export async function benchLegacyImport(adminUrl: string, workDir: string, rows:
     await migrateToLatest(db.db)
     const run = async (): Promise<number> => {
       const started = performance.now()
-      const result = await importLegacyCsv(db.pool, createReadStream(file), {
+      const result = await importLegacyCsv(db.pool, () => createReadStream(file), {
         fileName: file,
         onProblem: (p) => {
           throw new Error(`benchmark file has a problem on line ${p.line}: ${p.reason}`)

@@ -26,8 +26,10 @@ function progressLine(io: CliIo, size: number | undefined): ((p: ImportProgress)
   }
 }
 
-async function open(file: string, io: CliIo): Promise<{ stream: Readable; size?: number }> {
-  if (file === '-') return { stream: io.stdin }
+// A file is opened again for the thorough pass when it has a problem; standard input, read
+// once, goes straight to that pass.
+async function open(file: string, io: CliIo): Promise<{ source: Readable | (() => Readable); size?: number }> {
+  if (file === '-') return { source: io.stdin }
   let info
   try {
     info = await stat(file)
@@ -35,7 +37,7 @@ async function open(file: string, io: CliIo): Promise<{ stream: Readable; size?:
     throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`)
   }
   if (!info.isFile()) throw new UsageError(`${file} is not a file`)
-  return { stream: createReadStream(file), size: info.size }
+  return { source: () => createReadStream(file), size: info.size }
 }
 
 export const legacyImport = defineCommand({
@@ -69,13 +71,13 @@ Exit status: 0 imported, 1 the file was rejected, 2 wrong command line.
   async run({ positionals }, io) {
     const file = positionals[0]!
     const url = requireDatabaseUrl(io.env)
-    const { stream, size } = await open(file, io)
+    const { source, size } = await open(file, io)
     const onProgress = progressLine(io, size)
     const clearProgress = (): void => {
       if (onProgress) io.stderr.write('\r\x1b[2K')
     }
     const { pool, close } = connect(url, { max: 1, applicationName: 'oauth-to-app legacy:import' })
-    const result = await importLegacyCsv(pool, stream, {
+    const result = await importLegacyCsv(pool, source, {
       fileName: file,
       onProgress,
       onProblem: ({ line, reason }) => {

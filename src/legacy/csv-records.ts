@@ -37,9 +37,9 @@ export class CsvHeaderError extends Error {
   }
 }
 
-const QUOTE = 0x22
-const COMMA = 0x2c
-const LF = 0x0a
+export const QUOTE = 0x22
+export const COMMA = 0x2c
+export const LF = 0x0a
 const CR = 0x0d
 
 interface Scan {
@@ -60,7 +60,7 @@ interface Scan {
  * Hand-rolled rather than a CSV library: it must agree with Postgres byte for byte, and it is
  * the one loop that touches every byte of a million-row file.
  */
-export function scanRecord(buf: Uint8Array, start: number, final: boolean, ends: Int32Array): Scan {
+function scanRecord(buf: Uint8Array, start: number, final: boolean, ends: Int32Array): Scan {
   const end = buf.length
   let i = start
   let fields = 1
@@ -256,39 +256,58 @@ export class LegacyCsvRecords extends Transform {
   }
 
   /** Pushes every complete record of `buf`; returns the incomplete tail. */
-  protected pushRecords(buf: Buffer, final: boolean): Uint8Array {
+  private pushRecords(buf: Buffer, final: boolean): Uint8Array {
     const width = this.header!.length
-    const parts: Uint8Array[] = []
     // Checked per record only when the whole buffer fails (or ends inside a character).
     const clean = isUtf8(buf) && !buf.includes(0)
     let pos = 0
     while (pos < buf.length) {
+      const start = pos
       const scan = scanRecord(buf, pos, final, this.ends)
       if (scan.next < 0) break
       const line = this.line
       this.line += 1 + scan.innerLines
-      const content = buf.subarray(pos, scan.contentEnd)
       pos = scan.next
       // Blank lines (a trailing one, above all) are not records.
-      if (content.length === 0) continue
+      if (scan.contentEnd === start) continue
       this.records++
       let problem = scan.problem
       if (problem === undefined && scan.fields !== width) {
         problem = `has ${scan.fields} field${scan.fields === 1 ? '' : 's'} where the header has ${width}`
       }
       if (problem === undefined && !clean) {
+        const content = buf.subarray(start, scan.contentEnd)
         if (content.includes(0)) problem = 'contains a NUL byte'
         else if (!isUtf8(content)) problem = 'is not valid UTF-8'
       }
-      if (problem === undefined) {
-        parts.push(Buffer.from(`${line},,`), content, NEWLINE)
-      } else {
-        this.malformed++
-        parts.push(Buffer.from(`${line},${csvQuote(problem)},${this.emptyRow}\n`))
-      }
+      // A subclass may stop reading: the rest of the input is passed over.
+      if (!this.record(buf, start, scan.contentEnd, line, problem)) return buf.subarray(buf.length)
     }
-    if (parts.length > 0) this.push(Buffer.concat(parts))
+    this.flushRecords(final)
     return buf.subarray(pos)
+  }
+
+  private parts: Uint8Array[] = []
+
+  /**
+   * One record, `buf` from `start` to `end`, starting on `line`; `problem` says why it is not
+   * well-formed CSV of the header's width. (`ends` holds where its fields but the last end.)
+   * False stops the reading.
+   */
+  protected record(buf: Buffer, start: number, end: number, line: number, problem: string | undefined): boolean {
+    if (problem === undefined) {
+      this.parts.push(Buffer.from(`${line},,`), buf.subarray(start, end), NEWLINE)
+    } else {
+      this.malformed++
+      this.parts.push(Buffer.from(`${line},${csvQuote(problem)},${this.emptyRow}\n`))
+    }
+    return true
+  }
+
+  /** Pushes what the records of one input chunk became; `final` at the end of the file. */
+  protected flushRecords(_final: boolean): void {
+    if (this.parts.length > 0) this.push(Buffer.concat(this.parts))
+    this.parts = []
   }
 }
 

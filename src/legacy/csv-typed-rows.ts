@@ -1,5 +1,4 @@
-import { isUtf8 } from 'node:buffer'
-import { LEGACY_CSV_COLUMNS, LegacyCsvRecords, scanRecord, type LegacyCsvColumn } from './csv-records.js'
+import { COMMA, LEGACY_CSV_COLUMNS, LF, LegacyCsvRecords, QUOTE, type LegacyCsvColumn } from './csv-records.js'
 
 // The fast path of a first import: the same scan as LegacyCsvRecords, but each record is
 // checked here, against the import's rules, and split into the rows of two COPYs straight into
@@ -25,9 +24,6 @@ export interface TypedRows {
   users: Buffer
 }
 
-const QUOTE = 0x22
-const COMMA = 0x2c
-const LF = 0x0a
 const ZERO = 0x30
 const NINE = 0x39
 const DASH = 0x2d
@@ -130,54 +126,40 @@ export class LegacyCsvTypedRows extends LegacyCsvRecords {
   private lastIdStart = 0
   private lastIdEnd = 0
   // The record being checked, and the field content span that field() found.
-  private record: Uint8Array = Buffer.alloc(0)
+  private current: Uint8Array = Buffer.alloc(0)
   private recordStart = 0
   private s = 0
   private e = 0
+
+  // The hooks' rows of the input chunk being read.
+  private hooks: Bytes | undefined
 
   constructor() {
     super({ readableObjectMode: true })
   }
 
-  protected override pushRecords(buf: Buffer, final: boolean): Uint8Array {
-    if (this.doubt) return buf.subarray(buf.length)
+  protected override record(buf: Buffer, start: number, end: number, line: number, problem: string | undefined): boolean {
+    // In doubt once, the rest of the file is the thorough path's.
+    if (this.doubt) return false
     if (this.hookRuns.length === 0) this.layout(this.header!)
-    const width = this.header!.length
-    const hooks = new Bytes(buf.length + 1)
-    const clean = isUtf8(buf) && !buf.includes(0)
-    const ends = this.ends
-    let pos = 0
-    while (pos < buf.length) {
-      const start = pos
-      const line = this.line
-      const scan = scanRecord(buf, pos, final, ends)
-      if (scan.next < 0) break
-      this.line += 1 + scan.innerLines
-      pos = scan.next
-      // Blank lines (a trailing one, above all) are not records.
-      if (scan.contentEnd === start) continue
-      this.records++
-      if (scan.problem !== undefined || scan.fields !== width) return this.doubted(buf)
-      ends[width - 1] = scan.contentEnd
-      if (!clean) {
-        const content = buf.subarray(start, scan.contentEnd)
-        if (content.includes(0) || !isUtf8(content)) return this.doubted(buf)
-      }
-      if (!this.fits(buf, start)) return this.doubted(buf)
-      this.writeRuns(hooks, this.hookRuns, buf, start)
-      this.writeUser(buf, start, line)
+    this.ends[this.header!.length - 1] = end
+    if (problem !== undefined || !this.fits(buf, start)) {
+      this.doubt = true
+      return false
     }
-    if (final) {
-      this.pushRows(hooks, this.users.length)
-    } else {
-      this.pushRows(hooks, Math.max(this.lastUser, 0))
-    }
-    return buf.subarray(pos)
+    this.hooks ??= new Bytes(buf.length + 1)
+    this.writeRuns(this.hooks, this.hookRuns, buf, start)
+    this.writeUser(buf, start, line)
+    return true
   }
 
-  /** Pushes the hooks and the users before `keep`; the users from `keep` on stay for later. */
-  private pushRows(hooks: Bytes, keep: number): void {
+  /** Pushes the chunk's hooks and the users written; the last user stays until the file ends, as the next line may be theirs again. */
+  protected override flushRecords(final: boolean): void {
+    if (this.doubt) return
+    const hooks = this.hooks
+    this.hooks = undefined
     const users = this.users
+    const keep = final ? users.length : Math.max(this.lastUser, 0)
     // Copied out, so that the buffer is used again and only what was written stays in memory.
     const done = Buffer.from(users.buf.subarray(0, keep))
     users.buf.copyWithin(0, keep, users.length)
@@ -185,12 +167,7 @@ export class LegacyCsvTypedRows extends LegacyCsvRecords {
     this.lastUser -= keep
     this.lastIdStart -= keep
     this.lastIdEnd -= keep
-    if (hooks.length > 0 || keep > 0) this.push({ hooks: hooks.buf.subarray(0, hooks.length), users: done } satisfies TypedRows)
-  }
-
-  private doubted(buf: Buffer): Uint8Array {
-    this.doubt = true
-    return buf.subarray(buf.length)
+    if (hooks !== undefined || keep > 0) this.push({ hooks: hooks === undefined ? Buffer.alloc(0) : hooks.buf.subarray(0, hooks.length), users: done } satisfies TypedRows)
   }
 
   private layout(header: LegacyCsvColumn[]): void {
@@ -207,7 +184,7 @@ export class LegacyCsvTypedRows extends LegacyCsvRecords {
   private field(c: LegacyCsvColumn): void {
     const k = this.at[c]
     const s = this.fieldStart(this.recordStart, k)
-    const quoted = this.record[s] === QUOTE ? 1 : 0
+    const quoted = this.current[s] === QUOTE ? 1 : 0
     this.s = s + quoted
     this.e = this.ends[k]! - quoted
   }
@@ -219,23 +196,23 @@ export class LegacyCsvTypedRows extends LegacyCsvRecords {
 
   private id(c: LegacyCsvColumn): boolean {
     this.field(c)
-    return isId(this.record, this.s, this.e)
+    return isId(this.current, this.s, this.e)
   }
 
   private is(c: LegacyCsvColumn, word: Uint8Array): boolean {
     this.field(c)
-    return equals(this.record, this.s, this.e, word)
+    return equals(this.current, this.s, this.e, word)
   }
 
   private isUrl(): boolean {
     this.field('hook_url')
-    const { record, s, e } = this
+    const { current: record, s, e } = this
     return (startsWith(record, s, e, HTTP) && e - s > HTTP.length) || (startsWith(record, s, e, HTTPS) && e - s > HTTPS.length)
   }
 
   /** The rules of import-sql.ts's CHECKED_ROWS, or stricter. (Methods, not closures: this runs a million times.) */
   private fits(buf: Uint8Array, start: number): boolean {
-    this.record = buf
+    this.current = buf
     this.recordStart = start
     if (!this.id('github_user_id') || !this.id('owner_id') || !this.id('hook_id')) return false
     if (!this.present('login') || !this.present('owner_login')) return false

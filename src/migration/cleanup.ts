@@ -167,6 +167,8 @@ interface RunContext {
   github: GitHubClients
   options: CleanupOptions
   installationId: number
+  /** The installation's account as the service knows it now (renamed since a task was planned, too). */
+  accountLogin: string
   /** The installation's credential, made once a run. */
   installation?: Credential
   /** Set when a hook has to wait for GitHub: the owner runs again later. */
@@ -206,10 +208,10 @@ async function removeOne(context: RunContext, enabler: Enabler, task: CleanupTas
     // Transferred after the run's listing to an account where the enabling user is still an
     // admin: the legacy token reads the hook there and could delete it, but the installation
     // that covered it is on the account it left.
-    if (task.kind === 'repo' && movedAway(task.owner_login, read.repo)) {
+    if (task.kind === 'repo' && movedAway(context.accountLogin, read.repo)) {
       await finish(db, task, 'not_covered', {
         credential: credential.kind,
-        reason: `Kept: ${task.owner_login}/${task.repo_name} is now ${read.repo}, no longer on ${task.owner_login}, where the App's installation covered it; it was left in place.`,
+        reason: `Kept: ${task.owner_login}/${task.repo_name} is now ${read.repo}, no longer on ${context.accountLogin}, where the App's installation covered it; it was left in place.`,
         ...at,
       })
       return
@@ -336,7 +338,7 @@ export async function runCleanup(db: Kysely<Database>, github: GitHubClients, ow
   const lost: CleanupTask[] = []
   for (const task of tasks) (stillCovered(listed, task) ? covered : lost).push(task)
   for (const task of lost) await finish(db, task, 'not_covered', { reason: notCoveredReason(task), installationId: installation.id })
-  const context: RunContext = { db, github, options, installationId: installation.id, later: false }
+  const context: RunContext = { db, github, options, installationId: installation.id, accountLogin: installation.account_login, later: false }
   const byUser = new Map<number, CleanupTask[]>()
   for (const task of covered) {
     const list = byUser.get(task.enabled_by) ?? []

@@ -1,6 +1,9 @@
-// GitHub answers a repository's hook with the hook's own API address, built from where the
-// repository is now (`https://api.github.com/repos/OWNER/NAME/hooks/ID`), whichever address
-// the hook was asked by: by the repository's id, it follows the repository through a transfer.
+// GitHub answers a repository's hook with the hook's own API address
+// (`https://api.github.com/repos/OWNER/NAME/hooks/ID`, its documented `url`). That it names
+// where the repository is now, whichever address the hook was asked by (by the repository's
+// id, which follows it through a transfer), is how the simulator builds it; GitHub's reference
+// does not say it in so many words. Were it the old place, a move would not be seen here and
+// the hook would be handled as before this check, no worse.
 
 /** The repository a hook is on now ("owner/name"), from GitHub's answer for it; undefined when the answer does not say. */
 export function repositoryOfHook(data: unknown): string | undefined {

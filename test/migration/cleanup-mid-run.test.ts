@@ -89,6 +89,16 @@ t.test("a repository transferred during the run to an organization mona owns: he
   t.match(await outcomes(service), { 5000: 'removed', 5003: 'removed' })
 })
 
+t.test('an account renamed since its tasks were planned is not taken for a move: its hooks go', async (t) => {
+  const { service } = await monaCovered(t)
+  await agreeForMona(service)
+  // The tasks say the name the account had when they were planned; the installation, its name now.
+  await service.tdb.db.updateTable('app.cleanup_task').set({ owner_login: 'mona-before' }).where('owner_id', '=', 1).execute()
+  await runOnce(service, 1)
+  t.match(await outcomes(service), { 5000: 'removed', 5001: 'removed', 5003: 'removed' })
+  t.same(hooksOn(service, 1001), [5002], "only the other app's hook is left on mona/site")
+})
+
 t.test('a removal whose answer was lost, then the repository transferred: kept as not covered, saying it may be gone already', async (t) => {
   const { service } = await monaCovered(t)
   await agreeForMona(service)

@@ -16,6 +16,12 @@ export interface SimulatorOptions {
   world: World
   /** The app's private key (PEM); absent: a key pair is made now and served at /_sim/app-key. */
   privateKey?: string
+  /**
+   * Instead of making one, a key pair the caller made for this run, served at /_sim/app-key as
+   * one made here: making a 2048-bit RSA key costs a quarter of a second of CPU, which a test
+   * process starting dozens of simulators pays once.
+   */
+  madeKeyPair?: { privateKey: string; publicKey: string }
   logLevel?: string
 }
 
@@ -34,10 +40,11 @@ export interface Simulator {
   delivery: WebhookDelivery
 }
 
-function appKeys(privateKey: string | undefined): AppKeys {
+function appKeys(privateKey: string | undefined, made: SimulatorOptions['madeKeyPair']): AppKeys {
   if (privateKey !== undefined) {
     return { privateKey, publicKey: createPublicKey(createPrivateKey(privateKey)).export({ type: 'spki', format: 'pem' }).toString(), generated: false }
   }
+  if (made !== undefined) return { ...made, generated: true }
   const pair = generateKeyPairSync('rsa', {
     modulusLength: 2048,
     privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
@@ -60,7 +67,7 @@ declare module 'fastify' {
 
 export async function buildSimulator(options: SimulatorOptions): Promise<Simulator> {
   const state = new SimState(options.world)
-  const keys = appKeys(options.privateKey)
+  const keys = appKeys(options.privateKey, options.madeKeyPair)
   const app = Fastify({ logger: options.logLevel === undefined || options.logLevel === 'silent' ? false : { level: options.logLevel } })
   const delivery = webhookDelivery(state, { origin: () => origin(app) })
   state.onEvent = (event) => delivery.send(event)

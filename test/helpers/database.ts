@@ -25,6 +25,40 @@ function serverUrl(): Promise<string> {
   return server
 }
 
+/**
+ * A migrated database of this process on the shared server, copied for each test that wants
+ * one: CREATE DATABASE from a template takes a third of the time of running every migration.
+ * Its own per process, because Postgres copies only a database nobody is connected to.
+ */
+let template: Promise<string> | undefined
+
+function migratedTemplate(admin: string): Promise<string> {
+  template ??= (async () => {
+    const name = `test_template_${randomBytes(6).toString('hex')}`
+    await adminQuery(admin, `create database ${name}`)
+    const db = connect(withDatabase(admin, name), { max: 1 })
+    try {
+      await migrateToLatest(db.db)
+    } finally {
+      await db.close()
+    }
+    // An embedded server goes with its files; DATABASE_URL's stays, and must not fill up.
+    if (databaseUrlFrom() !== undefined) tap.teardown(() => adminQuery(admin, `drop database if exists ${name} with (force)`))
+    return name
+  })()
+  return template
+}
+
+async function adminQuery(admin: string, text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: admin })
+  await client.connect()
+  try {
+    await client.query(text)
+  } finally {
+    await client.end()
+  }
+}
+
 export function withDatabase(url: string, database: string): string {
   const u = new URL(url)
   u.pathname = `/${database}`
@@ -45,10 +79,9 @@ export interface TestDatabase extends Db {
 export async function testDatabase(t: Test, options: { migrate?: boolean; max?: number; server?: string; template?: string } = {}): Promise<TestDatabase> {
   const admin = options.server ?? (await serverUrl())
   const name = `test_${randomBytes(6).toString('hex')}`
-  const client = new pg.Client({ connectionString: admin })
-  await client.connect()
-  await client.query(`create database ${name}${options.template === undefined ? '' : ` template ${options.template}`}`)
-  await client.end()
+  // Migrated on the shared server: a copy of this process's migrated template.
+  const copied = options.template ?? (options.migrate !== false && options.server === undefined ? await migratedTemplate(admin) : undefined)
+  await adminQuery(admin, `create database ${name}${copied === undefined ? '' : ` template ${copied}`}`)
   const url = withDatabase(admin, name)
   const db = connect(url, { max: options.max ?? 5 })
   // Closed by the test (a template) or when it ends, once.
@@ -56,11 +89,8 @@ export async function testDatabase(t: Test, options: { migrate?: boolean; max?: 
   const close = (): Promise<void> => (closed ??= db.close())
   t.teardown(async () => {
     await close()
-    const c = new pg.Client({ connectionString: admin })
-    await c.connect()
-    await c.query(`drop database if exists ${name} with (force)`)
-    await c.end()
+    await adminQuery(admin, `drop database if exists ${name} with (force)`)
   })
-  if (options.migrate !== false && options.template === undefined) await migrateToLatest(db.db)
+  if (options.migrate !== false && copied === undefined) await migrateToLatest(db.db)
   return { ...db, close, url, name }
 }

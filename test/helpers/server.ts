@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import type { Db } from '../../src/db/connect.js'
 import { buildServer, type ServerOptions } from '../../src/server.js'
-import { rsaKeyPair } from './keys.js'
+import { sharedKeyPair } from './keys.js'
 
 export const TEST_SESSION_SECRET = 'a-test-session-secret-of-at-least-32-characters'
 
@@ -23,7 +23,7 @@ export async function testServer(t: Test, db: Db, overrides: Partial<ServerOptio
       appSlug: 'test-app',
       clientId: 'Iv1.test',
       clientSecret: 'test-secret',
-      privateKey: rsaKeyPair().privateKey,
+      privateKey: sharedKeyPair().privateKey,
       webhookSecret: 'test-webhook-secret',
     },
     legacy: { hookUrl: 'https://ci.example.com/hooks/github' },

@@ -7,6 +7,7 @@ import { projectRoot } from '../../src/project-root.js'
 import { buildSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/server.js'
 import type { SimState } from '../../src/simulator/state.js'
 import { validateWorld, type World } from '../../src/simulator/world.js'
+import { sharedKeyPair } from './keys.js'
 
 // A simulator listening on a loopback port for one test, closed when the test ends.
 
@@ -32,7 +33,7 @@ export function demoWorld(): World {
 }
 
 export async function startSimulator(t: Test, world: World = demoWorld(), options: StartOptions = {}): Promise<StartedSimulator> {
-  const sim = await buildSimulator({ logLevel: 'silent', ...options, world: structuredClone(world) })
+  const sim = await buildSimulator({ logLevel: 'silent', madeKeyPair: sharedKeyPair(), ...options, world: structuredClone(world) })
   await sim.app.listen({ host: '127.0.0.1', port: 0 })
   const address = sim.app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : 0

@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import { sharedKeyPair } from '../../helpers/keys.js'
 import { buildSimulator } from '../../../src/simulator/server.js'
 import type { SimEvent } from '../../../src/simulator/state.js'
 import type { World } from '../../../src/simulator/world.js'
@@ -12,7 +13,7 @@ const PAGE = '/organizations/acme/settings/installations'
 const PERMISSIONS = '/apps/acme-ci/installations/new/permissions'
 
 async function simulator(t: Test, world: World = demoWorld()) {
-  const sim = await buildSimulator({ world, logLevel: 'silent' })
+  const sim = await buildSimulator({ world, logLevel: 'silent', madeKeyPair: sharedKeyPair() })
   t.teardown(() => sim.app.close())
   const events: SimEvent[] = []
   sim.state.onEvent = (event) => events.push(event)

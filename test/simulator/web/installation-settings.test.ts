@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import { sharedKeyPair } from '../../helpers/keys.js'
 import { buildSimulator } from '../../../src/simulator/server.js'
 import type { SimEvent } from '../../../src/simulator/state.js'
 import type { World } from '../../../src/simulator/world.js'
@@ -22,7 +23,7 @@ function world(): World {
 }
 
 async function simulator(t: Test, w: World = world()) {
-  const sim = await buildSimulator({ world: w, logLevel: 'silent' })
+  const sim = await buildSimulator({ world: w, logLevel: 'silent', madeKeyPair: sharedKeyPair() })
   t.teardown(() => sim.app.close())
   const events: SimEvent[] = []
   sim.state.onEvent = (event) => events.push(event)

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { sharedKeyPair } from '../../helpers/keys.js'
 import t, { type Test } from 'tap'
 import { buildSimulator } from '../../../src/simulator/server.js'
 import type { World } from '../../../src/simulator/world.js'
@@ -9,7 +10,7 @@ const CALLBACK = 'http://localhost:3000/auth/callback'
 const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM'
 
 async function browser(t: Test, world: World = demoWorld()) {
-  const sim = await buildSimulator({ world, logLevel: 'silent' })
+  const sim = await buildSimulator({ world, logLevel: 'silent', madeKeyPair: sharedKeyPair() })
   t.teardown(() => sim.app.close())
   return { b: new Browser(sim.app), state: sim.state }
 }

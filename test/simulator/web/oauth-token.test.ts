@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { sharedKeyPair } from '../../helpers/keys.js'
 import { App, Octokit } from 'octokit'
 import t, { type Test } from 'tap'
 import { buildSimulator } from '../../../src/simulator/server.js'
@@ -23,7 +24,7 @@ async function codeFor(b: Browser, login: string, params: Record<string, string>
 }
 
 async function simulator(t: Test) {
-  const sim = await buildSimulator({ world: demoWorld(), logLevel: 'silent' })
+  const sim = await buildSimulator({ world: demoWorld(), logLevel: 'silent', madeKeyPair: sharedKeyPair() })
   t.teardown(() => sim.app.close())
   const b = new Browser(sim.app)
   const exchange = async (body: Record<string, string>, json = false) => {

@@ -1,10 +1,11 @@
 import t, { type Test } from 'tap'
+import { sharedKeyPair } from '../../helpers/keys.js'
 import { buildSimulator } from '../../../src/simulator/server.js'
 import { demoWorld } from '../../helpers/simulator.js'
 import { Browser } from './browser.js'
 
 async function browser(t: Test): Promise<Browser> {
-  const sim = await buildSimulator({ world: demoWorld(), logLevel: 'silent' })
+  const sim = await buildSimulator({ world: demoWorld(), logLevel: 'silent', madeKeyPair: sharedKeyPair() })
   t.teardown(() => sim.app.close())
   return new Browser(sim.app)
 }

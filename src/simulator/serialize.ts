@@ -204,6 +204,39 @@ export function repository(o: Origin, state: SimState, repo: Repo, permission?: 
   }
 }
 
+/** What fastify sends an object as, for an answer built as JSON text. */
+export const JSON_TYPE = 'application/json; charset=utf-8'
+
+/**
+ * Repository objects as a JSON array, between `before` and `after` (an object's other fields),
+ * as bytes ready to send. Each repository is kept as bytes until the world next changes
+ * (SimState.touch): one is about 5 KB and a page holds up to 100, so building, serializing and
+ * encoding them again for every page was most of the simulator's work for the lists the
+ * service reads.
+ */
+export function repositoriesJson(o: Origin, state: SimState, items: readonly { repo: Repo; permission: RepoPermission }[], before = '', after = ''): Buffer {
+  const caches = new Map<string, Map<number, Buffer>>()
+  const parts: Buffer[] = [Buffer.from(`${before}[`)]
+  for (const { repo, permission } of items) {
+    if (parts.length > 1) parts.push(COMMA)
+    let cache = caches.get(permission)
+    if (cache === undefined) {
+      cache = state.memoized(`repository-json:${o.web} ${o.api} ${o.host}:${permission}`, () => new Map<number, Buffer>())
+      caches.set(permission, cache)
+    }
+    let json = cache.get(repo.id)
+    if (json === undefined) {
+      json = Buffer.from(JSON.stringify(repository(o, state, repo, permission)))
+      cache.set(repo.id, json)
+    }
+    parts.push(json)
+  }
+  parts.push(Buffer.from(`]${after}`))
+  return Buffer.concat(parts)
+}
+
+const COMMA = Buffer.from(',')
+
 /** The `full-repository` schema (GET /repos/{owner}/{repo}). */
 export function fullRepository(o: Origin, state: SimState, repo: Repo, permission?: RepoPermission) {
   const base = repository(o, state, repo, permission)

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { paginate } from '../pagination.js'
-import { repository } from '../serialize.js'
+import { JSON_TYPE, repositoriesJson } from '../serialize.js'
 import type { Repo } from '../state.js'
 import { callerPermission, sortedInstallationRepos } from './access.js'
 import { callerOf, originOf } from './context.js'
@@ -31,10 +31,8 @@ export const installationRoutes: FastifyPluginAsync = async (app) => {
     }
     const origin = originOf(request)
     const page = paginate(request, reply, origin.web, list)
-    return {
-      total_count: list.length,
-      repository_selection: grant.repositoryIds === undefined ? installation.repositorySelection : 'selected',
-      repositories: page.map((repo) => repository(origin, state, repo, callerPermission(state, auth, repo))),
-    }
+    const selection = grant.repositoryIds === undefined ? installation.repositorySelection : 'selected'
+    const before = `{"total_count":${list.length},"repository_selection":${JSON.stringify(selection)},"repositories":`
+    return reply.type(JSON_TYPE).send(repositoriesJson(origin, state, page.map((repo) => ({ repo, permission: callerPermission(state, auth, repo) })), before, '}'))
   })
 }

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { paginate } from '../pagination.js'
-import { installation as installationJson, repository } from '../serialize.js'
+import { installation as installationJson, JSON_TYPE, repositoriesJson } from '../serialize.js'
 import { atLeast, type Installation } from '../state.js'
 import { callerOf, idParam, originOf } from './context.js'
 import { ApiError, notAccessibleByIntegration, notFound, requiresAuthentication, validationFailed } from './errors.js'
@@ -50,11 +50,8 @@ export const userInstallationRoutes: FastifyPluginAsync = async (app) => {
         .filter(({ permission }) => atLeast(permission, 'read')),
     )
     const page = paginate(request, reply, origin.web, list)
-    return {
-      total_count: list.length,
-      repository_selection: installation.repositorySelection,
-      repositories: page.map(({ repo, permission }) => repository(origin, state, repo, permission)),
-    }
+    const before = `{"total_count":${list.length},"repository_selection":${JSON.stringify(installation.repositorySelection)},"repositories":`
+    return reply.type(JSON_TYPE).send(repositoriesJson(origin, state, page, before, '}'))
   })
 
   /**

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { paginate } from '../pagination.js'
-import { organizationSimple, privateUser, publicUser, repository, simpleUser } from '../serialize.js'
+import { JSON_TYPE, organizationSimple, privateUser, publicUser, repositoriesJson, simpleUser } from '../serialize.js'
 import { asUser, userRepos, type RepoListOptions } from './access.js'
 import { callerOf, originOf } from './context.js'
 import { notFound, validationFailed } from './errors.js'
@@ -50,7 +50,8 @@ export const userRoutes: FastifyPluginAsync = async (app) => {
     const origin = originOf(request)
     const list = userRepos(state, auth, listOptions(request.query as Record<string, string | undefined>))
     markPartialResults(reply, ssoHiddenOrgs(state, auth))
-    return paginate(request, reply, origin.web, list).map(({ repo, permission }) => repository(origin, state, repo, permission))
+    const page = paginate(request, reply, origin.web, list)
+    return reply.type(JSON_TYPE).send(repositoriesJson(origin, state, page))
   })
 
   app.get('/user/orgs', async (request, reply) => {

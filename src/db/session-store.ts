@@ -1,4 +1,4 @@
-import type { SessionStore } from '@fastify/session'
+import type { FastifySessionObject, SessionStore } from '@fastify/session'
 import type { Session } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { Database } from './database.js'
@@ -15,6 +15,8 @@ declare module 'fastify' {
   interface Session {
     /** Set on a session loaded from the store: saving it updates its row if it still exists. */
     loaded?: true
+    /** The expiry of the row it was loaded from (ms), to skip saves that would only move it a little. */
+    storedExpire?: number
   }
 }
 
@@ -29,14 +31,26 @@ function expiry(session: Session, now: number): Date {
 }
 
 export class PostgresSessionStore implements SessionStore {
+  /**
+   * `touchAfterMs`: a session read and saved unchanged (rolling cookies save every response) is
+   * written again only once its expiry would move by more than this, so that reading a page
+   * does not cost a write; its row's expiry then trails its cookie's by at most this much.
+   */
   constructor(
     private readonly db: Kysely<Database>,
     private readonly now: () => number = Date.now,
+    private readonly touchAfterMs = 0,
   ) {}
 
   set(sid: string, session: Session, callback: Callback): void {
     const expire = expiry(session, this.now())
-    const sess = JSON.stringify({ ...session, loaded: undefined })
+    // The plugin hands over its session object, whose isModified() leaves the cookie out.
+    const unchanged = session.loaded === true && session.storedExpire !== undefined && !(session as FastifySessionObject).isModified()
+    if (unchanged && expire.getTime() - session.storedExpire! <= this.touchAfterMs) {
+      callback()
+      return
+    }
+    const sess = JSON.stringify({ ...session, loaded: undefined, storedExpire: undefined })
     const saved =
       session.loaded === true
         ? this.db.updateTable('app.session').set({ sess, expire }).where('sid', '=', sid).execute()
@@ -51,11 +65,11 @@ export class PostgresSessionStore implements SessionStore {
   get(sid: string, callback: (error: unknown, session?: Session | null) => void): void {
     this.db
       .selectFrom('app.session')
-      .select('sess')
+      .select(['sess', 'expire'])
       .where('sid', '=', sid)
       .where('expire', '>', new Date(this.now()))
       .executeTakeFirst()
-      .then((row) => callback(null, row === undefined ? null : { ...(row.sess as Session), loaded: true }), callback)
+      .then((row) => callback(null, row === undefined ? null : { ...(row.sess as Session), loaded: true, storedExpire: row.expire.getTime() }), callback)
   }
 
   destroy(sid: string, callback: Callback): void {

@@ -36,7 +36,8 @@ const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 // every response so that the idle timeout counts from the last request.
 export const sessionPlugin = fp<SessionOptions>(async (app, options) => {
   const now = options.now ?? Date.now
-  const store = new PostgresSessionStore(options.db, now)
+  // A session's expiry written again at most every 120th of the idle timeout (a minute of two hours) while it is only read.
+  const store = new PostgresSessionStore(options.db, now, options.idleTimeoutMs / 120)
   // A failed request's answer does not save its session: what the request changed is not kept,
   // and most such failures are the database being away, where saving fails too, while the
   // error's page is being sent; fastify's own error handler then answered instead, with the

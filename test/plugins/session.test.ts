@@ -188,3 +188,35 @@ t.test('the store: expired sessions are not read, and prune removes them', async
   await t.rejects(call((cb) => store.set('c', session, cb)))
   await t.rejects(call((cb) => store.destroy('c', cb)))
 })
+
+t.test('the store: a session read and saved unchanged is written again only once its expiry would move by more than touchAfterMs', async (t) => {
+  const tdb = await testDatabase(t)
+  let now = Date.parse('2026-01-01T00:00:00Z')
+  const store = new PostgresSessionStore(tdb.db, () => now, 1000)
+  const call = <T>(fn: (cb: (error: unknown, value?: T) => void) => void): Promise<T | undefined> =>
+    new Promise((resolve, reject) => fn((error, value) => (error ? reject(error) : resolve(value))))
+  const cookie = () => ({ originalMaxAge: 60_000, expires: new Date(now + 60_000) })
+  const row = () => tdb.db.selectFrom('app.session').select(['sess', 'expire']).where('sid', '=', 'a').executeTakeFirstOrThrow()
+  /** The session as the plugin hands it back after a request: read, its cookie renewed, changed or not. */
+  const read = async (changes: Record<string, unknown> = {}) => {
+    const stored = await call<Record<string, unknown>>((cb) => store.get('a', cb as never))
+    return { ...stored, ...changes, cookie: cookie(), isModified: () => Object.keys(changes).length > 0 } as never
+  }
+  await call((cb) => store.set('a', { cookie: cookie(), login: 'mona' } as never, cb))
+  const signedIn = (await row()).expire.getTime()
+
+  now += 1000
+  const soon = await read()
+  await call((cb) => store.set('a', soon, cb))
+  t.equal((await row()).expire.getTime(), signedIn, 'read a second later: nothing written')
+  now += 1
+  const unchanged = await read()
+  await call((cb) => store.set('a', unchanged, cb))
+  t.equal((await row()).expire.getTime(), now + 60_000, 'read once its expiry would move by more: written')
+  t.same((await row()).sess, { cookie: { originalMaxAge: 60_000, expires: new Date(now + 60_000).toISOString() }, login: 'mona' }, 'nothing of the reading is stored')
+  now += 10
+  const changed = await read({ login: 'octocat' })
+  await call((cb) => store.set('a', changed, cb))
+  t.match((await row()).sess, { login: 'octocat' }, 'changed: written at once')
+  t.equal((await row()).expire.getTime(), now + 60_000)
+})

@@ -49,7 +49,8 @@ function migratedTemplate(admin: string): Promise<string> {
   return template
 }
 
-async function adminQuery(admin: string, text: string): Promise<void> {
+/** One statement on `admin`'s server, on a connection of its own (CREATE and DROP DATABASE). */
+export async function adminQuery(admin: string, text: string): Promise<void> {
   const client = new pg.Client({ connectionString: admin })
   await client.connect()
   try {

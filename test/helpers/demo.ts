@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import type { Page, Response } from 'playwright-core'
-import pg from 'pg'
 import type { Test } from 'tap'
 import { startDemo, type Demo } from '../../src/demo.js'
-import { testDatabase } from './database.js'
+import { adminQuery, testDatabase } from './database.js'
 
 // What the tests of the demo share: the demo on free ports with a throwaway database, and for
 // the browser tests, what the browser was shown and waiting for it to arrive somewhere.
@@ -62,12 +61,7 @@ export async function arrive(page: Page, where: (url: URL) => boolean, what: str
 export async function throwawayDemoDatabase(t: Test, prefix: string): Promise<{ server: string; database: string }> {
   const server = (await testDatabase(t, { migrate: false })).url
   const database = `${prefix}_${randomBytes(4).toString('hex')}`
-  t.teardown(async () => {
-    const c = new pg.Client({ connectionString: server })
-    await c.connect()
-    await c.query(`drop database if exists ${database} with (force)`)
-    await c.end()
-  })
+  t.teardown(() => adminQuery(server, `drop database if exists ${database} with (force)`))
   return { server, database }
 }
 

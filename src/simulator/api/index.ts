@@ -1,4 +1,5 @@
 import { createPublicKey } from 'node:crypto'
+import { JSON_TYPE } from '../serialize.js'
 import { STATUS_CODES } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
@@ -140,7 +141,7 @@ export const apiRoutes: FastifyPluginAsync = async (app) => {
     // Done, and the answer lost on the way: the client sees only the failure.
     const lost = lostAnswers.get(request)
     if (lost === undefined) return payload
-    reply.code(lost).header('content-type', 'application/json; charset=utf-8')
+    reply.code(lost).header('content-type', JSON_TYPE)
     return JSON.stringify({ message: STATUS_CODES[lost] ?? 'Error', documentation_url: DOCS_URL, status: String(lost) })
   })
 

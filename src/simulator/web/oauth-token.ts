@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { JSON_TYPE } from '../serialize.js'
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import type { SimState } from '../state.js'
 import { fields, text, type Fields } from './form.js'
@@ -74,7 +75,7 @@ export function accessToken(state: SimState, params: Fields, now = new Date()): 
 }
 
 function send(reply: FastifyReply, body: Reply, json: boolean): FastifyReply {
-  if (json) return reply.type('application/json; charset=utf-8').send(body)
+  if (json) return reply.type(JSON_TYPE).send(body)
   const form = new URLSearchParams(Object.entries(body).map(([k, v]): [string, string] => [k, String(v)]))
   return reply.type('application/x-www-form-urlencoded; charset=utf-8').send(form.toString())
 }

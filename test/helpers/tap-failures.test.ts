@@ -31,6 +31,35 @@ t.test('a file that fails outside any subtest is itself the failure', async (t) 
   t.same(failures.leaves(), [{ path: ['test/a.test.ts'], diagnostic: ['---', 'signal: SIGTERM', '...'] }])
 })
 
+t.test('a file tap stopped at its timeout: the point that was waiting, and the file by its name', async (t) => {
+  // As tap 21 prints it (the subtests' diagnostics left out).
+  const failures = new TapFailures()
+  failures.write(
+    [
+      'TAP version 14',
+      '# Subtest: test/slow.test.ts',
+      '    # Subtest: slow',
+      '        ok 1 - should be equal',
+      '        not ok 2 - timeout!',
+      '    not ok 1 - slow # time=3002.796ms',
+      '    1..1',
+      'not ok 1 - timeout!',
+      '  ---',
+      '  signal: SIGALRM',
+      '  ...',
+      '',
+    ].join('\n'),
+  )
+  t.same(
+    failures.leaves().map((f) => f.path),
+    [
+      ['test/slow.test.ts', 'slow', 'timeout!'],
+      ['test/slow.test.ts', 'timeout!'],
+    ],
+  )
+  t.same(failures.leaves()[1]!.diagnostic, ['---', 'signal: SIGALRM', '...'])
+})
+
 t.test('the text for the end of the log: nothing when all passed; at most 20 failures', async (t) => {
   t.equal(failuresText([]), '')
   const many = Array.from({ length: 23 }, (_, i) => ({ path: ['test/a.test.ts', `point ${i}`], diagnostic: ['---', '...'] }))

@@ -53,7 +53,10 @@ export class TapFailures {
     const failed = NOT_OK.exec(line)
     if (failed) {
       const depth = failed[1]!.length / 4
-      const failure = { path: [...this.subtests.slice(0, depth), failed[2] ?? '(no description)'], diagnostic: [] }
+      const description = failed[2] ?? '(no description)'
+      // A file's own line names the file, except when tap killed it: "timeout!".
+      const within = depth === 0 && this.subtests[0] !== undefined && this.subtests[0] !== description ? [this.subtests[0]] : this.subtests.slice(0, depth)
+      const failure = { path: [...within, description], diagnostic: [] }
       this.failures.push(failure)
       this.open = { failure, indent: failed[1]! }
     }

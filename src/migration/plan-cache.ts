@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
+import { inOneSnapshot, keptReads, rowVersions as rowsOf } from './kept-reads.js'
 import { loadPlan, type StoredPlan } from './plan-store.js'
 
 // The wizard's page reads a user's whole plan on every visit, and its updates every second or
@@ -18,8 +19,6 @@ import { loadPlan, type StoredPlan } from './plan-store.js'
 // The fingerprint and the plan are read in one snapshot, so the plan kept is exactly the rows
 // its fingerprint digests, and the wizard's page, which reads the plan with its checks and
 // removals in one snapshot, never pairs them with a plan of another moment.
-
-const rowsOf = (alias: string): string => `coalesce(string_agg(${alias}.ctid::text || ${alias}.xmin::text, ',' order by ${alias}.ctid), '')`
 
 /** One string that changes whenever any row of the user's plan does; undefined without a plan. */
 export async function planFingerprint(db: Kysely<Database>, userId: number): Promise<string | undefined> {
@@ -48,34 +47,16 @@ export interface PlanCache {
 export function planCache(size = 32): PlanCache {
   // A plan may be undefined here: gone between its fingerprint and its reading; the next
   // visit's fingerprint (none) lets it go.
-  const kept = new Map<number, { fingerprint: string; plan: StoredPlan | undefined }>()
-  // The plan kept must be exactly the rows digested: read both in one snapshot.
-  const inSnapshot = async (trx: Kysely<Database>, userId: number): Promise<StoredPlan | undefined> => {
-    const fingerprint = await planFingerprint(trx, userId)
-    if (fingerprint === undefined) {
-      kept.delete(userId)
-      return undefined
-    }
-    const hit = kept.get(userId)
-    // Read most recently last: the first key is the one to let go.
-    kept.delete(userId)
-    if (hit !== undefined && hit.fingerprint === fingerprint) {
-      kept.set(userId, hit)
-      return hit.plan
-    }
-    const plan = await loadPlan(trx, userId)
-    kept.set(userId, { fingerprint, plan })
-    if (kept.size > size) kept.delete(kept.keys().next().value!)
-    return plan
-  }
+  const kept = keptReads<StoredPlan | undefined>(size)
   return {
     load: (db, userId) =>
-      db.isTransaction
-        ? inSnapshot(db, userId)
-        : db
-            .transaction()
-            .setIsolationLevel('repeatable read')
-            .setAccessMode('read only')
-            .execute((trx) => inSnapshot(trx, userId)),
+      inOneSnapshot(db, async (trx) => {
+        const fingerprint = await planFingerprint(trx, userId)
+        if (fingerprint === undefined) {
+          kept.forget(userId)
+          return undefined
+        }
+        return kept.get(userId, fingerprint, () => loadPlan(trx, userId))
+      }),
   }
 }

@@ -4,35 +4,36 @@ import { randomBytes } from 'node:crypto'
 // plan itself was kept (plan-cache.ts), building and rendering that page again on every visit,
 // and on every reload while something runs, was most of what a visit cost. An instance keeps
 // the page it last rendered for each user, with what it was rendered from, and sends it again
-// while that is the same. What it was rendered from is the plan (the plan cache hands out the
-// same object while the plan's rows are unchanged) and one string of every other value the
-// page shows, which the route builds; the CSRF token, new on every response, is rendered as a
-// marker and put in afresh each time.
+// while that is the same. What it was rendered from is the plan and the removal tasks of its
+// hooks (their caches hand out the same objects while their rows are unchanged) and one string
+// of every other value the page shows, which the route builds; the CSRF token, new on every
+// response, is rendered as a marker and put in afresh each time.
 
 export interface RenderedPages {
   /**
-   * The page of `userId` with `csrf` in it: the kept one when it was rendered from this `plan`
-   * and these `inputs`, else the one `render` renders (with the token it is given) and keeps.
+   * The page of `userId` with `csrf` in it: the kept one when it was rendered from these
+   * `sources` (the very objects) and these `inputs`, else the one `render` renders (with the
+   * token it is given) and keeps.
    */
-  page(userId: number, plan: object, inputs: string, csrf: string, render: (csrf: string) => Promise<string>): Promise<string>
+  page(userId: number, sources: readonly object[], inputs: string, csrf: string, render: (csrf: string) => Promise<string>): Promise<string>
 }
 
 /** Keeps the pages of the `size` users who visited most recently. */
 export function renderedPages(size = 32): RenderedPages {
   // Random per instance: a page's own text cannot contain it by chance.
   const marker = `csrf${randomBytes(16).toString('hex')}`
-  const kept = new Map<number, { plan: object; inputs: string; parts: string[] }>()
+  const kept = new Map<number, { sources: readonly object[]; inputs: string; parts: string[] }>()
   return {
-    async page(userId, plan, inputs, csrf, render) {
+    async page(userId, sources, inputs, csrf, render) {
       const hit = kept.get(userId)
       // Visited most recently last: the first key is the one to let go.
       kept.delete(userId)
-      if (hit !== undefined && hit.plan === plan && hit.inputs === inputs) {
+      if (hit !== undefined && hit.inputs === inputs && hit.sources.length === sources.length && hit.sources.every((s, i) => s === sources[i])) {
         kept.set(userId, hit)
         return hit.parts.join(csrf)
       }
       const parts = (await render(marker)).split(marker)
-      kept.set(userId, { plan, inputs, parts })
+      kept.set(userId, { sources, inputs, parts })
       if (kept.size > size) kept.delete(kept.keys().next().value!)
       return parts.join(csrf)
     },

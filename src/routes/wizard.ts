@@ -9,7 +9,7 @@ import { linkIssued } from '../migration/batch-state.js'
 import type { Viewer } from '../migration/batches.js'
 import { requestCoverage, type SendCoverage } from '../migration/coverage-job.js'
 import { REPORT_TYPES, reportFileName, reportStream } from '../migration/before-report.js'
-import { agree, anyTasks, consentOf, planTasks, tasksOf } from '../migration/cleanup-task.js'
+import { agree, anyTasks, consentOf, planTasks } from '../migration/cleanup-task.js'
 import { revokeGrant } from '../migration/grant.js'
 import { issueState, type StateKey } from '../migration/install-state.js'
 import { canLink, installLinkRepos, installUrl, settingsUrl } from '../migration/install-link.js'
@@ -17,6 +17,7 @@ import { loadWork, underWay, type Work } from '../migration/background-work.js'
 import { requestPlanning, type SendPlan } from '../migration/plan-job.js'
 import { planCache } from '../migration/plan-cache.js'
 import { loadBatch, type StoredBatch, type StoredPlan } from '../migration/plan-store.js'
+import { taskCache } from '../migration/task-cache.js'
 import { HttpError } from '../plugins/error-handler.js'
 import { viewerOf } from './auth.js'
 import { coverageProgress } from './coverage-progress.js'
@@ -55,6 +56,8 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
 
   /** Plans read again only when their rows changed: a large one is most of the page's cost. */
   const plans = planCache()
+  /** The removal tasks of a plan's hooks, likewise: 2,000 rows for a large plan. */
+  const tasks = taskCache()
 
   const sendPlan: SendPlan = (trx, job, options) => app.queue.send(trx, 'plan', job, options)
   const sendCleanup = (trx: Parameters<SendPlan>[0], ownerId: number) => app.queue.send(trx, 'cleanup', { ownerId }, { singletonKey: String(ownerId) })
@@ -93,7 +96,7 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
       'coverage',
       plan.batches.map((b) => b.owner_id),
     ),
-    cleanup: { tasks: await tasksOf(db, hooksParam(plan)), consent: await consentOf(db, viewer.id), canRevoke: legacy.oauthApp !== undefined } satisfies CleanupData,
+    cleanup: { tasks: await tasks.load(db, viewer.id, hooksParam(plan)), consent: await consentOf(db, viewer.id), canRevoke: legacy.oauthApp !== undefined } satisfies CleanupData,
   })
   type PageInputs = Awaited<ReturnType<typeof pageInputs>>
   const pageOf = (inputs: PageInputs) => wizardPage(inputs.plan, github.config, inputs.coverage, inputs.cleanup)
@@ -120,16 +123,13 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
   const pages = renderedPages()
   /**
    * The wizard's page of `inputs`, with `extra` (planning under way, or what the last planning
-   * said). Kept while everything it shows is the same: the plan (the same object while unchanged),
-   * the rows below, the extras and who is signed in.
+   * said). Kept while everything it shows is the same: the plan and its removal tasks (the same
+   * objects while their rows are unchanged), the rows below, the extras and who is signed in.
    */
   const sendPage = async (reply: FastifyReply, viewer: Viewer, inputs: PageInputs, extra: Record<string, unknown>) => {
     const { staffRole, csrf } = reply.locals as { staffRole?: string; csrf: string }
-    // Of a task, what the page shows (its outcome and why) and when it last changed.
-    const tasks: string[] = []
-    for (const t of inputs.cleanup.tasks.values()) tasks.push(`${t.hook_id}:${t.state}:${t.updated_at.getTime()}:${t.attempts}:${t.reason ?? ''}`)
-    const shown = JSON.stringify([viewer.login, staffRole ?? null, extra, inputs.coverage, inputs.cleanup.consent ?? null, tasks])
-    const html = await pages.page(viewer.id, inputs.plan, shown, csrf, (marker) => reply.viewAsync('wizard.eta', { ...pageOf(inputs), ...extra, csrf: marker }))
+    const shown = JSON.stringify([viewer.login, staffRole ?? null, extra, inputs.coverage, inputs.cleanup.consent ?? null])
+    const html = await pages.page(viewer.id, [inputs.plan, inputs.cleanup.tasks], shown, csrf, (marker) => reply.viewAsync('wizard.eta', { ...pageOf(inputs), ...extra, csrf: marker }))
     return reply.type('text/html; charset=utf-8').send(html)
   }
 
@@ -168,8 +168,8 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
     // old hooks) is read only once some of the owners' hooks are being removed or were.
     // (A task is on a hook of the user's batches, so the user has a plan.)
     const plan = (await anyTasks(app.db, viewer.id)) ? (await plans.load(app.db, viewer.id))! : undefined
-    const tasks = plan === undefined ? new Map() : await tasksOf(app.db, hooksParam(plan))
-    return { ...planning, coverage: coverageProgress(owners, checks), cleanup: removalProgress(plan?.batches ?? [], tasks) }
+    const removals = plan === undefined ? new Map() : await tasks.load(app.db, viewer.id, hooksParam(plan))
+    return { ...planning, coverage: coverageProgress(owners, checks), cleanup: removalProgress(plan?.batches ?? [], removals) }
   })
 
   // "A list of what was there before" (seed 000): the owner's old webhooks that this user's

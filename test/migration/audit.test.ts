@@ -132,15 +132,22 @@ t.test('one sealer at a time: another finds it busy, and many at once seal each 
   t.same(await sealAudit(tdb.db), { sealed: 0, pending: 5, busy: true })
   await holder.query('commit')
 
-  // Other tests' transactions on this server may hold sealing back for a moment.
-  let some = await sealAudit(tdb.db, 2)
-  while (some.sealed === 0) some = await sealAudit(tdb.db, 2)
-  t.same(some, { sealed: 2, pending: 3, busy: false }, 'at most the batch asked for')
+  // Other tests' transactions on this server hold back the events written after they began (a
+  // CI run once saw one of the two sealed): batches of two until all five are, none larger.
+  const batches: number[] = []
+  for (let pending = 5; pending > 0; ) {
+    const some = await sealAudit(tdb.db, 2)
+    t.same(some, { sealed: some.sealed, pending: pending - some.sealed, busy: false })
+    if (some.sealed > 0) batches.push(some.sealed)
+    else await new Promise((resolve) => setTimeout(resolve, 5))
+    pending = some.pending
+  }
+  t.ok(batches.every((n) => n <= 2), `at most the batch asked for: ${batches.join(', ')}`)
   await append(tdb, 40)
   const sealers = Array.from({ length: 4 }, () => connect(tdb.url, { max: 2 }))
   t.teardown(() => Promise.all(sealers.map((s) => s.close())))
   const results = await Promise.all(sealers.flatMap((s) => [sealPending(s.db, 10_000, { pauseMs: 1 }), sealPending(s.db, 10_000, { pauseMs: 1 })]))
-  t.equal(results.reduce((sum, r) => sum + r.sealed, 0), 43, 'every event sealed exactly once')
+  t.equal(results.reduce((sum, r) => sum + r.sealed, 0), 40, 'every event sealed exactly once')
   t.same(await verifyAuditChain(tdb.db), { intact: true, events: 45, pending: 0 })
 })
 

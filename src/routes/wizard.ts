@@ -15,6 +15,7 @@ import { issueState, type StateKey } from '../migration/install-state.js'
 import { canLink, installLinkRepos, installUrl, settingsUrl } from '../migration/install-link.js'
 import { loadWork, underWay, type Work } from '../migration/background-work.js'
 import { requestPlanning, type SendPlan } from '../migration/plan-job.js'
+import { inOneSnapshot } from '../migration/kept-reads.js'
 import { planCache } from '../migration/plan-cache.js'
 import { loadBatch, type StoredBatch, type StoredPlan } from '../migration/plan-store.js'
 import { taskCache } from '../migration/task-cache.js'
@@ -167,8 +168,11 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
     // Polled every second while anything runs: the whole plan (every repository, to count the
     // old hooks) is read only once some of the owners' hooks are being removed or were.
     // (A task is on a hook of the user's batches, so the user has a plan.)
-    const plan = (await anyTasks(app.db, viewer.id)) ? (await plans.load(app.db, viewer.id))! : undefined
-    const removals = plan === undefined ? new Map() : await tasks.load(app.db, viewer.id, hooksParam(plan))
+    // The plan and its tasks in one snapshot, as on the page: one transaction, not one each.
+    const { plan, removals } = await inOneSnapshot(app.db, async (trx) => {
+      const plan = (await anyTasks(trx, viewer.id)) ? (await plans.load(trx, viewer.id))! : undefined
+      return { plan, removals: plan === undefined ? new Map() : await tasks.load(trx, viewer.id, hooksParam(plan)) }
+    })
     return { ...planning, coverage: coverageProgress(owners, checks), cleanup: removalProgress(plan?.batches ?? [], removals) }
   })
 

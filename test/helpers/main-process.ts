@@ -3,14 +3,14 @@ import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
 import type { Env } from '../../src/config.js'
 import { toolEnv } from './child-env.js'
-import { rsaKeyPair } from './keys.js'
+import { sharedKeyPair } from './keys.js'
 
 // `npm start` as a real process: src/main.ts under the same node flags as the test, so tap's
 // TypeScript loader and coverage apply to it as well.
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
-const { privateKey } = rsaKeyPair()
+const { privateKey } = sharedKeyPair()
 
 const secrets = {
   SESSION_SECRET: 'a-session-secret-that-is-long-enough-1234',

@@ -1,5 +1,4 @@
 import { createPublicKey } from 'node:crypto'
-import { JSON_TYPE } from '../serialize.js'
 import { STATUS_CODES } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
@@ -17,6 +16,7 @@ import { acceptedHeader, requireRouteScopes } from './scopes.js'
 import { repoRoutes } from './repos.js'
 import { userInstallationRoutes } from './user-installations.js'
 import { userRoutes } from './users.js'
+import { JSON_TYPE } from '../serialize.js'
 
 // The REST API under /api/v3. One hook does what GitHub does before any endpoint runs:
 // authenticate, count the request against the credential's quota, apply the secondary limits

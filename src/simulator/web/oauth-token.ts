@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
-import { JSON_TYPE } from '../serialize.js'
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import type { SimState } from '../state.js'
 import { fields, text, type Fields } from './form.js'
 import { sameSecret } from '../../same-secret.js'
+import { JSON_TYPE } from '../serialize.js'
 
 // POST /login/oauth/access_token: a one-time code (or a refresh token) for an expiring user
 // token. As GitHub does, failures are HTTP 200 with an `error` field, and the reply is

@@ -19,6 +19,11 @@ export interface KeptReads<V> {
    * kept may be of other rows than the fingerprint digests.
    */
   get(key: number, fingerprint: string, read: () => Promise<V>): Promise<V>
+  /**
+   * What is kept for `key`, with the fingerprint of the rows it was read from, counted as read
+   * now: for a reader that checks the fingerprint itself, together with other reads.
+   */
+  peek(key: number): { fingerprint: string; value: V } | undefined
   /** Lets the value kept for `key` go (its rows are gone). */
   forget(key: number): void
 }
@@ -39,6 +44,14 @@ export function keptReads<V>(size: number): KeptReads<V> {
       kept.set(key, { fingerprint, value })
       if (kept.size > size) kept.delete(kept.keys().next().value!)
       return value
+    },
+    peek(key) {
+      const hit = kept.get(key)
+      if (hit !== undefined) {
+        kept.delete(key)
+        kept.set(key, hit)
+      }
+      return hit
     },
     forget: (key) => kept.delete(key),
   }

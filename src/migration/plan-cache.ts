@@ -20,18 +20,20 @@ import { loadPlan, type StoredPlan } from './plan-store.js'
 // its fingerprint digests, and the wizard's page, which reads the plan with its checks and
 // removals in one snapshot, never pairs them with a plan of another moment.
 
-/** One string that changes whenever any row of the user's plan does; undefined without a plan. */
-export async function planFingerprint(db: Kysely<Database>, userId: number): Promise<string | undefined> {
-  const { rows } = await sql<{ fingerprint: string }>`
+/** The SQL of planFingerprint's value, for a statement that reads it with other things. */
+export const planFingerprintSql = (userId: number) => sql<string | null>`(
     with inventory as (select ctid, xmin from app.inventory where user_id = ${userId}),
       batch as (select id, installation_id, ctid, xmin from app.batch where user_id = ${userId})
     select md5((select ${sql.raw(rowsOf('i'))} from inventory i)
       || '|' || (select ${sql.raw(rowsOf('b'))} from batch b)
       || '|' || (select ${sql.raw(rowsOf('o'))} from app.batch_org_hook o where o.batch_id in (select id from batch))
       || '|' || (select ${sql.raw(rowsOf('n'))} from app.installation n where n.id in (select installation_id from batch)))
-      as fingerprint
-    where exists (select 1 from inventory)`.execute(db)
-  return rows[0]?.fingerprint ?? undefined
+    where exists (select 1 from inventory))`
+
+/** One string that changes whenever any row of the user's plan does; undefined without a plan. */
+export async function planFingerprint(db: Kysely<Database>, userId: number): Promise<string | undefined> {
+  const { rows } = await sql<{ fingerprint: string | null }>`select ${planFingerprintSql(userId)} as fingerprint`.execute(db)
+  return rows[0]!.fingerprint ?? undefined
 }
 
 export interface PlanCache {
@@ -41,6 +43,8 @@ export interface PlanCache {
    * fingerprint and the plan are then read in a snapshot of their own.
    */
   load(db: Kysely<Database>, userId: number): Promise<StoredPlan | undefined>
+  /** The plan kept for the user, with its fingerprint (planFingerprintSql's), if any. */
+  peek(userId: number): { fingerprint: string; value: StoredPlan | undefined } | undefined
 }
 
 /** Keeps the plans of the `size` users read most recently. Plans handed out are shared: never change one. */
@@ -58,5 +62,6 @@ export function planCache(size = 32): PlanCache {
         }
         return kept.get(userId, fingerprint, () => loadPlan(trx, userId))
       }),
+    peek: (userId) => kept.peek(userId),
   }
 }

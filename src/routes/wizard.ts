@@ -16,6 +16,7 @@ import { canLink, installLinkRepos, installUrl, settingsUrl } from '../migration
 import { loadWork, underWay, type Work } from '../migration/background-work.js'
 import { requestPlanning, type SendPlan } from '../migration/plan-job.js'
 import { inOneSnapshot } from '../migration/kept-reads.js'
+import { pageGlance } from '../migration/page-glance.js'
 import { planCache } from '../migration/plan-cache.js'
 import { loadBatch, type StoredBatch, type StoredPlan } from '../migration/plan-store.js'
 import { taskCache } from '../migration/task-cache.js'
@@ -108,7 +109,26 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
    * showed the repositories it had just found covered as not checked yet, with no check under
    * way, and offered to install them again.
    */
-  const readPage = (viewer: Viewer) =>
+  const readPage = async (viewer: Viewer) => (await glanceAtKept(viewer)) ?? readAll(viewer)
+
+  /** The plan and tasks kept for the user, with the rest read in one statement; undefined when either changed, or none is kept. */
+  async function glanceAtKept(viewer: Viewer) {
+    const plan = plans.peek(viewer.id)
+    const removals = tasks.peek(viewer.id)
+    const shown = plan?.value
+    if (shown === undefined || removals === undefined || !(shown.batches.length > 0 || shown.gone.length > 0)) return undefined
+    const glance = await pageGlance(
+      app.db,
+      viewer.id,
+      shown.batches.map((b) => b.owner_id),
+      hooksParam(shown),
+    )
+    if (glance.planFingerprint !== plan!.fingerprint || glance.tasksFingerprint !== removals.fingerprint) return undefined
+    const inputs: PageInputs = { plan: shown, coverage: glance.coverage, cleanup: { tasks: removals.value, consent: glance.consent, canRevoke: legacy.oauthApp !== undefined } }
+    return { work: glance.planning, neverPlanned: false, inputs }
+  }
+
+  const readAll = (viewer: Viewer) =>
     app.db
       .transaction()
       .setIsolationLevel('repeatable read')

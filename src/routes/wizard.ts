@@ -111,19 +111,23 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
    */
   const readPage = async (viewer: Viewer) => (await glanceAtKept(viewer)) ?? readAll(viewer)
 
+  /** A plan with something to show: an owner to migrate, or repositories gone since they were enabled. */
+  const shownOf = (stored: StoredPlan | undefined) => (stored !== undefined && (stored.batches.length > 0 || stored.gone.length > 0) ? stored : undefined)
+
   /** The plan and tasks kept for the user, with the rest read in one statement; undefined when either changed, or none is kept. */
   async function glanceAtKept(viewer: Viewer) {
     const plan = plans.peek(viewer.id)
+    const shown = shownOf(plan?.value)
+    if (shown === undefined) return undefined
+    // Kept whenever the plan is (every read of a shown plan reads its tasks too); if not, no fingerprint matches, and the page is read whole.
     const removals = tasks.peek(viewer.id)
-    const shown = plan?.value
-    if (shown === undefined || removals === undefined || !(shown.batches.length > 0 || shown.gone.length > 0)) return undefined
     const glance = await pageGlance(
       app.db,
       viewer.id,
       shown.batches.map((b) => b.owner_id),
       hooksParam(shown),
     )
-    if (glance.planFingerprint !== plan!.fingerprint || glance.tasksFingerprint !== removals.fingerprint) return undefined
+    if (glance.planFingerprint !== plan!.fingerprint || glance.tasksFingerprint !== removals?.fingerprint) return undefined
     const inputs: PageInputs = { plan: shown, coverage: glance.coverage, cleanup: { tasks: removals.value, consent: glance.consent, canRevoke: legacy.oauthApp !== undefined } }
     return { work: glance.planning, neverPlanned: false, inputs }
   }
@@ -136,7 +140,7 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
       .execute(async (trx) => {
         const stored = await plans.load(trx, viewer.id)
         const work = (await loadWork(trx, 'plan', [viewer.id]))[0]
-        const shown = stored !== undefined && (stored.batches.length > 0 || stored.gone.length > 0) ? stored : undefined
+        const shown = shownOf(stored)
         return { work, neverPlanned: stored === undefined && work === undefined, inputs: shown === undefined ? undefined : await pageInputs(trx, shown, viewer) }
       })
 

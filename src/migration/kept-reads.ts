@@ -31,28 +31,26 @@ export interface KeptReads<V> {
 /** Keeps the values of the `size` keys read most recently. Values handed out are shared: never change one. */
 export function keptReads<V>(size: number): KeptReads<V> {
   const kept = new Map<number, { fingerprint: string; value: V }>()
+  const peek = (key: number): { fingerprint: string; value: V } | undefined => {
+    const hit = kept.get(key)
+    // Read most recently last: the first key is the one to let go.
+    if (hit !== undefined) {
+      kept.delete(key)
+      kept.set(key, hit)
+    }
+    return hit
+  }
   return {
     async get(key, fingerprint, read) {
-      const hit = kept.get(key)
-      // Read most recently last: the first key is the one to let go.
-      kept.delete(key)
-      if (hit !== undefined && hit.fingerprint === fingerprint) {
-        kept.set(key, hit)
-        return hit.value
-      }
+      const hit = peek(key)
+      if (hit?.fingerprint === fingerprint) return hit.value
       const value = await read()
+      kept.delete(key)
       kept.set(key, { fingerprint, value })
       if (kept.size > size) kept.delete(kept.keys().next().value!)
       return value
     },
-    peek(key) {
-      const hit = kept.get(key)
-      if (hit !== undefined) {
-        kept.delete(key)
-        kept.set(key, hit)
-      }
-      return hit
-    },
+    peek,
     forget: (key) => kept.delete(key),
   }
 }

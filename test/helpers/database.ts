@@ -6,11 +6,16 @@ import { databaseUrlFrom } from '../../src/config.js'
 import { connect, type Db } from '../../src/db/connect.js'
 import { startEmbeddedPostgres } from '../../src/db/embedded-postgres.js'
 import { migrateToLatest } from '../../src/db/migrator.js'
+import { probeStatements } from './statement-probe.js'
 
 // Every test file gets databases of its own on one server: DATABASE_URL (set by `npm test`),
 // or, when a file is run alone with tap, an embedded Postgres for that process.
 
 let server: Promise<string> | undefined
+
+// `npm run ci:statements` sets it: record what the service's code asks of Postgres here.
+const statementLog = process.env['OAUTH_TO_APP_STATEMENT_LOG']
+if (statementLog !== undefined && statementLog !== '') probeStatements(statementLog, process.cwd())
 
 function serverUrl(): Promise<string> {
   const url = databaseUrlFrom()

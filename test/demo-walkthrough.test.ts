@@ -15,10 +15,13 @@ import { hooksOf, installationOn, simState } from './helpers/sim-state.js'
 
 const TOKEN = /\bgh[ousr]_[A-Za-z0-9_]+/
 
-/** The text of the owner's section on /migrate, or '' when there is none. */
+/**
+ * The text of the owner's section on /migrate, waiting for it: the page's own script reloads it
+ * when the work it shows ends, and a section counted in the middle of that reload was not there
+ * yet (a fresh-clone CI run of 2026-12-02 read '' for acme just after mona's check ended).
+ */
 async function section(page: Page, owner: string): Promise<string> {
-  const found = page.locator(`section#owner-${owner}`)
-  return (await found.count()) === 0 ? '' : ((await found.innerText()) ?? '')
+  return page.locator(`section#owner-${owner}`).innerText()
 }
 
 /** The owner's status on /migrate, reloading up to `reloads` times (for a webhook) until it matches. */

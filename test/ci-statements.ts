@@ -49,7 +49,11 @@ async function main(): Promise<number> {
   const dir = values.compare ?? values.records ?? mkdtempSync(path.join(os.tmpdir(), 'oauth-to-app-statements-'))
   try {
     if (values.compare === undefined) {
-      if (values.records !== undefined) mkdirSync(dir, { recursive: true })
+      if (values.records !== undefined) {
+        mkdirSync(dir, { recursive: true })
+        // Records of an earlier run would be counted with this one's.
+        if (readdirSync(dir).length > 0) throw new Error(`--records ${dir} is not empty: give an empty or new folder`)
+      }
       const code = await runSuite(dir, once)
       if (code !== 0) {
         process.stderr.write('ci:statements: the suite failed; its statements were not compared\n')

@@ -5,7 +5,9 @@ import pg from 'pg'
 // What the service's own code asks of Postgres in one test process, for `npm run ci:statements`:
 // every statement text whose caller's stack passes through src/ (the pool's own wrapper,
 // src/db/connect, does for every query, so it does not count), written to `dir` as the process
-// exits. Literals and lists of parameters are folded, so one statement with other values, or
+// exits. A pool's query is seen where it is called, not where its client sends it: pg-pool sends
+// from a callback, off the caller's stack (pg-boss's SQL, through src/plugins/queue.ts, is
+// one). Literals and lists of parameters are folded, so one statement with other values, or
 // with more of them (`in ($1, $2)`, a multi-row insert), is still one.
 
 export interface StatementRecord {
@@ -24,23 +26,26 @@ export function normalizeStatement(text: string): string {
     .trim()
 }
 
-let installed = false
+type Query = (...args: unknown[]) => unknown
 
+/** Called once, by the test database helper as it loads. */
 export function probeStatements(dir: string, root: string): void {
-  if (installed) return
-  installed = true
   const own = new RegExp(`${root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/(?:dist/)?src/(?!db/connect\\.)`)
   const seen = new Set<string>()
-  const query = pg.Client.prototype.query as (...args: unknown[]) => unknown
   Error.stackTraceLimit = 200
-  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]): unknown {
-    const first = args[0]
+  const record = (first: unknown): void => {
     const text = typeof first === 'string' ? first : (first as { text?: unknown } | null)?.text
     if (typeof text === 'string' && own.test(new Error().stack ?? '')) seen.add(normalizeStatement(text))
-    return query.apply(this, args)
-  } as typeof pg.Client.prototype.query
+  }
+  for (const prototype of [pg.Client.prototype, pg.Pool.prototype] as { query: Query }[]) {
+    const query = prototype.query
+    prototype.query = function (this: unknown, ...args: unknown[]): unknown {
+      record(args[0])
+      return query.apply(this, args)
+    }
+  }
   process.on('exit', () => {
-    const record: StatementRecord = { file: path.relative(root, process.argv[1] ?? 'unknown'), statements: [...seen].sort() }
-    writeFileSync(path.join(dir, `${process.pid}.json`), JSON.stringify(record))
+    const file: StatementRecord = { file: path.relative(root, process.argv[1] ?? 'unknown'), statements: [...seen].sort() }
+    writeFileSync(path.join(dir, `${process.pid}.json`), JSON.stringify(file))
   })
 }

@@ -44,6 +44,12 @@ export interface QueueOptions {
   retryLimit?: number
   /** Waits, in ms: before trying to start again when the database was unreachable (5 s), for the queue at start-up before the service answers anyway (1 s), and by a send for a queue still starting (5 s). */
   timing?: { restartDelayMs?: number; readyWaitMs?: number; sendWaitMs?: number }
+  /**
+   * Seconds between runs of pg-boss's upkeep (120 by default; one instance runs it at a time):
+   * it fails jobs past their expiry, archives finished jobs after 12 hours and deletes archived
+   * ones after 7 days, so the job table does not grow with every migration ever made.
+   */
+  maintenanceIntervalSeconds?: number
 }
 
 declare module 'fastify' {
@@ -63,6 +69,7 @@ const plugin: FastifyPluginAsync<QueueOptions> = async (app, options) => {
       db: { executeSql: (text, values) => options.pool.query(text, values) },
       schema: 'pgboss',
       schedule: false,
+      ...(options.maintenanceIntervalSeconds === undefined ? {} : { maintenanceIntervalSeconds: options.maintenanceIntervalSeconds }),
     })
     created.on('error', (error) => app.log.error({ err: error }, 'job queue error'))
     return created

@@ -242,3 +242,51 @@ t.test("several jobs of a queue run at once, as many as the instance's workers",
   const twoAtOnce = { ...queueSettings, 'add-repos': { ...queueSettings['add-repos'], slots: 2 } }
   t.equal(await running({ settings: twoAtOnce }), 2, "the queue's own number: two jobs of four at once")
 })
+
+t.test("the queue's upkeep archives finished jobs after 12 hours and deletes them after 7 days more", async (t) => {
+  const tdb = await testDatabase(t)
+  const done: AddReposJob[] = []
+  const app = Fastify({ logger: false })
+  await app.register(queuePlugin, {
+    pool: tdb.pool,
+    maintenanceIntervalSeconds: 1,
+    handlers: {
+      'add-repos': async (data: AddReposJob) => {
+        done.push(data)
+      },
+      'installation-event': async () => {},
+      coverage: async () => {},
+      plan: async () => {},
+      cleanup: async () => {},
+    },
+  })
+  t.teardown(() => app.close())
+  await app.ready()
+  await tdb.db.transaction().execute(async (trx) => {
+    await app.queue.send(trx, 'add-repos', { ...job, batchId: 1 })
+    await app.queue.send(trx, 'add-repos', { ...job, batchId: 2 })
+  })
+  app.queue.wake()
+  await until(() => done.length === 2)
+  const where = (table: 'job' | 'archive') => async (batchId: number) =>
+    (await tdb.pool.query(`select 1 from pgboss.${table} where name = 'add-repos' and (data->>'batchId')::int = $1 and state = 'completed'`, [batchId])).rowCount === 1
+  const inJobs = where('job')
+  const inArchive = where('archive')
+  const eventually = async (check: () => Promise<boolean>): Promise<void> => {
+    const deadline = Date.now() + 15_000
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error('timed out')
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+  // Job 1 finished 13 hours ago, job 2 just now.
+  await tdb.pool.query(`update pgboss.job set completed_on = now() - interval '13 hours' where (data->>'batchId')::int = 1`)
+  await eventually(() => inArchive(1))
+  t.notOk(await inJobs(1), 'a job finished 13 hours ago leaves the job table for the archive')
+  t.ok(await inJobs(2), 'a job finished just now stays where support can see it')
+  const { rows } = await tdb.pool.query<{ maintained: boolean }>(`select maintained_on is not null as maintained from pgboss.version`)
+  t.same(rows, [{ maintained: true }], 'the upkeep records when it ran, so only one instance runs it at a time')
+  await tdb.pool.query(`update pgboss.archive set archived_on = now() - interval '8 days' where (data->>'batchId')::int = 1`)
+  await eventually(async () => !(await inArchive(1)))
+  t.ok(await inJobs(2), 'after 7 days in the archive a job is deleted; the recent one is untouched')
+})

@@ -190,7 +190,7 @@ export async function writeReport(pool: pg.Pool, scope: ReportScope, format: Rep
 export async function reportStream(pool: pg.Pool, scope: ReportScope, format: ReportFormat): Promise<CopyToStreamQuery> {
   const client = await pool.connect()
   // Node's default of 16 kB stops reading the socket after every chunk Postgres sends until
-  // the writer catches up; a megabyte keeps the backend sending while the file is written.
+  // the reader (a file, an HTTP reply) takes it; a megabyte keeps the backend sending meanwhile.
   const copy = client.query(copyTo(reportCopy(scope, format), { highWaterMark: 1 << 20 }))
   // Ended: the connection is clean and goes back. Closed before its end (the reader went away,
   // or the COPY failed): it is mid-protocol, so it is closed rather than handed to anyone else.

@@ -4,20 +4,17 @@ import t, { type Test } from 'tap'
 import type { AddReposJob } from '../../src/migration/add-repos.js'
 import type { InstallationEventJob } from '../../src/migration/installation-events.js'
 import { queueSettings, type QueueSetting } from '../../src/migration/jobs.js'
-import { queuePlugin } from '../../src/plugins/queue.js'
+import { queuePlugin, type QueueOptions } from '../../src/plugins/queue.js'
 import { testDatabase, type TestDatabase } from '../helpers/database.js'
 
 const job: AddReposJob = { batchId: 7, actor: { id: 1, login: 'mona' } }
 
-type Timing = { restartDelayMs?: number; readyWaitMs?: number; sendWaitMs?: number }
-
-async function queueApp(t: Test, pool: pg.Pool, done: AddReposJob[], timing: Timing = {}, settings?: typeof queueSettings) {
+async function queueApp(t: Test, pool: pg.Pool, done: AddReposJob[], options: Omit<QueueOptions, 'pool' | 'handlers'> = {}) {
   const lines: string[] = []
   const app = Fastify({ logger: { level: 'error', stream: { write: (line: string) => lines.push(line) } } })
   await app.register(queuePlugin, {
     pool,
-    timing,
-    ...(settings === undefined ? {} : { settings }),
+    ...options,
     handlers: {
       'add-repos': async (data: AddReposJob) => {
         done.push(data)
@@ -32,9 +29,9 @@ async function queueApp(t: Test, pool: pg.Pool, done: AddReposJob[], timing: Tim
   return { app, lines }
 }
 
-async function until(check: () => boolean): Promise<void> {
+async function until(check: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 15_000
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error('timed out')
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
@@ -75,7 +72,7 @@ t.test('a database down at start does not keep the service from starting; the qu
     },
   })
   const done: AddReposJob[] = []
-  const { app, lines } = await queueApp(t, flaky, done, { restartDelayMs: 20, sendWaitMs: 50 })
+  const { app, lines } = await queueApp(t, flaky, done, { timing: { restartDelayMs: 20, sendWaitMs: 50 } })
   await app.ready()
   t.match(lines.join(''), 'job queue could not start; trying again shortly')
   // Sent before the queue has started: refused, so the change that sent it rolls back.
@@ -99,7 +96,7 @@ t.test('a database down at start does not keep the service from starting; the qu
 t.test('closing before the queue ever started stops the retries', async (t) => {
   const pool = new pg.Pool({ connectionString: 'postgres://postgres:x@127.0.0.1:1/none', connectionTimeoutMillis: 500 })
   t.teardown(() => pool.end())
-  const { app, lines } = await queueApp(t, pool, [], { restartDelayMs: 10 })
+  const { app, lines } = await queueApp(t, pool, [], { timing: { restartDelayMs: 10 } })
   await app.ready()
   await app.close()
   const logged = lines.length
@@ -130,7 +127,7 @@ t.test('a database too slow to answer: the service is ready anyway, and a queue 
       return Reflect.get(target, property, receiver) as unknown
     },
   })
-  const { app } = await queueApp(t, counted, [], { readyWaitMs: 20 })
+  const { app } = await queueApp(t, counted, [], { timing: { readyWaitMs: 20 } })
   const started = Date.now()
   await app.ready()
   t.ok(Date.now() - started < 250, 'ready before the queue')
@@ -152,7 +149,7 @@ async function queueRows(pool: pg.Pool): Promise<Record<string, { policy: string
 t.test("each queue is created with its policy and expiry, and one created by an earlier version is brought up to date", async (t) => {
   const tdb = await testDatabase(t)
   const before: QueueSetting = { policy: 'standard', expireInSeconds: 900 }
-  const { app: old } = await queueApp(t, tdb.pool, [], {}, { 'add-repos': before, 'installation-event': before, plan: before, coverage: before, cleanup: before })
+  const { app: old } = await queueApp(t, tdb.pool, [], { settings: { 'add-repos': before, 'installation-event': before, plan: before, coverage: before, cleanup: before } })
   await old.ready()
   t.same((await queueRows(tdb.pool))['plan'], { policy: 'standard', expire_seconds: 900 })
   await old.close()
@@ -170,7 +167,7 @@ t.test('a stately queue keeps one job waiting per key: a second send is no error
   const tdb = await testDatabase(t)
   const done: AddReposJob[] = []
   const stately = { ...queueSettings, 'add-repos': { policy: 'stately' as const, expireInSeconds: 60 } }
-  const { app } = await queueApp(t, tdb.pool, done, {}, stately)
+  const { app } = await queueApp(t, tdb.pool, done, { settings: stately })
   await app.ready()
   // In one transaction, so no worker takes the first before the second is sent.
   const sent = await tdb.db.transaction().execute(async (trx) => [
@@ -246,21 +243,7 @@ t.test("several jobs of a queue run at once, as many as the instance's workers",
 t.test("the queue's upkeep archives finished jobs after 12 hours and deletes them after 7 days more", async (t) => {
   const tdb = await testDatabase(t)
   const done: AddReposJob[] = []
-  const app = Fastify({ logger: false })
-  await app.register(queuePlugin, {
-    pool: tdb.pool,
-    maintenanceIntervalSeconds: 1,
-    handlers: {
-      'add-repos': async (data: AddReposJob) => {
-        done.push(data)
-      },
-      'installation-event': async () => {},
-      coverage: async () => {},
-      plan: async () => {},
-      cleanup: async () => {},
-    },
-  })
-  t.teardown(() => app.close())
+  const { app } = await queueApp(t, tdb.pool, done, { maintenanceIntervalSeconds: 1 })
   await app.ready()
   await tdb.db.transaction().execute(async (trx) => {
     await app.queue.send(trx, 'add-repos', { ...job, batchId: 1 })
@@ -268,25 +251,18 @@ t.test("the queue's upkeep archives finished jobs after 12 hours and deletes the
   })
   app.queue.wake()
   await until(() => done.length === 2)
-  const where = (table: 'job' | 'archive') => async (batchId: number) =>
+  const finishedIn = (table: 'job' | 'archive') => async (batchId: number) =>
     (await tdb.pool.query(`select 1 from pgboss.${table} where name = 'add-repos' and (data->>'batchId')::int = $1 and state = 'completed'`, [batchId])).rowCount === 1
-  const inJobs = where('job')
-  const inArchive = where('archive')
-  const eventually = async (check: () => Promise<boolean>): Promise<void> => {
-    const deadline = Date.now() + 15_000
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error('timed out')
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-  }
+  const inJobs = finishedIn('job')
+  const inArchive = finishedIn('archive')
   // Job 1 finished 13 hours ago, job 2 just now.
   await tdb.pool.query(`update pgboss.job set completed_on = now() - interval '13 hours' where (data->>'batchId')::int = 1`)
-  await eventually(() => inArchive(1))
+  await until(() => inArchive(1))
   t.notOk(await inJobs(1), 'a job finished 13 hours ago leaves the job table for the archive')
   t.ok(await inJobs(2), 'a job finished just now stays where support can see it')
   const { rows } = await tdb.pool.query<{ maintained: boolean }>(`select maintained_on is not null as maintained from pgboss.version`)
   t.same(rows, [{ maintained: true }], 'the upkeep records when it ran, so only one instance runs it at a time')
   await tdb.pool.query(`update pgboss.archive set archived_on = now() - interval '8 days' where (data->>'batchId')::int = 1`)
-  await eventually(async () => !(await inArchive(1)))
+  await until(async () => !(await inArchive(1)))
   t.ok(await inJobs(2), 'after 7 days in the archive a job is deleted; the recent one is untouched')
 })

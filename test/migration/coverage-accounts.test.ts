@@ -21,19 +21,20 @@ t.test("an installation GitHub describes without a login (an enterprise's accoun
 })
 
 /**
- * An org, big, with `users` vendor users, each of whom enabled ten of its 120 public
- * repositories; the App installed on big with the first 115 (two pages of the listing).
+ * An org, big, with `users` vendor users, each of whom enabled `each` of its public
+ * repositories; the App installed on big with the first `installed` of them (115: two pages of
+ * the listing).
  */
-function bigOrg(users = 12): World {
+function bigOrg(users = 12, each = 10, installed = 115): World {
   const world = demoWorld()
   const logins = Array.from({ length: users }, (_, i) => `u${i + 1}`)
   world.users.push(...logins.map((login, i) => ({ id: 2001 + i, login, legacy_token: `gho_legacy_${login}_000${i}`, legacy_scopes: ['repo', 'admin:repo_hook'] })))
   world.orgs!.push({ id: 300, login: 'big', members: Object.fromEntries(logins.map((l) => [l, 'member' as const])) })
-  for (let i = 0; i < users * 10; i++) {
+  for (let i = 0; i < users * each; i++) {
     const repoId = 3000 + i
     world.repos.push({ id: repoId, owner: 'big', name: `r${i}`, hooks: [{ id: 8000 + i, url: 'https://ci.example.com/hooks/github', created_by: 'legacy-oauth-client' }] })
     world.legacy_registrations!.push({
-      github_user_id: 2001 + Math.floor(i / 10),
+      github_user_id: 2001 + Math.floor(i / each),
       kind: 'repo',
       owner_id: 300,
       owner_login: 'big',
@@ -45,7 +46,7 @@ function bigOrg(users = 12): World {
       created_at: '2020-01-01T00:00:00Z',
     })
   }
-  world.installations = [{ id: 700, account: 'big', repository_selection: 'selected', repositories: Array.from({ length: 115 }, (_, i) => 3000 + i) }]
+  world.installations = [{ id: 700, account: 'big', repository_selection: 'selected', repositories: Array.from({ length: installed }, (_, i) => 3000 + i) }]
   return world
 }
 
@@ -97,4 +98,30 @@ t.test('an owner with many vendor users: one listing, and one lookup per reposit
     ['u1', 'u1', 'u1', 'u1', 'u1'],
   )
   for (let i = 0; i < users; i++) t.same(await counted(2001 + i), expected)
+})
+
+t.test("one user answering for more than a hundred repositories the listing missed: that user's own list, not a lookup each", async (t) => {
+  const service = await serviceWithGitHub(t, bigOrg(1, 150, 20))
+  const { app, sim } = service
+  const cookie = await signIn(app, sim, 2001)
+  await view(app, cookie)
+  await settled(service)
+  // r149 deleted since: the list no longer has it, and only it is looked up on its own.
+  await sim.sim.app.inject({ method: 'DELETE', url: '/_sim/repos/3149' })
+  const before = sim.state.apiLog.length
+  t.equal((await press(app, cookie, formAction(section((await view(app, cookie)).body, 'big'), 'Check again'))).statusCode, 303)
+  await settled(service)
+  const calls = sim.state.apiLog.slice(before)
+  t.same(
+    calls.filter((e) => e.path.startsWith('/repositories/')).map((e) => [e.path, e.status]),
+    [['/repositories/3149', 404]],
+    'one lookup, of the repository the list no longer has',
+  )
+  t.equal(calls.filter((e) => e.path === '/user/repos' && e.actor === 'u1').length, 2, "u1's list: two pages of 100 for 130 repositories")
+  const rows = await coverageOf(service, 'big', 2001)
+  t.same(
+    { covered: rows.filter((r) => r.coverage === 'covered').length, not_covered: rows.filter((r) => r.coverage === 'not_covered').length, gone: rows.filter((r) => r.coverage === 'gone').length },
+    { covered: 20, not_covered: 129, gone: 1 },
+  )
+  t.match(section((await view(app, cookie)).body, 'big'), 'Coverage: 20 covered, 129 not covered, 1 gone')
 })

@@ -9,7 +9,7 @@ import type { SummaryRow } from './summary.js'
 // What the audit chain costs the service: 16 writers (16 connections), each transaction one
 // event and 2 ms of other work, through appendAudit as the service writes it, against the same
 // transactions writing the same row into a plain table of the same columns, with the event
-// table's key and four indexes (no trigger, not the sealer's index). The service's sealer runs
+// table's key and indexes (no trigger, not the sealer's index). The service's sealer runs
 // meanwhile, as it does in every instance, so its work is in the figure. Variants alternate,
 // three rounds each, so that a neighbour's load on a shared machine falls on both.
 
@@ -38,16 +38,19 @@ const EVENT: AuditEvent = {
   detail: { role: 'admin', action: 'install', repos: 3, hiddenRepos: 0, orgHooks: 1 },
 }
 
+// The event table's key and every index it has (the staff console's search added eleven in
+// migration 0017, after this benchmark was written with the four of its time), copied from the
+// table itself so the two stay alike, less the one only the sealer uses: that one is the chain's.
 async function createPlainTable(db: Db): Promise<void> {
   await sql`
-    create table bench_plain_event (like app.audit_event including defaults);
+    create table bench_plain_event (like app.audit_event including defaults including indexes);
     alter table bench_plain_event alter column at set default clock_timestamp();
-    alter table bench_plain_event add primary key (id);
-    alter table bench_plain_event alter column id add generated always as identity;
-    create index on bench_plain_event (owner_id);
-    create index on bench_plain_event (repo_id);
-    create index on bench_plain_event (actor_github_id);
-    create index on bench_plain_event (installation_id);`.execute(db.db)
+    alter table bench_plain_event alter column id add generated always as identity;`.execute(db.db)
+  const sealers = await sql<{ name: string }>`
+    select indexname as name from pg_indexes
+    where schemaname = current_schema() and tablename = 'bench_plain_event' and indexdef like '%(xact_id, id)%'`.execute(db.db)
+  if (sealers.rows.length !== 1) throw new Error(`expected one copy of the sealer's index on the plain table, found ${sealers.rows.length}`)
+  await sql`drop index ${sql.id(sealers.rows[0]!.name)}`.execute(db.db)
 }
 
 type Write = (db: Db['db']) => Promise<void>

@@ -2,16 +2,13 @@ import t from 'tap'
 import { launchChromium } from './helpers/chromium.js'
 import { arrive, signInWithGitHub, startDemoOnFreePorts, watch } from './helpers/demo.js'
 import { DESKTOP } from './helpers/screenshots.js'
+import type { PageProgress } from './helpers/wizard.js'
 
 // The page's own script (views/assets/progress.js) reloads /migrate once a check it shows ends.
 // A person who pressed another owner's button just before must still get where it leads: a
 // fresh-clone CI run of 2026-12-02 lost such a press (mona's second check ended while acme's
 // install was on its way to GitHub, and the reload brought her back to /migrate). Here GitHub's
 // install page is held until the check has ended and the page's script has had time to see it.
-
-interface Progress {
-  coverage: { ownerId: number; underWay: boolean }[]
-}
 
 t.test('a button pressed while a check ends: the browser goes where it leads, and is not reloaded back', async (t) => {
   const demo = await startDemoOnFreePorts(t)
@@ -51,7 +48,7 @@ t.test('a button pressed while a check ends: the browser goes where it leads, an
   await page.route(install, async (route) => {
     held++
     for (let i = 0; i < 100; i++) {
-      const progress = (await (await context.request.get(`${demo.url}/migrate/progress`, { headers: { accept: 'application/json' } })).json()) as Progress
+      const progress = (await (await context.request.get(`${demo.url}/migrate/progress`, { headers: { accept: 'application/json' } })).json()) as PageProgress
       if (!progress.coverage.some((c) => c.underWay)) break
       await new Promise((resolve) => setTimeout(resolve, 100))
     }

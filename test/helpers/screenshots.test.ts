@@ -13,7 +13,9 @@ import { DESKTOP, screenshots } from './screenshots.js'
 
 t.test('a page whose check ends, and reloads it, while it is shot is shot once it has reloaded', async (t) => {
   let served = 0
-  const server = createServer((_request, response) => {
+  const server = createServer((request, response) => {
+    // The page only: whatever else the browser asks for (its favicon) is not a load of it.
+    if (request.url !== '/') return void response.writeHead(404).end()
     served++
     // Long enough that the capture is still running when the script reloads the page.
     const rows = '<p>acme/web: old webhook 4242, covered by the installation</p>'.repeat(400)

@@ -9,6 +9,8 @@ import { projectRoot } from '../../src/project-root.js'
 // look at. Each run replaces its scenario's folder.
 
 export const DESKTOP = { width: 1200, height: 900 }
+export const PHONE = { width: 390, height: 844 }
+
 // Work under way whose end reloads the page (views/assets/progress.js): a step is shot once it
 // has ended. A reload during a capture stalls it past any timeout (the project CI lost a run
 // that way: a second coverage check, started by the installation's webhook, ended while mona's
@@ -16,7 +18,6 @@ export const DESKTOP = { width: 1200, height: 900 }
 const UNDER_WAY = '[data-progress], [data-coverage-progress], [role="status"] [data-cleanup-progress]'
 // A capture on a loaded two-core machine (four test files at once) takes seconds, not ms.
 const CAPTURE_MS = 30_000
-export const PHONE = { width: 390, height: 844 }
 
 export interface Screenshots {
   dir: string

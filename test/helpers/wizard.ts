@@ -22,7 +22,8 @@ export async function viewNow(app: FastifyInstance, cookie: string, url = '/migr
   return app.inject({ url, cookies: { [SESSION_COOKIE]: cookie } })
 }
 
-interface PageProgress {
+/** GET /migrate/progress's answer, as the page's script reads it. */
+export interface PageProgress {
   underWay: boolean
   state: string | null
   text: string | null

@@ -19,8 +19,8 @@ t.test('a page is rendered once per plan and inputs, with each visit its own tok
   const plan = {}
   const tasks = new Map()
   const from = [plan, tasks]
-  t.equal(await pages.page(1, [plan, tasks], 'a', 'token-1', render), '<form><input name="_csrf" value="token-1"></form><form><input name="_csrf" value="token-1"></form>')
-  t.equal(await pages.page(1, [plan, tasks], 'a', 'token-2', render), '<form><input name="_csrf" value="token-2"></form><form><input name="_csrf" value="token-2"></form>', 'kept, with the new token in every form')
+  t.equal((await pages.page(1, [plan, tasks], 'a', 'token-1', render)).toString(), '<form><input name="_csrf" value="token-1"></form><form><input name="_csrf" value="token-1"></form>')
+  t.equal((await pages.page(1, [plan, tasks], 'a', 'token-2', render)).toString(), '<form><input name="_csrf" value="token-2"></form><form><input name="_csrf" value="token-2"></form>', 'kept, with the new token in every form')
   t.equal(renders, 1)
   await pages.page(1, [plan, tasks], 'b', 'token-3', render)
   t.equal(renders, 2, 'other inputs: rendered again')

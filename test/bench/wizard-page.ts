@@ -47,6 +47,11 @@ export const WIZARD_PAGE_TARGETS = { ratioP99: 2, p99Ms: 50 }
 const REPOS = 2_000
 const OWNERS = 40
 const OTHERS_FIRST_USER = 1_000_000
+// GitHub numbers hooks in one sequence for everyone: a user's hooks, made over the years, lie
+// among everyone else's. The user's every 1,000th id (odd), the others' every even one, so that
+// reading the user's hooks (and their removal tasks) meets the others' in every index page.
+const HOOKS_FROM = 1_000_000_000
+const userHookId = (i: number): number => HOOKS_FROM + 1 + i * 1_000
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
@@ -84,7 +89,7 @@ export async function seedOthers(db: ReturnType<typeof connect>['db'], count: nu
       case when i % 4 < 2 then ${OTHERS_FIRST_USER} + i / 4 else 20000000 + (i / 4) % 5000 end,
       case when i % 4 < 2 then 'user-' || i / 4 else 'org-' || (i / 4) % 5000 end,
       case when i % 4 < 2 then 'User' else 'Organization' end,
-      100000000 + i, 'repo-' || i, 200000000 + i, 'https://ci.example.com/hooks/github', timestamptz '2017-01-01' + i * interval '1 minute'
+      100000000 + i, 'repo-' || i, ${HOOKS_FROM} + 2 * i, 'https://ci.example.com/hooks/github', timestamptz '2017-01-01' + i * interval '1 minute'
     from generate_series(0, ${count - 1}) i`.execute(db)
   await sql`
     insert into app.inventory (user_id, user_login, planned_at, gone, notes)
@@ -125,7 +130,7 @@ export async function benchWizardPage(adminUrl: string, options: { registrations
   const seconds = options.seconds ?? 5
   const connections = options.connections ?? 50
   const rounds = options.rounds ?? 3
-  const world = manyReposWorld({ repos: REPOS, owners: OWNERS })
+  const world = manyReposWorld({ repos: REPOS, owners: OWNERS, hookId: userHookId })
   const hooks = world.legacy_registrations!.length
   if (registrations < hooks) throw new Error(`at least ${hooks} registrations: the user's own`)
   const sim = await buildSimulator({ logLevel: 'silent', world: structuredClone(world) })

@@ -232,8 +232,12 @@ export async function anyTasks(db: Kysely<Database>, userId: number): Promise<bo
   return rows[0]!.any
 }
 
-/** The tasks of these hooks, by hook id: `hookIds` a list, or a Postgres array of them (written once for a plan read on every visit). */
-export async function tasksOf(db: Kysely<Database>, hookIds: readonly number[] | string): Promise<Map<number, CleanupTask>> {
-  const rows = await db.selectFrom('app.cleanup_task').selectAll().where(sql<boolean>`hook_id = any(${hookIds}::bigint[])`).execute()
+/** The tasks of these hooks on these owners (Postgres arrays, written once for a plan read on every visit), by hook id. */
+export async function tasksOf(db: Kysely<Database>, scope: { owners: string; hooks: string }): Promise<Map<number, CleanupTask>> {
+  const rows = await db
+    .selectFrom('app.cleanup_task')
+    .selectAll()
+    .where(sql<boolean>`hook_id = any(${scope.hooks}::bigint[]) and owner_id = any(${scope.owners}::bigint[])`)
+    .execute()
   return new Map(rows.map((r) => [r.hook_id, r]))
 }

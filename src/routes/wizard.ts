@@ -19,7 +19,7 @@ import { inOneSnapshot } from '../migration/kept-reads.js'
 import { pageGlance } from '../migration/page-glance.js'
 import { planCache } from '../migration/plan-cache.js'
 import { loadBatch, type StoredBatch, type StoredPlan } from '../migration/plan-store.js'
-import { taskCache } from '../migration/task-cache.js'
+import { taskCache, taskScope, type TaskScope } from '../migration/task-cache.js'
 import { HttpError } from '../plugins/error-handler.js'
 import { viewerOf } from './auth.js'
 import { coverageProgress } from './coverage-progress.js'
@@ -73,21 +73,24 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
   /** While planning runs: reloads without JavaScript, updates in place with it. */
   const watching = { refreshSeconds: 2, progressScript: true }
 
-  /** The old hooks of a plan's batches, as a Postgres array; one per plan kept, read on every visit. */
-  const hooksOf = new WeakMap<StoredPlan, string>()
-  const hooksParam = (plan: StoredPlan): string => {
-    let hooks = hooksOf.get(plan)
-    if (hooks === undefined) {
+  /** Which removal tasks a plan's page shows: its batches' old hooks on its owners; one per plan kept, read on every visit. */
+  const scopes = new WeakMap<StoredPlan, TaskScope>()
+  const scopeOf = (plan: StoredPlan): TaskScope => {
+    let scope = scopes.get(plan)
+    if (scope === undefined) {
       // A loop, not flatMap: thousands of repositories.
       const ids: number[] = []
       for (const b of plan.batches) {
         for (const r of b.repos) ids.push(...r.hook_ids)
         for (const h of b.orgHooks) ids.push(h.hookId)
       }
-      hooks = `{${ids.join(',')}}`
-      hooksOf.set(plan, hooks)
+      scope = taskScope(
+        plan.batches.map((b) => b.owner_id),
+        ids,
+      )
+      scopes.set(plan, scope)
     }
-    return hooks
+    return scope
   }
 
   /** What the page of a plan is made of, besides the plan: the coverage checks of its owners and the removal of its old hooks, read through `db`. */
@@ -98,7 +101,7 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
       'coverage',
       plan.batches.map((b) => b.owner_id),
     ),
-    cleanup: { tasks: await tasks.load(db, viewer.id, hooksParam(plan)), consent: await consentOf(db, viewer.id), canRevoke: legacy.oauthApp !== undefined } satisfies CleanupData,
+    cleanup: { tasks: await tasks.load(db, viewer.id, scopeOf(plan)), consent: await consentOf(db, viewer.id), canRevoke: legacy.oauthApp !== undefined } satisfies CleanupData,
   })
   type PageInputs = Awaited<ReturnType<typeof pageInputs>>
   const pageOf = (inputs: PageInputs) => wizardPage(inputs.plan, github.config, inputs.coverage, inputs.cleanup)
@@ -125,7 +128,7 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
       app.db,
       viewer.id,
       shown.batches.map((b) => b.owner_id),
-      hooksParam(shown),
+      scopeOf(shown),
     )
     if (glance.planFingerprint !== plan!.fingerprint || glance.tasksFingerprint !== removals?.fingerprint) return undefined
     const inputs: PageInputs = { plan: shown, coverage: glance.coverage, cleanup: { tasks: removals.value, consent: glance.consent, canRevoke: legacy.oauthApp !== undefined } }
@@ -195,7 +198,7 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
     // The plan and its tasks in one snapshot, as on the page: one transaction, not one each.
     const { plan, removals } = await inOneSnapshot(app.db, async (trx) => {
       const plan = (await anyTasks(trx, viewer.id)) ? (await plans.load(trx, viewer.id))! : undefined
-      return { plan, removals: plan === undefined ? new Map() : await tasks.load(trx, viewer.id, hooksParam(plan)) }
+      return { plan, removals: plan === undefined ? new Map() : await tasks.load(trx, viewer.id, scopeOf(plan)) }
     })
     return { ...planning, coverage: coverageProgress(owners, checks), cleanup: removalProgress(plan?.batches ?? [], removals) }
   })

@@ -36,6 +36,7 @@ t.test('from empty, every migration applies and a re-run does nothing', async (t
     'app.refusal_tally',
     'app.session',
     'app.staff_member',
+    'app.task_epoch',
     'app.webhook_delivery',
     'legacy.oauth_users',
     'legacy.webhooks',

@@ -4,7 +4,7 @@ import { loadWork } from '../../src/migration/background-work.js'
 import { pageGlance } from '../../src/migration/page-glance.js'
 import { planFingerprint } from '../../src/migration/plan-cache.js'
 import { savePlan } from '../../src/migration/plan-store.js'
-import { tasksFingerprint } from '../../src/migration/task-cache.js'
+import { taskScope, tasksFingerprint } from '../../src/migration/task-cache.js'
 import { testDatabase } from '../helpers/database.js'
 
 // A revisit of a kept plan's page reads its fingerprints, progress and consent in one statement:
@@ -29,7 +29,7 @@ const work = (kind: 'plan' | 'coverage', subjectId: number, state: 'running' | '
 t.test('one statement reads what the separate reads of a visit do', async (t) => {
   const { db } = await testDatabase(t)
   const owners = [mona.id, acme.id, 200]
-  const hooks = '{5000,5001}'
+  const hooks = taskScope(owners, [5000, 5001])
   const separately = async () => ({
     planFingerprint: (await planFingerprint(db, mona.id)) ?? null,
     tasksFingerprint: await tasksFingerprint(db, hooks),

@@ -6,8 +6,10 @@ import { sql, type Kysely } from 'kysely'
 // user's hooks lie among everyone else's, so each was a descent of the index on every visit).
 // One statement-level trigger per kind of write, so that a statement moves each owner's epoch
 // once; owners in ascending order, so that two statements writing the same owners take their
-// rows' locks in the same order. The epoch's row is the last thing a task's writer locks (an
-// audit event follows, which takes no lock), so no writer waits on it while holding another.
+// rows' locks in the same order. An epoch's row stays locked until its writer commits; the
+// service's writers write tasks in their last statement on them (planning removal, a task's
+// move) and after it only append an audit event and queue a job, so a writer holding an epoch
+// never waits for a lock held by one waiting for it.
 // Frozen: later changes go in new migrations.
 
 export async function up(db: Kysely<unknown>): Promise<void> {

@@ -1,5 +1,7 @@
 import t from 'tap'
-import { finish, intent, openTasks, planTasks } from '../../src/migration/cleanup-task.js'
+import { anyTasks, finish, intent, openTasks, planTasks } from '../../src/migration/cleanup-task.js'
+import { savePlan } from '../../src/migration/plan-store.js'
+import { testDatabase } from '../helpers/database.js'
 import { serviceWithGitHub } from '../helpers/service.js'
 import { signIn } from '../helpers/sign-in.js'
 import { demoWorld } from '../helpers/simulator.js'
@@ -33,4 +35,29 @@ t.test('planned by a system actor with a request id; each move once; a finished 
     { action: 'hook_cleanup', outcome: 'removed' },
   ])
   t.same(await openTasks(db, 1, 10), [])
+})
+
+t.test("anyTasks: a task of one of the user's hooks on its batch's owner, as the page shows them", async (t) => {
+  const { db } = await testDatabase(t)
+  const mona = { id: 1, login: 'mona' }
+  await savePlan(db, mona, {
+    batches: [
+      { owner: { id: 1, login: 'mona', type: 'User' }, role: 'owner', action: 'install', repos: [{ id: 1000, name: 'site', private: false, moved: false, enabledBy: ['mona'], hookIds: [5000], unseen: null }], hiddenRepos: 0, orgHooks: [] },
+      { owner: { id: 100, login: 'acme', type: 'Organization' }, role: 'admin', action: 'install', repos: [], hiddenRepos: 0, orgHooks: [{ hookId: 5001, enabledBy: ['mona'] }] },
+    ],
+    gone: [],
+    notes: [],
+  })
+  const task = (hookId: number, ownerId: number) =>
+    db.insertInto('app.cleanup_task').values({ hook_id: hookId, kind: 'repo', owner_id: ownerId, owner_login: 'someone', repo_id: hookId, repo_name: 'r', enabled_by: 1, requested_by: 1 }).execute()
+  t.equal(await anyTasks(db, 1), false, 'no task anywhere')
+  await task(9000, 100)
+  t.equal(await anyTasks(db, 1), false, "a task on acme of a hook that is not hers: acme's tasks are looked at, none is hers")
+  await task(5000, 777)
+  t.equal(await anyTasks(db, 1), false, 'her hook, on another owner (the repository moved there since her plan)')
+  await task(5001, 100)
+  t.equal(await anyTasks(db, 1), true, "acme's organization hook")
+  await db.deleteFrom('app.cleanup_task').execute()
+  await task(5000, 1)
+  t.equal(await anyTasks(db, 1), true, 'her repository on her own account')
 })

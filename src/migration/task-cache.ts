@@ -24,15 +24,9 @@ export interface TaskScope {
   key: string
 }
 
-export function taskScope(ownerIds: Iterable<number>, hookIds: Iterable<number>): TaskScope {
-  // Loops, not spreads: thousands of hooks.
-  const list = (ids: Iterable<number>): string => {
-    const all: number[] = []
-    for (const id of ids) all.push(id)
-    return `{${all.join(',')}}`
-  }
-  const owners = list(ownerIds)
-  const hooks = list(hookIds)
+export function taskScope(ownerIds: readonly number[], hookIds: readonly number[]): TaskScope {
+  const owners = `{${ownerIds.join(',')}}`
+  const hooks = `{${hookIds.join(',')}}`
   return { owners, hooks, key: createHash('md5').update(owners).update('|').update(hooks).digest('hex') }
 }
 

@@ -84,10 +84,7 @@ export const wizardRoutes: FastifyPluginAsync<WizardRoutesOptions> = async (app,
         for (const r of b.repos) ids.push(...r.hook_ids)
         for (const h of b.orgHooks) ids.push(h.hookId)
       }
-      scope = taskScope(
-        plan.batches.map((b) => b.owner_id),
-        ids,
-      )
+      scope = taskScope(plan.batches.map((b) => b.owner_id), ids)
       scopes.set(plan, scope)
     }
     return scope

@@ -29,16 +29,16 @@ const work = (kind: 'plan' | 'coverage', subjectId: number, state: 'running' | '
 t.test('one statement reads what the separate reads of a visit do', async (t) => {
   const { db } = await testDatabase(t)
   const owners = [mona.id, acme.id, 200]
-  const hooks = taskScope(owners, [5000, 5001])
+  const scope = taskScope(owners, [5000, 5001])
   const separately = async () => ({
     planFingerprint: (await planFingerprint(db, mona.id)) ?? null,
-    tasksFingerprint: await tasksFingerprint(db, hooks),
+    tasksFingerprint: await tasksFingerprint(db, scope),
     planning: (await loadWork(db, 'plan', [mona.id]))[0],
     coverage: await loadWork(db, 'coverage', owners),
     consent: await consentOf(db, mona.id),
   })
 
-  const none = await pageGlance(db, mona.id, owners, hooks)
+  const none = await pageGlance(db, mona.id, owners, scope)
   t.strictSame(none, await separately(), 'nothing yet')
   t.equal(none.planFingerprint, null, 'no plan: no fingerprint, which no kept plan matches')
   t.same(none.coverage, [])
@@ -56,7 +56,7 @@ t.test('one statement reads what the separate reads of a visit do', async (t) =>
   await db.insertInto('app.cleanup_task').values({ hook_id: 5000, kind: 'repo', owner_id: mona.id, owner_login: mona.login, repo_id: 1000, repo_name: 'mona/site', enabled_by: mona.id, requested_by: mona.id, state: 'pending', reason: null }).execute()
   await db.insertInto('app.cleanup_consent').values({ user_id: mona.id, user_login: mona.login, auto: true }).execute()
 
-  const glance = await pageGlance(db, mona.id, owners, hooks)
+  const glance = await pageGlance(db, mona.id, owners, scope)
   t.strictSame(glance, await separately(), 'a plan, its planning, two owners checked, a task, consent')
   t.not(glance.planFingerprint, null)
   t.not(glance.tasksFingerprint, none.tasksFingerprint, 'a task added changes its fingerprint')
